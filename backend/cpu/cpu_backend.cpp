@@ -1,0 +1,131 @@
+#include "backend/cpu/cpu_backend.h"
+
+#include "backend/cpu/ops/ops.h"
+#include "graph/error.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <unordered_map>
+
+namespace bluecl {
+
+namespace {
+
+// Host memory: owned (activations, caches) or borrowed (a weight in the mapped model file).
+class HostBuffer final : public DeviceBuffer {
+ public:
+  HostBuffer(size_t bytes, std::string_view what) : size_(bytes), owned_(true) {
+    const size_t rounded = (std::max<size_t>(bytes, 1) + 63) / 64 * 64;
+    data_ = std::aligned_alloc(64, rounded);
+    if (!data_) fail(Status::OutOfMemory, "cannot allocate {} bytes of host memory for {}", bytes, what);
+  }
+  HostBuffer(const void* borrowed, size_t bytes)
+      : data_(const_cast<void*>(borrowed)), size_(bytes), owned_(false) {}
+  ~HostBuffer() override {
+    if (owned_) std::free(data_);
+  }
+  size_t size() const override { return size_; }
+  void* data() const { return data_; }
+
+ private:
+  void* data_;
+  size_t size_;
+  bool owned_;
+};
+
+}  // namespace
+
+struct CpuBackend::Weights {
+  std::mutex mu;
+  std::unordered_map<const void*, std::unique_ptr<HostBuffer>> views;
+};
+
+CpuBackend::CpuBackend(int n_threads)
+    : pool_(std::make_unique<cpu::ThreadPool>(n_threads)), weights_(std::make_unique<Weights>()) {}
+CpuBackend::~CpuBackend() = default;
+
+std::string CpuBackend::name() const { return fmt::format("cpu ({} threads)", pool_->size()); }
+
+void* CpuBackend::host_ptr(TensorRef r) {
+  BLUECL_ASSERT(r.buffer != nullptr, "null tensor ref");
+  auto* h = dynamic_cast<HostBuffer*>(r.buffer);
+  BLUECL_ASSERT(h != nullptr, "tensor ref is not a host buffer");
+  return static_cast<char*>(h->data()) + r.offset;
+}
+
+Support CpuBackend::supports(const Graph& g, const Node& n) const {
+  switch (n.kind) {
+    case OpKind::MatMul:
+    case OpKind::Add:
+    case OpKind::Mul:
+    case OpKind::Scale:
+    case OpKind::RmsNorm:
+    case OpKind::LayerNorm:
+    case OpKind::Rope:
+    case OpKind::SoftMax:
+    case OpKind::Attention:
+    case OpKind::SiluMul:
+    case OpKind::Gelu:
+    case OpKind::GetRows:
+    case OpKind::Copy:
+    case OpKind::KvWrite:
+    case OpKind::Im2Col:
+    case OpKind::Concat:
+    case OpKind::Downsample: return Support::yes();
+    case OpKind::Transfer: return Support::no("transfers are run by the executor");
+    case OpKind::Count_: break;
+  }
+  return Support::no("unknown op");
+}
+
+std::unique_ptr<DeviceBuffer> CpuBackend::alloc(size_t bytes, std::string_view what) {
+  return std::make_unique<HostBuffer>(bytes, what);
+}
+
+void CpuBackend::write(TensorRef dst, const void* src, size_t bytes) { std::memcpy(host_ptr(dst), src, bytes); }
+void CpuBackend::read(TensorRef src, void* dst, size_t bytes) { std::memcpy(dst, host_ptr(src), bytes); }
+void CpuBackend::fill(TensorRef dst, uint8_t byte, size_t bytes) { std::memset(host_ptr(dst), byte, bytes); }
+
+TensorRef CpuBackend::weight(const TensorInfo& w) {
+  std::lock_guard lock(weights_->mu);
+  auto& v = weights_->views[w.data];
+  if (!v) v = std::make_unique<HostBuffer>(w.data, w.bytes());
+  return TensorRef{v.get(), 0};
+}
+
+void CpuBackend::release_weight(const void* host_data) {
+  std::lock_guard lock(weights_->mu);
+  weights_->views.erase(host_data);
+}
+
+void CpuBackend::run(const Graph& g, const Node& n, std::span<const TensorRef> src, TensorRef dst,
+                     const Step& step) {
+  cpu::OpArgs a{g, n, step, *pool_};
+  for (int i = 0; i < n.n_src; ++i) a.src[i] = host_ptr(src[i]);
+  a.dst = host_ptr(dst);
+  switch (n.kind) {
+    case OpKind::MatMul: return cpu::matmul(a);
+    case OpKind::Add: return cpu::add(a);
+    case OpKind::Mul: return cpu::mul(a);
+    case OpKind::Scale: return cpu::scale(a);
+    case OpKind::RmsNorm: return cpu::rms_norm(a);
+    case OpKind::LayerNorm: return cpu::layer_norm(a);
+    case OpKind::Rope: return cpu::rope(a);
+    case OpKind::SoftMax: return cpu::softmax(a);
+    case OpKind::Attention: return cpu::attention(a);
+    case OpKind::SiluMul: return cpu::silu_mul(a);
+    case OpKind::Gelu: return cpu::gelu(a);
+    case OpKind::GetRows: return cpu::get_rows(a);
+    case OpKind::Copy: return cpu::copy(a);
+    case OpKind::KvWrite: return cpu::kv_write(a);
+    case OpKind::Im2Col: return cpu::im2col(a);
+    case OpKind::Concat: return cpu::concat(a);
+    case OpKind::Downsample: return cpu::downsample(a);
+    case OpKind::Transfer:
+    case OpKind::Count_: break;
+  }
+  fail(Status::Internal, "cpu backend cannot run {}", op_name(n.kind));
+}
+
+}  // namespace bluecl

@@ -1,0 +1,27 @@
+// y = concat(a, b) along `axis`: for each outer index, a's inner block then b's.
+#include "backend/cpu/ops/ops.h"
+
+#include <cstring>
+
+namespace bluecl::cpu {
+
+void concat(const OpArgs& a) {
+  const Shape& as = a.in(0).shape;
+  const Shape& bs = a.in(1).shape;
+  const int axis = a.n.a<ConcatAttr>().axis;
+  int64_t outer = 1, a_in = 1, b_in = 1;
+  for (int i = 0; i < axis; ++i) outer *= as[i];
+  for (int i = axis; i < as.rank; ++i) {
+    a_in *= as[i];
+    b_in *= bs[i];
+  }
+  const float* x = a.f(0);
+  const float* z = a.f(1);
+  float* y = a.y();
+  for (int64_t o = 0; o < outer; ++o) {
+    std::memcpy(y + o * (a_in + b_in), x + o * a_in, a_in * sizeof(float));
+    std::memcpy(y + o * (a_in + b_in) + a_in, z + o * b_in, b_in * sizeof(float));
+  }
+}
+
+}  // namespace bluecl::cpu

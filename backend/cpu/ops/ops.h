@@ -1,0 +1,48 @@
+// The CPU implementation of each op, one file per op stem (backend/cpu/ops/<stem>.cpp). Each function
+// receives host pointers to its inputs and output; shapes and attributes come from the graph.
+#pragma once
+
+#include "backend/cpu/thread_pool.h"
+#include "graph/graph.h"
+
+#include <array>
+
+namespace bluecl::cpu {
+
+struct OpArgs {
+  const Graph& g;
+  const Node& n;
+  const Step& step;
+  ThreadPool& pool;
+  std::array<const void*, 4> src{};
+  void* dst = nullptr;
+
+  const TensorInfo& in(int i) const { return g.info(n.src[i]); }
+  const TensorInfo& out() const { return g.info(n.out); }
+  bool has(int i) const { return i < n.n_src; }
+  const float* f(int i) const { return has(i) ? static_cast<const float*>(src[i]) : nullptr; }
+  float* y() const { return static_cast<float*>(dst); }
+};
+
+// Converts `rows` rows of n elements from type st to type dt (used by copy and kv_write).
+void convert_rows(ThreadPool& pool, DType st, const void* src, DType dt, void* dst, int64_t rows, int64_t n);
+
+void matmul(const OpArgs& a);
+void add(const OpArgs& a);
+void mul(const OpArgs& a);
+void scale(const OpArgs& a);
+void rms_norm(const OpArgs& a);
+void layer_norm(const OpArgs& a);
+void rope(const OpArgs& a);
+void softmax(const OpArgs& a);
+void attention(const OpArgs& a);
+void silu_mul(const OpArgs& a);
+void gelu(const OpArgs& a);
+void get_rows(const OpArgs& a);
+void copy(const OpArgs& a);
+void kv_write(const OpArgs& a);
+void im2col(const OpArgs& a);
+void concat(const OpArgs& a);
+void downsample(const OpArgs& a);
+
+}  // namespace bluecl::cpu

@@ -1,0 +1,51 @@
+#include "tests/testing.h"
+
+#include "graph/error.h"
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+namespace bluecl::testing {
+
+std::string data_path(const std::string& name) { return std::string(BLUECL_TEST_DATA_DIR) + "/" + name; }
+
+std::vector<uint8_t> read_bytes(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) fail(Status::Io, "cannot open {}", path);
+  return std::vector<uint8_t>(std::istreambuf_iterator<char>(f), {});
+}
+
+std::vector<float> read_f32(const std::string& path) {
+  const std::vector<uint8_t> b = read_bytes(path);
+  std::vector<float> v(b.size() / 4);
+  std::memcpy(v.data(), b.data(), v.size() * 4);
+  return v;
+}
+
+std::string read_text(const std::string& path) {
+  const std::vector<uint8_t> b = read_bytes(path);
+  return std::string(b.begin(), b.end());
+}
+
+std::vector<float> random_floats(size_t n, uint64_t seed, float lo, float hi) {
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<float> dist(lo, hi);
+  std::vector<float> v(n);
+  for (float& x : v) x = dist(rng);
+  return v;
+}
+
+std::string temp_dir(const std::string& prefix) {
+  namespace fs = std::filesystem;
+  std::random_device rd;
+  for (int i = 0; i < 100; ++i) {
+    fs::path p = fs::temp_directory_path() / fmt::format("{}-{:08x}", prefix, rd());
+    if (fs::create_directory(p)) return p.string();
+  }
+  fail(Status::Io, "cannot create a temporary directory");
+}
+
+}  // namespace bluecl::testing
