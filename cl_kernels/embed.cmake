@@ -1,6 +1,7 @@
-# cmake -DOUT_DIR=dir -DSOURCES="a.cl;b.cl" -P embed.cmake
+# cmake -DOUT_DIR=dir -DSRC_DIR=cl_kernels -P embed.cmake
 # Writes registry.h (enum class ClProgram) and registry.cpp (the sources as raw string literals).
 file(MAKE_DIRECTORY ${OUT_DIR})
+file(GLOB SOURCES ${SRC_DIR}/*.cl)
 list(SORT SOURCES)
 set(enum_values "")
 set(entries "")

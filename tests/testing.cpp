@@ -49,3 +49,16 @@ std::string temp_dir(const std::string& prefix) {
 }
 
 }  // namespace bluecl::testing
+
+#include "tests/cl_testing.h"
+
+namespace bluecl::testing {
+
+const std::optional<ClDeviceInfo>& cl_device(std::string* why) {
+  static std::string reason;
+  static const std::optional<ClDeviceInfo> dev = select_cl_device("", &reason);
+  if (why) *why = reason;
+  return dev;
+}
+
+}  // namespace bluecl::testing

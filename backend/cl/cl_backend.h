@@ -1,0 +1,53 @@
+// The OpenCL backend: every op of the graph as a kernel in cl_kernels/, with portable variants that
+// need neither fp16 arithmetic nor subgroups (PoCL), and faster ones chosen from the device's features.
+// Quantised weights are re-laid-out once at upload (see ClWeightLayout).
+#pragma once
+
+#include "backend/backend.h"
+#include "backend/cl/cl_device.h"
+
+#include <memory>
+
+namespace bluecl {
+
+class ClRuntime;
+
+struct ClBackendOptions {
+  bool profiling = false;  // enable event profiling on the queue (benchmarks)
+  // Ops to decline, for testing fallback: comma-separated op names ("rope,softmax"); BLUECL_DECLINE adds
+  // to this.
+  std::string decline;
+};
+
+class ClBackend final : public Backend {
+ public:
+  ClBackend(const ClDeviceInfo& dev, const ClBackendOptions& opts = {});
+  ~ClBackend() override;
+
+  DeviceKind kind() const override { return DeviceKind::OpenCl; }
+  std::string name() const override;
+  Support supports(const Graph& g, const Node& n) const override;
+  std::unique_ptr<DeviceBuffer> alloc(size_t bytes, std::string_view what) override;
+  size_t alignment() const override;
+  void write(TensorRef dst, const void* src, size_t bytes) override;
+  void read(TensorRef src, void* dst, size_t bytes) override;
+  void fill(TensorRef dst, uint8_t byte, size_t bytes) override;
+  TensorRef weight(const TensorInfo& w) override;
+  void release_weight(const void* host_data) override;
+  size_t weight_bytes() const override;
+  void run(const Graph& g, const Node& n, std::span<const TensorRef> src, TensorRef dst,
+           const Step& step) override;
+  void sync() override;
+
+  const DeviceFeatures& features() const;
+  ClRuntime& runtime() { return *rt_; }
+
+ private:
+  std::unique_ptr<ClRuntime> rt_;
+  int index_;
+  std::vector<bool> declined_;  // per OpKind
+  struct Weights;
+  std::unique_ptr<Weights> weights_;
+};
+
+}  // namespace bluecl

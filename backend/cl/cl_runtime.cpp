@@ -1,0 +1,81 @@
+#include "backend/cl/cl_runtime.h"
+
+#include "backend/cl/cl_error.h"
+
+#include <cstdlib>
+
+namespace bluecl {
+
+ClWeightLayout cl_weight_layout(DType t, int64_t rows, int64_t cols) {
+  constexpr size_t kAlign = 256;
+  ClWeightLayout l;
+  const size_t n = static_cast<size_t>(rows) * cols;
+  switch (t) {
+    case DType::F32:
+    case DType::F16:
+    case DType::I32: l.total_bytes = dtype_bytes(t, rows * cols); return l;
+    case DType::Q4_0: l.scale_offset = round_up(n / 2, kAlign); break;
+    case DType::Q8_0: l.scale_offset = round_up(n, kAlign); break;
+  }
+  l.total_bytes = l.scale_offset + n / kQK * 2;
+  return l;
+}
+
+ClRuntime::ClRuntime(const ClDeviceInfo& dev, bool profiling_)
+    : ctx(cl_guard("creating an OpenCL context", [&] { return cl::Context(dev.device); })),
+      device(dev.device),
+      queue(cl_guard("creating a command queue", [&] {
+        return cl::CommandQueue(ctx, dev.device, profiling_ ? CL_QUEUE_PROFILING_ENABLE : 0);
+      })),
+      features(dev.features),
+      programs(ctx, dev.device, dev.features),
+      profiling(profiling_) {
+  // BLUECL_CL_VARIANT="matmul=tiled,rms_norm=wg" forces variants (kernel development and tests).
+  if (const char* env = std::getenv("BLUECL_CL_VARIANT")) {
+    std::string_view rest(env);
+    while (!rest.empty()) {
+      const size_t comma = rest.find(',');
+      const std::string_view item = rest.substr(0, comma);
+      if (const size_t eq = item.find('='); eq != std::string_view::npos)
+        forced_[std::string(item.substr(0, eq))] = std::string(item.substr(eq + 1));
+      rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+    }
+  }
+}
+
+std::string_view ClRuntime::variant(std::string_view op, std::string_view preferred) const {
+  if (forced_.empty()) return preferred;
+  auto it = forced_.find(std::string(op));
+  return it == forced_.end() ? preferred : std::string_view(it->second);
+}
+
+void ClRuntime::force_variant(std::string op, std::string variant) {
+  if (variant.empty()) forced_.erase(op);
+  else forced_[std::move(op)] = std::move(variant);
+}
+
+cl::Kernel& ClRuntime::kernel(ClProgram p, const ClDefines& defines, const char* name) {
+  std::string key = fmt::format("{}:{}:{}", static_cast<int>(p), name, defines.str());
+  auto it = kernels_.find(key);
+  if (it != kernels_.end()) return it->second;
+  const cl::Program& prog = programs.get(p, defines);
+  cl::Kernel k = cl_guard(fmt::format("creating kernel {} of {}.cl", name, cl_program_source(p).stem),
+                          [&] { return cl::Kernel(prog, name); });
+  return kernels_.emplace(std::move(key), std::move(k)).first->second;
+}
+
+void ClRuntime::launch(cl::Kernel& k, const cl::NDRange& global, const cl::NDRange& local) {
+  cl::NDRange g = global;
+  if (local.dimensions() > 0) {
+    size_t dims[3] = {1, 1, 1};
+    for (cl_uint i = 0; i < global.dimensions(); ++i) dims[i] = round_up(global.get()[i], local.get()[i]);
+    g = global.dimensions() == 1 ? cl::NDRange(dims[0])
+        : global.dimensions() == 2 ? cl::NDRange(dims[0], dims[1])
+                                   : cl::NDRange(dims[0], dims[1], dims[2]);
+  }
+  cl::Event ev;
+  queue.enqueueNDRangeKernel(k, cl::NullRange, g, local, nullptr, events ? &ev : nullptr);
+  if (events) events->push_back(ev);
+}
+
+}  // namespace bluecl

@@ -1,0 +1,69 @@
+// What the OpenCL op launchers share: context, queue, device features, programs, kernels, and the
+// layout of re-laid-out weights. One ClRuntime (and its ClBackend) is used by one thread at a time;
+// clSetKernelArg on a shared cl::Kernel is not thread-safe.
+#pragma once
+
+#include "backend/cl/cl_device.h"
+#include "backend/cl/cl_programs.h"
+#include "graph/dtype.h"
+
+#include <CL/opencl.hpp>
+
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace bluecl {
+
+// Where the parts of a re-laid-out quantised matrix [N, K] live inside its buffer:
+//   Q4_0: quants [N][K/2] bytes (each 32-weight block's 16 bytes as in GGUF), then fp16 scales [N][K/32]
+//   Q8_0: quants [N][K] int8, then fp16 scales [N][K/32]
+//   F32/F16: the plain row-major matrix at offset 0.
+struct ClWeightLayout {
+  size_t quant_offset = 0;
+  size_t scale_offset = 0;
+  size_t total_bytes = 0;
+};
+ClWeightLayout cl_weight_layout(DType t, int64_t rows, int64_t cols);
+
+class ClRuntime {
+ public:
+  ClRuntime(const ClDeviceInfo& dev, bool profiling);
+
+  cl::Context ctx;
+  cl::Device device;
+  cl::CommandQueue queue;
+  DeviceFeatures features;
+  ClPrograms programs;
+
+  // The kernel `name` of program p built with `defines`; created once and reused.
+  cl::Kernel& kernel(ClProgram p, const ClDefines& defines, const char* name);
+
+  // Enqueues a kernel over `global` (rounded up to `local` where given) and records its event when
+  // profiling is on.
+  void launch(cl::Kernel& k, const cl::NDRange& global, const cl::NDRange& local = cl::NullRange);
+
+  // The kernel variant an op uses: a forced choice (tests, the tuner, BLUECL_CL_VARIANT="op=variant,...")
+  // wins over `preferred`, which the op picks from the device's features.
+  std::string_view variant(std::string_view op, std::string_view preferred) const;
+  void force_variant(std::string op, std::string variant);  // empty variant: back to preferred
+
+  // When non-null, every launch appends its event here (benchmarks time kernels this way).
+  std::vector<cl::Event>* events = nullptr;
+  bool profiling = false;
+
+ private:
+  std::unordered_map<std::string, cl::Kernel> kernels_;
+  std::unordered_map<std::string, std::string> forced_;
+};
+
+// Sets kernel arguments in order: kernel_args(k, buf, off, n, ...).
+template <typename... Args>
+void kernel_args(cl::Kernel& k, const Args&... args) {
+  cl_uint i = 0;
+  (k.setArg(i++, args), ...);
+}
+
+inline size_t round_up(size_t n, size_t m) { return (n + m - 1) / m * m; }
+
+}  // namespace bluecl

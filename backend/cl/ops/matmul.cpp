@@ -1,0 +1,47 @@
+// Variants: "gemv" (1 x 4 outputs per work-item: one token, decode) and "tiled" (4 x 4 per work-item:
+// many tokens, prefill and the ViT). Default: gemv for up to 4 rows of x, tiled beyond.
+#include "backend/cl/ops/ops.h"
+
+namespace bluecl::clops {
+
+namespace {
+int wtype(DType t) {
+  switch (t) {
+    case DType::F32: return 0;
+    case DType::F16: return 1;
+    case DType::Q8_0: return 2;
+    case DType::Q4_0: return 3;
+    case DType::I32: break;
+  }
+  return -1;
+}
+}  // namespace
+
+Support supports_matmul(const ClRuntime&, const Graph& g, const Node& n) {
+  const TensorInfo& w = g.info(n.src[1]);
+  if (wtype(w.dtype) < 0) return Support::no(fmt::format("matmul weight of type {}", dtype_name(w.dtype)));
+  if (dtype_info(w.dtype).quantised && w.kind != TensorKind::Weight)
+    return Support::no("quantised matmul operand that is not a weight");
+  return Support::yes();
+}
+
+void matmul(const OpArgs& a) {
+  const TensorInfo& xi = a.in(0);
+  const TensorInfo& wi = a.in(1);
+  const auto M = static_cast<cl_uint>(xi.shape.rows()), K = static_cast<cl_uint>(xi.shape.last());
+  const auto N = static_cast<cl_uint>(wi.shape[0]);
+  const ClWeightLayout l = cl_weight_layout(wi.dtype, N, K);
+  const bool tiled = a.rt.variant("matmul", M <= 4 ? "gemv" : "tiled") == "tiled";
+  const int tm = tiled ? 4 : 1, tn = 4;
+  ClDefines d;
+  d.set("WTYPE", wtype(wi.dtype)).set("TM", tm).set("TN", tn);
+  cl::Kernel& k = a.rt.kernel(ClProgram::Matmul, d, "matmul");
+  const Mem b = a.opt(2);
+  kernel_args(k, *a.src[0].buf, a.src[0].off, *a.src[1].buf, a.src[1].off + l.quant_offset,
+              a.src[1].off + l.scale_offset, *b.buf, b.off, *a.dst.buf, a.dst.off, M, N, K,
+              cl_int{a.has(2) ? 1 : 0});
+  const size_t gx = (N + tn - 1) / tn, gy = (M + tm - 1) / tm;
+  a.rt.launch(k, cl::NDRange(round_up(gx, 16), gy), cl::NDRange(16, 1));
+}
+
+}  // namespace bluecl::clops

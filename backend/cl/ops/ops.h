@@ -1,0 +1,61 @@
+// The OpenCL launcher of each op, one file per op stem (backend/cl/ops/<stem>.cpp, kernels in
+// cl_kernels/<stem>.cl). supports_<op> adds the op's own limits (dtypes, shapes, device features) to the
+// backend's common checks; <op>() enqueues the kernels (it does not wait).
+#pragma once
+
+#include "backend/backend.h"
+#include "backend/cl/cl_runtime.h"
+#include "graph/error.h"
+#include "graph/graph.h"
+
+#include <fmt/format.h>
+
+#include <array>
+
+namespace bluecl::clops {
+
+// A tensor on the device: the buffer and the byte offset of its first element.
+struct Mem {
+  const cl::Buffer* buf = nullptr;
+  cl_ulong off = 0;
+};
+
+struct OpArgs {
+  ClRuntime& rt;
+  const Graph& g;
+  const Node& n;
+  const Step& step;
+  std::array<Mem, 4> src{};
+  Mem dst;
+
+  const TensorInfo& in(int i) const { return g.info(n.src[i]); }
+  const TensorInfo& out() const { return g.info(n.out); }
+  bool has(int i) const { return i < n.n_src; }
+  // Input i, or the output as a stand-in for an absent optional input (the kernel is told it is absent).
+  Mem opt(int i) const { return has(i) ? src[i] : dst; }
+};
+
+#define BLUECL_CL_OP(stem)                                                    \
+  Support supports_##stem(const ClRuntime& rt, const Graph& g, const Node& n); \
+  void stem(const OpArgs& a);
+
+BLUECL_CL_OP(matmul)
+BLUECL_CL_OP(add)
+BLUECL_CL_OP(mul)
+BLUECL_CL_OP(scale)
+BLUECL_CL_OP(rms_norm)
+BLUECL_CL_OP(layer_norm)
+BLUECL_CL_OP(rope)
+BLUECL_CL_OP(softmax)
+BLUECL_CL_OP(attention)
+BLUECL_CL_OP(silu_mul)
+BLUECL_CL_OP(gelu)
+BLUECL_CL_OP(get_rows)
+BLUECL_CL_OP(copy)
+BLUECL_CL_OP(kv_write)
+BLUECL_CL_OP(im2col)
+BLUECL_CL_OP(concat)
+BLUECL_CL_OP(downsample)
+#undef BLUECL_CL_OP
+
+}  // namespace bluecl::clops

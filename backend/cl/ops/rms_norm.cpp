@@ -1,0 +1,26 @@
+// Variants: "row" (one work-item per row; CPU devices) and "wg" (a work-group per row; GPUs).
+#include "backend/cl/ops/elementwise.h"
+
+namespace bluecl::clops {
+
+Support supports_rms_norm(const ClRuntime&, const Graph& g, const Node& n) { return supports_f32_inputs(g, n); }
+
+void rms_norm(const OpArgs& a) {
+  const TensorInfo& xi = a.in(0);
+  const auto rows = static_cast<cl_uint>(xi.shape.rows()), n = static_cast<cl_uint>(xi.shape.last());
+  const cl_int has_w = a.has(1) ? 1 : 0;
+  const Mem w = a.opt(1);
+  const float eps = a.n.a<RmsNormAttr>().eps;
+  if (a.rt.variant("rms_norm", a.rt.features.is_cpu ? "row" : "wg") == "row") {
+    cl::Kernel& k = a.rt.kernel(ClProgram::RmsNorm, {}, "rms_norm_row");
+    kernel_args(k, *a.src[0].buf, a.src[0].off, *w.buf, w.off, *a.dst.buf, a.dst.off, n, rows, eps, has_w);
+    a.rt.launch(k, cl::NDRange(rows));
+  } else {
+    constexpr int kWg = 64;
+    cl::Kernel& k = a.rt.kernel(ClProgram::RmsNorm, ClDefines().set("WG", kWg), "rms_norm_wg");
+    kernel_args(k, *a.src[0].buf, a.src[0].off, *w.buf, w.off, *a.dst.buf, a.dst.off, n, rows, eps, has_w);
+    a.rt.launch(k, cl::NDRange(size_t{rows} * kWg), cl::NDRange(kWg));
+  }
+}
+
+}  // namespace bluecl::clops

@@ -1,0 +1,168 @@
+// Every op x dtype x shape on the OpenCL device against the CPU backend: normalised MSE under the op's
+// threshold, no NaN/Inf, guard bytes around the output untouched. Quantised matmuls are also checked
+// against a float64 dequantise-then-multiply reference. Exits 77 (skip) without an OpenCL device.
+#include "backend/cl/cl_backend.h"
+#include "backend/cl/cl_runtime.h"
+#include "backend/cpu/cpu_backend.h"
+#include "tests/cl_testing.h"
+#include "tests/op_cases.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+
+namespace bluecl::testing {
+namespace {
+
+CpuBackend& cpu() {
+  static CpuBackend be(2);
+  return be;
+}
+
+ClBackend& cl() {
+  static ClBackend be(*cl_device());
+  return be;
+}
+
+uint64_t seed_of(const std::string& name) { return std::hash<std::string>{}(name); }
+
+// Worst NMSE per op, printed at the end (the closing note's table comes from here).
+std::map<std::string, double>& worst() {
+  static std::map<std::string, double> w;
+  return w;
+}
+
+class OpTest : public ::testing::TestWithParam<OpCase> {};
+
+TEST_P(OpTest, MatchesCpu) {
+  const OpCase& c = GetParam();
+  OpBuilder b(seed_of(c.name));
+  c.build(b);
+  const Support s = cl().supports(b.g, b.g.nodes().back());
+  ASSERT_TRUE(s.ok) << "the OpenCL backend declines " << c.name << ": " << s.reason;
+
+  const OpRun ref = run_op(cpu(), b, c.step);
+  if (!c.force_op.empty()) cl().runtime().force_variant(c.force_op, c.force_variant);
+  const OpRun got = run_op(cl(), b, c.step);
+  if (!c.force_op.empty()) cl().runtime().force_variant(c.force_op, "");
+
+  EXPECT_TRUE(ref.guards_intact) << "CPU wrote outside its output";
+  EXPECT_TRUE(got.guards_intact) << "kernel wrote outside its output";
+  EXPECT_EQ(ref.non_finite, 0);
+  EXPECT_EQ(got.non_finite, 0) << "NaN/Inf in the kernel's output";
+  ASSERT_EQ(got.out.size(), ref.out.size());
+  const double e = nmse(got.out.data(), ref.out.data(), static_cast<int64_t>(ref.out.size()));
+  EXPECT_LE(e, c.max_nmse) << c.name;
+  const std::string op = c.name.substr(0, c.name.find('/'));
+  const std::string key = op + (c.force_variant.empty() ? "" : "/" + c.force_variant);
+  worst()[key] = std::max(worst()[key], e);
+}
+
+INSTANTIATE_TEST_SUITE_P(All, OpTest, ::testing::ValuesIn(all_op_cases()),
+                         [](const ::testing::TestParamInfo<OpCase>& info) {
+                           std::string n = info.param.name;
+                           for (char& ch : n)
+                             if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+                           return n;
+                         });
+
+// Quantised matmul against an exact float64 reference computed from the very bytes uploaded.
+TEST(MatmulFloat64, QuantisedWeights) {
+  for (const OpCase& c : all_op_cases()) {
+    if (c.name.rfind("matmul/q", 0) != 0) continue;
+    OpBuilder b(seed_of(c.name));
+    c.build(b);
+    const Node& n = b.g.nodes().back();
+    const TensorInfo& xi = b.g.info(n.src[0]);
+    const TensorInfo& wi = b.g.info(n.src[1]);
+    if (xi.kind != TensorKind::Input) continue;
+    const int64_t M = xi.shape.rows(), K = xi.shape.last(), N = wi.shape[0];
+    const auto* x = reinterpret_cast<const float*>(b.bytes(n.src[0]).data());
+    std::vector<float> wrow(K);
+    std::vector<double> ref(M * N);
+    for (int64_t j = 0; j < N; ++j) {
+      dequantize_row(wi.dtype, static_cast<const uint8_t*>(wi.data) + j * wi.row_bytes(), wrow.data(), K);
+      for (int64_t i = 0; i < M; ++i) {
+        double acc = n.n_src > 2 ? reinterpret_cast<const float*>(b.bytes(n.src[2]).data())[j] : 0.0;
+        for (int64_t k = 0; k < K; ++k) acc += static_cast<double>(x[i * K + k]) * wrow[k];
+        ref[i * N + j] = acc;
+      }
+    }
+    if (!c.force_op.empty()) cl().runtime().force_variant(c.force_op, c.force_variant);
+    const OpRun got = run_op(cl(), b, c.step);
+    if (!c.force_op.empty()) cl().runtime().force_variant(c.force_op, "");
+    std::vector<float> ref_f(ref.begin(), ref.end());
+    EXPECT_LE(nmse(got.out.data(), ref_f.data(), M * N), 1e-9) << c.name;
+  }
+}
+
+// The harness itself must catch broken kernels: run cases against deliberately broken copies of the
+// kernel sources (loaded through BLUECL_KERNEL_DIR) and expect failures.
+class BrokenKernels : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = temp_dir("bluecl-broken-kernels");
+    for (const auto& e : std::filesystem::directory_iterator(BLUECL_SOURCE_DIR "/cl_kernels"))
+      if (e.path().extension() == ".cl") std::filesystem::copy(e.path(), dir_ + "/" + e.path().filename().string());
+    setenv("BLUECL_KERNEL_DIR", dir_.c_str(), 1);
+    setenv("BLUECL_CACHE_DIR", "none", 1);
+  }
+  void TearDown() override {
+    unsetenv("BLUECL_KERNEL_DIR");
+    unsetenv("BLUECL_CACHE_DIR");
+    std::filesystem::remove_all(dir_);
+  }
+  void replace(const std::string& file, const std::string& from, const std::string& to) {
+    const std::string path = dir_ + "/" + file;
+    std::string text = read_text(path);
+    const size_t pos = text.find(from);
+    ASSERT_NE(pos, std::string::npos) << from << " not in " << file;
+    text.replace(pos, from.size(), to);
+    std::ofstream(path) << text;
+  }
+  OpRun run_on_fresh_backend(const std::function<void(OpBuilder&)>& build, OpBuilder& b) {
+    build(b);
+    ClBackend be(*cl_device());
+    return run_op(be, b, {});
+  }
+  std::string dir_;
+};
+
+TEST_F(BrokenKernels, WrongResultIsCaught) {
+  replace("add.cl", "CPTR(float, a, a_off)[i] + CPTR", "CPTR(float, a, a_off)[i] - CPTR");
+  OpBuilder b(1);
+  const OpRun got = run_on_fresh_backend([](OpBuilder& ob) { ob.g.add(ob.input("a", {4, 9}), ob.input("b", {4, 9})); }, b);
+  const OpRun ref = run_op(cpu(), b, {});
+  EXPECT_GT(nmse(got.out.data(), ref.out.data(), static_cast<int64_t>(ref.out.size())), 1e-3);
+}
+
+TEST_F(BrokenKernels, OutOfBoundsWriteIsCaught) {
+  replace("scale.cl", "if (i >= n) return;", "if (i > n) return;");
+  OpBuilder b(2);
+  const OpRun got = run_on_fresh_backend([](OpBuilder& ob) { ob.g.scale(ob.input("x", {3, 5}), 2.0f); }, b);
+  EXPECT_FALSE(got.guards_intact);
+}
+
+TEST_F(BrokenKernels, NanIsCaught) {
+  replace("silu_mul.cl", "v / (1.0f + exp(-v))", "v / (0.0f * exp(-v))");
+  OpBuilder b(3);
+  const OpRun got =
+      run_on_fresh_backend([](OpBuilder& ob) { ob.g.silu_mul(ob.input("g", {2, 8}), ob.input("u", {2, 8})); }, b);
+  EXPECT_GT(got.non_finite, 0);
+}
+
+class WorstPrinter : public ::testing::Environment {
+ public:
+  void TearDown() override {
+    std::printf("\nworst NMSE per op (variant) vs the CPU backend on %s:\n", cl_device()->features.device_name.c_str());
+    for (const auto& [op, e] : worst()) std::printf("  %-22s %.3g\n", op.c_str(), e);
+  }
+};
+const auto* printer = ::testing::AddGlobalTestEnvironment(new WorstPrinter);
+
+}  // namespace
+}  // namespace bluecl::testing
