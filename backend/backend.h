@@ -52,7 +52,8 @@ class Backend {
   virtual void fill(TensorRef dst, uint8_t byte, size_t bytes) = 0;
 
   // The device copy of a Weight tensor, prepared (uploaded, re-laid-out) on first use and kept until
-  // release_weight. Keyed by the weight's host data pointer, so graphs rebuilt per chunk shape share it.
+  // release_weight. Keyed by the weight's host data pointer, so graphs rebuilt per chunk shape share it;
+  // whoever frees those host bytes must release_weight them first on every backend.
   virtual TensorRef weight(const TensorInfo& w) = 0;
   virtual void release_weight(const void* host_data) = 0;
   virtual size_t weight_bytes() const = 0;  // device memory held by prepared weights

@@ -67,8 +67,8 @@ void add_elementwise(std::vector<OpCase>& cases) {
     cases.push_back({"add/row" + sz, [=](OpBuilder& b) { b.g.add(b.input("a", s), b.input("b", {s.last()})); }, kExact});
     cases.push_back({"mul/same" + sz, [=](OpBuilder& b) { b.g.mul(b.input("a", s), b.input("b", s)); }, kExact});
     cases.push_back({"mul/row" + sz, [=](OpBuilder& b) { b.g.mul(b.input("a", s), b.input("b", {s.last()})); }, kExact});
-    cases.push_back({"scale" + sz, [=](OpBuilder& b) { b.g.scale(b.input("x", s), -0.37f); }, kExact});
-    cases.push_back({"silu_mul" + sz, [=](OpBuilder& b) { b.g.silu_mul(b.input("g", s, -6, 6), b.input("u", s)); },
+    cases.push_back({"scale/" + sz, [=](OpBuilder& b) { b.g.scale(b.input("x", s), -0.37f); }, kExact});
+    cases.push_back({"silu_mul/" + sz, [=](OpBuilder& b) { b.g.silu_mul(b.input("g", s, -6, 6), b.input("u", s)); },
                      kElementwise});
     cases.push_back({"gelu/tanh" + sz, [=](OpBuilder& b) { b.g.gelu(b.input("x", s, -5, 5), GeluMode::Tanh); },
                      kElementwise});

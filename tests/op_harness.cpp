@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <ostream>
 #include <random>
 
 namespace bluecl::testing {
@@ -103,6 +104,13 @@ PreparedOp::PreparedOp(Backend& be, const OpBuilder& b, const Step& step) : be_(
   }
   (void)out;
 }
+
+PreparedOp::~PreparedOp() {
+  for (const TensorInfo& t : b_.g.tensors())
+    if (t.kind == TensorKind::Weight) be_.release_weight(t.data);
+}
+
+void PrintTo(const OpCase& c, std::ostream* os) { *os << c.name; }
 
 void PreparedOp::run() {
   std::vector<TensorRef> src(node_.n_src);

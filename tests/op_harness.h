@@ -43,6 +43,7 @@ struct OpCase {
   Step step;
   std::string force_op, force_variant;        // a CL kernel variant to force, if any
 };
+void PrintTo(const OpCase& c, std::ostream* os);  // gtest prints the case's name
 
 // The op's result on one backend, as floats (dequantised if the output is F16/Q8_0/Q4_0).
 struct OpRun {
@@ -56,6 +57,9 @@ struct OpRun {
 class PreparedOp {
  public:
   PreparedOp(Backend& be, const OpBuilder& b, const Step& step);
+  ~PreparedOp();  // releases the weights it prepared (their host bytes die with the OpBuilder)
+  PreparedOp(const PreparedOp&) = delete;
+  PreparedOp& operator=(const PreparedOp&) = delete;
   void run();
   OpRun result();
   const Node& node() const { return node_; }

@@ -6,6 +6,7 @@
 #include "backend/cpu/cpu_backend.h"
 #include "tests/cl_testing.h"
 #include "tests/op_cases.h"
+#include "tests/testing.h"
 
 #include <gtest/gtest.h>
 
