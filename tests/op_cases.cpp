@@ -90,6 +90,121 @@ void add_norms(std::vector<OpCase>& cases) {
   }
 }
 
+void add_layer_norm_softmax(std::vector<OpCase>& cases) {
+  const Shape shapes[] = {{1, 37}, {5, 256}, {3, 1152}, {2, 3, 96}};
+  for (const Shape& s : shapes) {
+    for (const char* v : {"row", "wg"}) {
+      cases.push_back({fmt::format("layer_norm/wb{}/{}", s.str(), v),
+                       [=](OpBuilder& b) {
+                         b.g.layer_norm(b.input("x", s, -2, 3), b.input("w", {s.last()}), b.input("b", {s.last()}), 1e-6f);
+                       },
+                       kReduce, {}, "layer_norm", v});
+      cases.push_back({fmt::format("layer_norm/w{}/{}", s.str(), v),
+                       [=](OpBuilder& b) { b.g.layer_norm(b.input("x", s), b.input("w", {s.last()}), {}, 1e-5f); },
+                       kReduce, {}, "layer_norm", v});
+      cases.push_back({fmt::format("layer_norm/plain{}/{}", s.str(), v),
+                       [=](OpBuilder& b) { b.g.layer_norm(b.input("x", s, 5, 6), {}, {}, 1e-5f); }, kReduce, {},
+                       "layer_norm", v});
+    }
+    cases.push_back({"softmax/" + s.str(), [=](OpBuilder& b) { b.g.softmax(b.input("x", s, -4, 4), 0.7f); }, kReduce});
+  }
+}
+
+void add_rope(std::vector<OpCase>& cases) {
+  struct S {
+    int64_t t, h, d;
+    int32_t n_rot, past;
+  };
+  const S shapes[] = {{1, 4, 64, 64, 0}, {7, 2, 128, 128, 5}, {3, 3, 72, 32, 100}, {5, 2, 16, 16, 2000}};
+  for (RopeMode mode : {RopeMode::Adjacent, RopeMode::HalfSplit}) {
+    for (const S& s : shapes) {
+      const RopeAttr at{mode, s.n_rot, 10000.0f};
+      cases.push_back({fmt::format("rope/{}/[{}, {}, {}]/rot{}/past{}", mode == RopeMode::Adjacent ? "adjacent" : "half",
+                                   s.t, s.h, s.d, s.n_rot, s.past),
+                       [=](OpBuilder& b) { b.g.rope(b.input("x", {s.t, s.h, s.d}), at); },
+                       // fp32 angles at large positions lose ~pos * 2^-24 radians
+                       s.past > 1000 ? 1e-7 : kDot, Step{s.past}});
+    }
+  }
+}
+
+void add_get_rows(std::vector<OpCase>& cases) {
+  for (DType t : {DType::F32, DType::F16, DType::Q8_0, DType::Q4_0}) {
+    for (int64_t n : {1, 9}) {
+      cases.push_back({fmt::format("get_rows/{}/n{}", dtype_name(t), n),
+                       [=](OpBuilder& b) { b.g.get_rows(b.weight("table", t, {50, 96}), b.ids("ids", n, 50)); },
+                       kExact});
+    }
+  }
+}
+
+void add_copy_kv(std::vector<OpCase>& cases) {
+  const DType types[] = {DType::F32, DType::F16, DType::Q8_0, DType::Q4_0};
+  for (DType from : types) {
+    for (DType to : types) {
+      cases.push_back({fmt::format("copy/{}-{}", dtype_name(from), dtype_name(to)),
+                       [=](OpBuilder& b) { b.g.copy(b.input_as("x", from, {3, 64}), to); },
+                       kExact});
+    }
+  }
+  for (DType t : {DType::F32, DType::F16, DType::Q8_0}) {
+    for (int32_t past : {0, 5}) {
+      cases.push_back({fmt::format("kv_write/{}/past{}", dtype_name(t), past),
+                       [=](OpBuilder& b) { b.g.kv_write(b.input("k", {3, 2, 32}), b.state("cache", t, {10, 2, 32})); },
+                       kExact, Step{past}});
+    }
+  }
+}
+
+void add_layout_ops(std::vector<OpCase>& cases) {
+  cases.push_back({"concat/axis0", [](OpBuilder& b) { b.g.concat(b.input("a", {3, 5}), b.input("b", {4, 5}), 0); }, kExact});
+  cases.push_back({"concat/axis1", [](OpBuilder& b) { b.g.concat(b.input("a", {3, 5}), b.input("b", {3, 2}), 1); }, kExact});
+  cases.push_back({"concat/axis2", [](OpBuilder& b) { b.g.concat(b.input("a", {2, 3, 5}), b.input("b", {2, 3, 7}), 2); },
+                   kExact});
+  cases.push_back({"im2col/p14", [](OpBuilder& b) { b.g.im2col(b.input("img", {2, 3, 98, 98}), 14); }, kExact});
+  cases.push_back({"im2col/p4-trailing", [](OpBuilder& b) { b.g.im2col(b.input("img", {1, 3, 18, 21}), 4); }, kExact});
+  for (bool col : {false, true}) {
+    for (int64_t grid : {7, 8, 27}) {
+      cases.push_back({fmt::format("downsample/g{}/{}", grid, col ? "col" : "row"),
+                       [=](OpBuilder& b) { b.g.downsample(b.input("x", {2, grid, grid, 12}), col); }, kExact});
+    }
+  }
+}
+
+void add_attention(std::vector<OpCase>& cases) {
+  struct S {
+    int64_t B, nq, H, Hkv, hd, nkv;
+    bool causal;
+  };
+  // Without a cache: the ViT (full, head dim 72) and self-attention shapes.
+  const S shapes[] = {{2, 49, 4, 4, 24, 49, false}, {1, 29, 16, 16, 72, 29, false}, {3, 5, 4, 2, 64, 5, true},
+                      {1, 9, 6, 2, 32, 13, true},   {1, 1, 2, 1, 128, 7, false}};
+  for (const S& s : shapes) {
+    cases.push_back({fmt::format("attention/B{}xq{}xH{}/{}xd{}/kv{}{}", s.B, s.nq, s.H, s.Hkv, s.hd, s.nkv,
+                                 s.causal ? "/causal" : ""),
+                     [=](OpBuilder& b) {
+                       const AttentionAttr at{.scale = 1.0f / std::sqrt(float(s.hd)), .causal = s.causal};
+                       b.g.attention(b.input("q", {s.B, s.nq, s.H, s.hd}), b.input("k", {s.B, s.nkv, s.Hkv, s.hd}),
+                                     b.input("v", {s.B, s.nkv, s.Hkv, s.hd}), at);
+                     },
+                     kDot});
+  }
+  // Over a KV cache of each type: a chunk after 11 cached tokens, and a single decode token.
+  for (DType t : {DType::F32, DType::F16, DType::Q8_0}) {
+    for (int64_t nq : {1, 8, 13}) {
+      cases.push_back({fmt::format("attention/cache-{}/q{}/past11", dtype_name(t), nq),
+                       [=](OpBuilder& b) {
+                         const AttentionAttr at{.scale = 0.125f, .causal = true, .kv_cache = true};
+                         Tensor kc = b.state("kc", t, {40, 2, 64});
+                         Tensor vc = b.state("vc", t, {40, 2, 64});
+                         b.g.attention(b.input("q", {1, nq, 4, 64}), b.g.reshape(kc, {1, 40, 2, 64}),
+                                       b.g.reshape(vc, {1, 40, 2, 64}), at);
+                       },
+                       kDot, Step{11}});
+    }
+  }
+}
+
 }  // namespace
 
 std::vector<OpCase> all_op_cases() {
@@ -97,6 +212,12 @@ std::vector<OpCase> all_op_cases() {
   add_matmul(cases);
   add_elementwise(cases);
   add_norms(cases);
+  add_layer_norm_softmax(cases);
+  add_rope(cases);
+  add_get_rows(cases);
+  add_copy_kv(cases);
+  add_layout_ops(cases);
+  add_attention(cases);
   return cases;
 }
 

@@ -56,8 +56,17 @@ Tensor OpBuilder::weight(const std::string& name, DType dtype, Shape shape, floa
   return t;
 }
 
+Tensor OpBuilder::input_as(const std::string& name, DType dtype, Shape shape) {
+  return fill_random(g.input(name, dtype, shape));
+}
+
 Tensor OpBuilder::state(const std::string& name, DType dtype, Shape shape) {
-  Tensor t = g.state(name, dtype, shape);
+  return fill_random(g.state(name, dtype, shape));
+}
+
+Tensor OpBuilder::fill_random(Tensor t) {
+  const DType dtype = g.info(t).dtype;
+  const Shape shape = g.info(t).shape;
   const std::vector<float> v = floats(shape.numel(), -1.0f, 1.0f);
   auto& d = data_[t.id];
   d.resize(dtype_bytes(dtype, shape.numel()));

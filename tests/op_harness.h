@@ -22,6 +22,8 @@ class OpBuilder {
   Graph g;
 
   Tensor input(const std::string& name, Shape shape, float lo = -1.0f, float hi = 1.0f);
+  // An input holding random floats stored as `dtype` (GGUF block layout when quantised).
+  Tensor input_as(const std::string& name, DType dtype, Shape shape);
   Tensor ids(const std::string& name, int64_t n, int32_t n_rows);  // I32 in [0, n_rows)
   // Random floats in [lo, hi) stored as `dtype` (quantised the way GGUF files are).
   Tensor weight(const std::string& name, DType dtype, Shape shape, float lo = -1.0f, float hi = 1.0f);
@@ -32,6 +34,7 @@ class OpBuilder {
 
  private:
   std::vector<float> floats(size_t n, float lo, float hi);
+  Tensor fill_random(Tensor t);  // random floats in [-1, 1) stored as t's dtype
   uint64_t seed_;
   std::map<TensorId, std::vector<uint8_t>> data_;
 };

@@ -35,6 +35,9 @@ struct OpArgs {
   Mem opt(int i) const { return has(i) ? src[i] : dst; }
 };
 
+// Converts `rows` rows of n elements from st to dt with copy.cl (copy and kv_write).
+void convert_rows(const OpArgs& a, DType st, Mem src, DType dt, Mem dst, int64_t rows, int64_t n);
+
 #define BLUECL_CL_OP(stem)                                                    \
   Support supports_##stem(const ClRuntime& rt, const Graph& g, const Node& n); \
   void stem(const OpArgs& a);
