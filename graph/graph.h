@@ -120,6 +120,7 @@ class Graph {
   const Shape& shape(Tensor t) const { return info(t).shape; }
   const std::vector<TensorInfo>& tensors() const { return tensors_; }
   const std::vector<Node>& nodes() const { return nodes_; }
+  Node& nodes_mut(int i) { return nodes_.at(i); }
   Tensor find(std::string_view name) const;  // kNoTensor if absent
 
   // The tensor that owns the memory of t: t itself, or the base of a view.

@@ -1,0 +1,50 @@
+// Placement: which device runs each node, and why. Passes run in a fixed order:
+//   1. user pins by tensor-name pattern ("v.blk.*=cpu")
+//   2. what each backend supports on this device (declined ops go to the CPU, with the backend's reason)
+//   3. default: the preferred device (the first OpenCL device if any, else the CPU)
+//   4. state affinity: every node touching one state tensor (a KV cache) runs where that state lives
+//   5. transfers: an explicit Transfer node wherever a tensor crosses devices
+// The plan is data, printable by `bluecl plan`.
+#pragma once
+
+#include "backend/backend.h"
+#include "graph/graph.h"
+
+#include <string>
+#include <vector>
+
+namespace bluecl {
+
+// A user pin: nodes whose output name matches `pattern` ('*' matches any run of characters) run on
+// `device` ("cpu", "cl" for the first OpenCL device, or a backend's exact name).
+struct Pin {
+  std::string pattern;
+  std::string device;
+};
+// Parses "pattern=device[,pattern=device...]"; throws InvalidArgument on malformed text.
+std::vector<Pin> parse_pins(std::string_view text);
+bool glob_match(std::string_view pattern, std::string_view text);
+
+struct Placement {
+  int device = 0;      // index into the backend list
+  std::string reason;  // "default", "pinned: v.blk.*=cpu", "declined by cl0: ...", ...
+};
+
+struct Plan {
+  std::vector<Placement> nodes;  // one per graph node (Transfers included)
+  int n_transfers = 0;
+  size_t transfer_bytes = 0;     // bytes moved between devices per run
+};
+
+struct ScheduleOptions {
+  std::vector<Pin> pins;
+  int preferred = -1;  // backend index to prefer; -1: the first OpenCL backend, else the CPU
+};
+
+// backends[0] must be the CPU backend (it runs every op). Inserts Transfer nodes into g.
+Plan schedule(Graph& g, const std::vector<Backend*>& backends, const ScheduleOptions& opts = {});
+
+// One line per node: index, op, output name, shape, device, reason.
+std::string format_plan(const Graph& g, const Plan& plan, const std::vector<Backend*>& backends);
+
+}  // namespace bluecl
