@@ -16,6 +16,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 namespace bluecl {
@@ -31,6 +32,8 @@ inline constexpr uint32_t kGgmlF32 = 0, kGgmlF16 = 1, kGgmlQ4_0 = 2, kGgmlQ8_0 =
 std::string ggml_type_name(uint32_t ggml_type);  // "q4_K", or "type 99" if unknown
 std::optional<DType> dtype_from_ggml(uint32_t ggml_type);
 uint32_t ggml_from_dtype(DType t);
+
+struct GgufKv;  // a metadata value as encoded in the file; private to the reader (host/gguf_internal.h)
 
 struct GgufTensor {
   std::string name;
@@ -89,16 +92,18 @@ class GgufFile {
 
  private:
   GgufFile() = default;
-  struct Kv;
   std::string path_;
   const uint8_t* map_ = nullptr;
   size_t size_ = 0;
   uint32_t version_ = 0;
   size_t alignment_ = 32;
-  std::vector<Kv> kvs_;
+  std::vector<GgufKv> kvs_;
   std::vector<GgufTensor> tensors_;
-  const Kv* find_kv(std::string_view key) const;
+  // Name -> index; the views point into the mapping, which outlives them.
+  std::unordered_map<std::string_view, size_t> kv_index_, tensor_index_;
+  const GgufKv* find_kv(std::string_view key) const;
   friend class GgufParser;
+  friend class GgufWriter;  // copy_kv copies a value's encoded bytes
 };
 
 // Writes a GGUF v3 file: metadata and tensors are collected, then written in one pass (to a temporary
@@ -136,6 +141,8 @@ class GgufWriter {
     std::function<void(uint8_t*)> fill;
   };
   std::vector<TensorEntry> tensors_;
+  void set(std::string key, GgufType type, std::vector<uint8_t> value);  // value as encoded in the file
+  void check_tensor(const std::string& name, DType dtype, const Shape& shape) const;
 };
 
 }  // namespace bluecl
