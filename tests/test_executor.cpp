@@ -121,6 +121,7 @@ TEST(Executor, CpuAlone) {
 }
 
 TEST(Executor, OpenClMatchesCpu) {
+  BLUECL_REQUIRE_CL();
   ClBackend cl(*testing::cl_device());
   const Result ref = run({&cpu()});
   const Result got = run({&cpu(), &cl});
@@ -130,6 +131,7 @@ TEST(Executor, OpenClMatchesCpu) {
 }
 
 TEST(Executor, DeclinedOpsRunOnCpuWithTransfers) {
+  BLUECL_REQUIRE_CL();
   ClBackend cl(*testing::cl_device(), {.decline = "rope,silu_mul"});
   const Result ref = run({&cpu()});
   const Result got = run({&cpu(), &cl});
@@ -139,6 +141,7 @@ TEST(Executor, DeclinedOpsRunOnCpuWithTransfers) {
 }
 
 TEST(Executor, StateAffinityMovesCacheUsersTogether) {
+  BLUECL_REQUIRE_CL();
   ClBackend cl(*testing::cl_device(), {.decline = "attention"});
   const Result ref = run({&cpu()});
   const Result got = run({&cpu(), &cl});
@@ -148,6 +151,7 @@ TEST(Executor, StateAffinityMovesCacheUsersTogether) {
 }
 
 TEST(Executor, PinsAreHonoured) {
+  BLUECL_REQUIRE_CL();
   ClBackend cl(*testing::cl_device());
   const Result ref = run({&cpu()});
   const Result got = run({&cpu(), &cl}, {.pins = parse_pins("*norm*=cpu,gate=cpu")});

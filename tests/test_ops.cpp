@@ -40,6 +40,7 @@ std::map<std::string, double>& worst() {
 class OpTest : public ::testing::TestWithParam<OpCase> {};
 
 TEST_P(OpTest, MatchesCpu) {
+  BLUECL_REQUIRE_CL();
   const OpCase& c = GetParam();
   OpBuilder b(seed_of(c.name));
   c.build(b);
@@ -73,6 +74,7 @@ INSTANTIATE_TEST_SUITE_P(All, OpTest, ::testing::ValuesIn(all_op_cases()),
 
 // Quantised matmul against an exact float64 reference computed from the very bytes uploaded.
 TEST(MatmulFloat64, QuantisedWeights) {
+  BLUECL_REQUIRE_CL();
   for (const OpCase& c : all_op_cases()) {
     if (c.name.rfind("matmul/q", 0) != 0) continue;
     OpBuilder b(seed_of(c.name));
@@ -106,6 +108,7 @@ TEST(MatmulFloat64, QuantisedWeights) {
 class BrokenKernels : public ::testing::Test {
  protected:
   void SetUp() override {
+    if (!cl_device()) GTEST_SKIP() << "no OpenCL device";
     dir_ = temp_dir("bluecl-broken-kernels");
     for (const auto& e : std::filesystem::directory_iterator(BLUECL_SOURCE_DIR "/cl_kernels"))
       if (e.path().extension() == ".cl") std::filesystem::copy(e.path(), dir_ + "/" + e.path().filename().string());
@@ -113,6 +116,7 @@ class BrokenKernels : public ::testing::Test {
     setenv("BLUECL_CACHE_DIR", "none", 1);
   }
   void TearDown() override {
+    if (dir_.empty()) return;
     unsetenv("BLUECL_KERNEL_DIR");
     unsetenv("BLUECL_CACHE_DIR");
     std::filesystem::remove_all(dir_);
@@ -159,11 +163,43 @@ TEST_F(BrokenKernels, NanIsCaught) {
 class WorstPrinter : public ::testing::Environment {
  public:
   void TearDown() override {
+    if (!cl_device()) return;
     std::printf("\nworst NMSE per op (variant) vs the CPU backend on %s:\n", cl_device()->features.device_name.c_str());
     for (const auto& [op, e] : worst()) std::printf("  %-22s %.3g\n", op.c_str(), e);
   }
 };
 const auto* printer = ::testing::AddGlobalTestEnvironment(new WorstPrinter);
+
+}  // namespace
+}  // namespace bluecl::testing
+
+namespace bluecl::testing {
+namespace {
+
+// kv_write against an independent expectation (not the CPU backend): rows n_past .. n_past+n-1 of the
+// cache hold the source converted to the cache's type, every other byte is unchanged.
+TEST(KvWrite, WritesWholePositionsAtPast) {
+  BLUECL_REQUIRE_CL();
+  for (DType t : {DType::F32, DType::F16, DType::Q8_0}) {
+    for (Backend* be : std::initializer_list<Backend*>{&cpu(), &cl()}) {
+      OpBuilder b(7);
+      Tensor src = b.input("k", {3, 2, 32});
+      Tensor cache = b.state("cache", t, {10, 2, 32});
+      b.g.kv_write(src, cache);
+      const OpRun got = run_op(*be, b, Step{4});
+      std::vector<float> expect(10 * 64);
+      const std::vector<uint8_t>& init = b.bytes(cache.id);
+      for (int64_t r = 0; r < 10; ++r) dequantize_row(t, init.data() + dtype_bytes(t, r * 64), expect.data() + r * 64, 64);
+      std::vector<uint8_t> conv(dtype_bytes(t, 64));
+      const auto* s = reinterpret_cast<const float*>(b.bytes(src.id).data());
+      for (int64_t r = 0; r < 3; ++r) {
+        quantize_row(t, s + r * 64, conv.data(), 64);
+        dequantize_row(t, conv.data(), expect.data() + (4 + r) * 64, 64);
+      }
+      EXPECT_EQ(got.out, expect) << dtype_name(t) << " on " << be->name();
+    }
+  }
+}
 
 }  // namespace
 }  // namespace bluecl::testing

@@ -15,8 +15,9 @@ void kv_write(const OpArgs& a) {
   if (a.step.n_past < 0 || a.step.n_past + n > ci.shape[0])
     fail(Status::ContextFull, "{}: writing positions {}..{} into a cache of {}", ci.name, a.step.n_past,
          a.step.n_past + n - 1, ci.shape[0]);
-  const Mem dst{a.dst.buf, a.dst.off + a.step.n_past * ci.row_bytes()};
-  convert_rows(a, DType::F32, a.src[0], ci.dtype, dst, n, si.shape.numel() / n);
+  const int64_t per_pos = si.shape.numel() / n;  // n_head_kv * head_dim elements per position
+  const Mem dst{a.dst.buf, a.dst.off + a.step.n_past * dtype_bytes(ci.dtype, per_pos)};
+  convert_rows(a, DType::F32, a.src[0], ci.dtype, dst, n, per_pos);
 }
 
 }  // namespace bluecl::clops

@@ -12,8 +12,9 @@ void kv_write(const OpArgs& a) {
   if (a.step.n_past < 0 || a.step.n_past + n > n_ctx)
     fail(Status::ContextFull, "{}: writing positions {}..{} into a cache of {}", ci.name, a.step.n_past,
          a.step.n_past + n - 1, n_ctx);
-  auto* dst = static_cast<uint8_t*>(a.dst) + a.step.n_past * ci.row_bytes();
-  convert_rows(a.pool, si.dtype, a.src[0], ci.dtype, dst, n, si.shape.rows() / n * si.shape.last());
+  const int64_t per_pos = si.shape.numel() / n;  // n_head_kv * head_dim elements per position
+  auto* dst = static_cast<uint8_t*>(a.dst) + a.step.n_past * dtype_bytes(ci.dtype, per_pos);
+  convert_rows(a.pool, si.dtype, a.src[0], ci.dtype, dst, n, per_pos);
 }
 
 }  // namespace bluecl::cpu

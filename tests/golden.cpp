@@ -1,0 +1,43 @@
+#include "tests/golden.h"
+
+#include "graph/error.h"
+#include "graph/graph.h"
+#include "host/json.h"
+#include "tests/testing.h"
+
+#include <algorithm>
+
+namespace bluecl::testing {
+
+std::vector<int32_t> GoldenTokens::all() const {
+  std::vector<int32_t> v = prompt;
+  v.insert(v.end(), generated.begin(), generated.end());
+  return v;
+}
+
+GoldenTokens read_golden_tokens(const std::string& json_path) {
+  const Json doc = parse_json(read_text(json_path));
+  GoldenTokens t;
+  for (const Json& v : doc.at("prompt_tokens").as_array()) t.prompt.push_back(static_cast<int32_t>(v.as_int()));
+  if (const Json* g = doc.find("generated_tokens"))
+    for (const Json& v : g->as_array()) t.generated.push_back(static_cast<int32_t>(v.as_int()));
+  return t;
+}
+
+Agreement compare_logits(const std::vector<float>& got, const std::vector<float>& ref, int64_t n_vocab) {
+  BLUECL_ASSERT(got.size() == ref.size() && ref.size() % n_vocab == 0, "logits of {} vs {} floats", got.size(),
+                ref.size());
+  Agreement a;
+  a.nmse = nmse(got.data(), ref.data(), static_cast<int64_t>(ref.size()));
+  const int64_t rows = static_cast<int64_t>(ref.size()) / n_vocab;
+  int64_t same = 0;
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* g = got.data() + r * n_vocab;
+    const float* f = ref.data() + r * n_vocab;
+    same += std::max_element(g, g + n_vocab) - g == std::max_element(f, f + n_vocab) - f;
+  }
+  a.top1 = static_cast<double>(same) / rows;
+  return a;
+}
+
+}  // namespace bluecl::testing
