@@ -114,7 +114,17 @@ Tensor Graph::add_node(OpKind kind, OpAttr attr, std::initializer_list<Tensor> s
 }
 
 namespace {
-bool row_broadcastable(const Shape& a, const Shape& b) { return a == b || b.numel() == a.last(); }
+// b broadcasts over a when its shape (leading 1s dropped) is a suffix of a's: one row over every row, a
+// [729, C] position table over [B, 729, C], or the same shape.
+bool broadcastable(const Shape& a, const Shape& b) {
+  int lead = 0;
+  while (lead < b.rank - 1 && b[lead] == 1) ++lead;
+  const int rank = b.rank - lead;
+  if (rank > a.rank) return false;
+  for (int i = 0; i < rank; ++i)
+    if (b[lead + i] != a[a.rank - rank + i]) return false;
+  return true;
+}
 }  // namespace
 
 Tensor Graph::matmul(Tensor x, Tensor w, Tensor bias, std::string name) {
@@ -129,12 +139,12 @@ Tensor Graph::matmul(Tensor x, Tensor w, Tensor bias, std::string name) {
 }
 
 Tensor Graph::add(Tensor a, Tensor b, std::string name) {
-  BLUECL_ASSERT(row_broadcastable(shape(a), shape(b)), "add {} + {}", shape(a).str(), shape(b).str());
+  BLUECL_ASSERT(broadcastable(shape(a), shape(b)), "add {} + {}", shape(a).str(), shape(b).str());
   return add_node(OpKind::Add, AddAttr{}, {a, b}, DType::F32, shape(a), std::move(name));
 }
 
 Tensor Graph::mul(Tensor a, Tensor b, std::string name) {
-  BLUECL_ASSERT(row_broadcastable(shape(a), shape(b)), "mul {} * {}", shape(a).str(), shape(b).str());
+  BLUECL_ASSERT(broadcastable(shape(a), shape(b)), "mul {} * {}", shape(a).str(), shape(b).str());
   return add_node(OpKind::Mul, MulAttr{}, {a, b}, DType::F32, shape(a), std::move(name));
 }
 

@@ -14,7 +14,7 @@ namespace bluecl {
 
 enum class OpKind : uint8_t {
   MatMul,     // y[.., N] = x[.., K] @ W[N, K]^T (+ bias[N]); W is F32/F16/Q8_0/Q4_0
-  Add,        // y = a + b; b has a's shape or is one row broadcast over a's rows
+  Add,        // y = a + b; b's shape is a suffix of a's (same shape, one row, a [T, C] table over [B, T, C])
   Mul,        // y = a * b; same broadcasting as Add
   Scale,      // y = x * s
   RmsNorm,    // y = x / sqrt(mean(x^2) + eps) (* w) per row

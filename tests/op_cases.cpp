@@ -67,6 +67,10 @@ void add_elementwise(std::vector<OpCase>& cases) {
     cases.push_back({"add/row" + sz, [=](OpBuilder& b) { b.g.add(b.input("a", s), b.input("b", {s.last()})); }, kExact});
     cases.push_back({"mul/same" + sz, [=](OpBuilder& b) { b.g.mul(b.input("a", s), b.input("b", s)); }, kExact});
     cases.push_back({"mul/row" + sz, [=](OpBuilder& b) { b.g.mul(b.input("a", s), b.input("b", {s.last()})); }, kExact});
+    if (s.rank == 3) {
+      const Shape t{s[1], s[2]};  // a [T, C] table over [B, T, C] (the ViT's position embedding)
+      cases.push_back({"add/table" + sz, [=](OpBuilder& b) { b.g.add(b.input("a", s), b.input("b", t)); }, kExact});
+    }
     cases.push_back({"scale/" + sz, [=](OpBuilder& b) { b.g.scale(b.input("x", s), -0.37f); }, kExact});
     cases.push_back({"silu_mul/" + sz, [=](OpBuilder& b) { b.g.silu_mul(b.input("g", s, -6, 6), b.input("u", s)); },
                      kElementwise});

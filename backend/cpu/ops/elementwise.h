@@ -1,5 +1,5 @@
 // Shared loop for the elementwise CPU ops: y[i] = f(a[i], b[i or i % row]) over all elements, in
-// parallel; b either matches a's shape or is one row broadcast over a's rows.
+// parallel; b repeats over a (b's element count divides a's: same shape, one row, a table per batch).
 #pragma once
 
 #include "backend/cpu/ops/ops.h"
