@@ -62,6 +62,8 @@ class Backend {
   virtual void run(const Graph& g, const Node& n, std::span<const TensorRef> src, TensorRef dst,
                    const Step& step) = 0;
   virtual void sync() = 0;  // waits until everything enqueued has finished
+  // Does the one-time work of run() for this node (compiling its kernels) without running it.
+  virtual void prepare(const Graph& g, const Node& n, std::span<const TensorRef> src, TensorRef dst) {}
 };
 
 }  // namespace bluecl

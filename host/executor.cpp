@@ -8,7 +8,7 @@
 
 namespace bluecl {
 
-Executor::Executor(const Graph& g, const Plan& plan, std::vector<Backend*> backends)
+Executor::Executor(const Graph& g, const Plan& plan, std::vector<Backend*> backends, const Progress& progress)
     : g_(g), plan_(plan), backends_(std::move(backends)) {
   const auto& nodes = g.nodes();
   const auto& tensors = g.tensors();
@@ -33,6 +33,9 @@ Executor::Executor(const Graph& g, const Plan& plan, std::vector<Backend*> backe
   }
 
   // Leaves: weights prepared and inputs allocated on every device that reads them.
+  size_t n_weights = 0, done = 0;
+  for (size_t i = 0; i < nodes.size(); ++i)
+    for (int s = 0; s < nodes[i].n_src; ++s) n_weights += tensors[g.base_of(nodes[i].src[s])].kind == TensorKind::Weight;
   for (size_t i = 0; i < nodes.size(); ++i) {
     const int d = plan.nodes[i].device;
     const Node& n = nodes[i];
@@ -43,6 +46,7 @@ Executor::Executor(const Graph& g, const Plan& plan, std::vector<Backend*> backe
       if (refs_[d][b]) continue;
       if (bi.kind == TensorKind::Weight) {
         refs_[d][b] = backends_[d]->weight(bi);
+        if (progress) progress(++done, n_weights);
       } else if (bi.kind == TensorKind::Input) {
         owned_.push_back(backends_[d]->alloc(bi.bytes(), bi.name));
         refs_[d][b] = TensorRef{owned_.back().get(), 0};
@@ -104,22 +108,36 @@ void Executor::transfer(const Node& n, int to) {
   }
 }
 
-void Executor::run(const Step& step) {
+void Executor::resolve() {
+  // Every node's refs, once: views become base + offset.
   const auto& nodes = g_.nodes();
-  if (launches_.empty()) {  // resolve every node's refs once: views become base + offset
-    launches_.resize(nodes.size());
-    for (size_t i = 0; i < nodes.size(); ++i) {
-      Launch& l = launches_[i];
-      l.device = plan_.nodes[i].device;
-      if (nodes[i].kind == OpKind::Transfer) continue;
-      for (int s = 0; s < nodes[i].n_src; ++s) {
-        l.src.push_back(ref(l.device, nodes[i].src[s]));
-        BLUECL_ASSERT(l.src.back(), "{} has no memory on {} (unbound state?)", g_.info(nodes[i].src[s]).name,
-                      backends_[l.device]->name());
-      }
-      l.dst = ref(l.device, nodes[i].out);
+  launches_.resize(nodes.size());
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    Launch& l = launches_[i];
+    l.device = plan_.nodes[i].device;
+    if (nodes[i].kind == OpKind::Transfer) continue;
+    for (int s = 0; s < nodes[i].n_src; ++s) {
+      l.src.push_back(ref(l.device, nodes[i].src[s]));
+      BLUECL_ASSERT(l.src.back(), "{} has no memory on {} (unbound state?)", g_.info(nodes[i].src[s]).name,
+                    backends_[l.device]->name());
     }
+    l.dst = ref(l.device, nodes[i].out);
   }
+}
+
+void Executor::prepare(const Progress& progress) {
+  if (launches_.empty()) resolve();
+  const auto& nodes = g_.nodes();
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    if (nodes[i].kind != OpKind::Transfer)
+      backends_[launches_[i].device]->prepare(g_, nodes[i], launches_[i].src, launches_[i].dst);
+    if (progress) progress(i + 1, nodes.size());
+  }
+}
+
+void Executor::run(const Step& step) {
+  if (launches_.empty()) resolve();
+  const auto& nodes = g_.nodes();
   for (size_t i = 0; i < nodes.size(); ++i) {
     const Launch& l = launches_[i];
     if (nodes[i].kind == OpKind::Transfer) transfer(nodes[i], l.device);

@@ -8,6 +8,7 @@
 #include "graph/graph.h"
 #include "host/scheduler.h"
 
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -15,8 +16,16 @@ namespace bluecl {
 
 class Executor {
  public:
+  // Reports the preparation of weights and kernels: (done, total).
+  using Progress = std::function<void(size_t done, size_t total)>;
+
   // g must already be scheduled (Transfer nodes inserted); the executor keeps a reference to g.
-  Executor(const Graph& g, const Plan& plan, std::vector<Backend*> backends);
+  // Weights reach every device that uses them here (`progress` counts them).
+  Executor(const Graph& g, const Plan& plan, std::vector<Backend*> backends, const Progress& progress = nullptr);
+
+  // Compiles every kernel the graph will launch (after states are bound), so the first run does no
+  // one-time work.
+  void prepare(const Progress& progress = nullptr);
 
   // Binds a state tensor to memory that lives on `device` (the device its nodes were placed on).
   void bind_state(Tensor t, TensorRef where);
@@ -35,6 +44,7 @@ class Executor {
 
  private:
   TensorRef ref(int device, TensorId t) const;
+  void resolve();  // fills launches_
   void transfer(const Node& n, int to);
 
   const Graph& g_;

@@ -42,14 +42,14 @@ Session::Session(const LlmModel& model, Devices& devices, const SessionParams& p
 
 Session::~Session() = default;
 
-Session::Step& Session::step_for(int64_t n_tok, bool embd) {
+Session::Step& Session::step_for(int64_t n_tok, bool embd, const Executor::Progress& progress) {
   auto& slot = steps_[{n_tok, embd}];
   if (slot) return *slot;
   auto s = std::make_unique<Step>();
   const LlmGraphSpec spec{.n_tok = n_tok, .n_ctx = n_ctx_, .kv_type = kv_type_, .embd_input = embd, .all_logits = keep_all_};
   s->lg = build_llm_graph(model_.hparams(), model_.weights(), spec);
   s->plan = schedule(s->lg->g, devices_.backends(), devices_.schedule_options());
-  s->ex = std::make_unique<Executor>(s->lg->g, s->plan, devices_.backends());
+  s->ex = std::make_unique<Executor>(s->lg->g, s->plan, devices_.backends(), progress);
   const std::vector<Tensor>& kc = s->lg->k_cache;
   const std::vector<Tensor>& vc = s->lg->v_cache;
   const int dev = s->ex->state_device(kc.front());
@@ -73,6 +73,22 @@ Session::Step& Session::step_for(int64_t n_tok, bool embd) {
   }
   slot = std::move(s);
   return *slot;
+}
+
+void Session::prepare(const std::function<void(const char*, float)>& progress) {
+  // The chunk graph uses every weight; the one-token graph then finds them all on their devices.
+  Executor::Progress weights;
+  if (progress) weights = [&](size_t done, size_t total) { progress("loading weights", float(done) / float(total)); };
+  Step& chunk = step_for(std::min(n_chunk_, n_ctx_), false, weights);
+  Step& one = step_for(1, false);
+  const size_t total = chunk.lg->g.nodes().size() + one.lg->g.nodes().size();
+  size_t base = 0;
+  for (Step* s : {&chunk, &one}) {
+    s->ex->prepare([&](size_t done, size_t) {
+      if (progress) progress("compiling kernels", float(base + done) / float(total));
+    });
+    base += s->lg->g.nodes().size();
+  }
 }
 
 void Session::run_chunk(Step& s, const void* input, size_t bytes, int64_t n_tok) {

@@ -9,6 +9,7 @@
 #include "host/executor.h"
 #include "host/llm_model.h"
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -28,6 +29,10 @@ class Session {
  public:
   Session(const LlmModel& model, Devices& devices, const SessionParams& params);
   ~Session();
+
+  // Builds the graphs for a full chunk and for one token: weights reach their devices and kernels are
+  // compiled, so the first prefill does no one-time work. progress(stage, fraction).
+  void prepare(const std::function<void(const char* stage, float fraction)>& progress = nullptr);
 
   // Appends tokens (chunked prefill). Throws ContextFull past n_ctx, InvalidArgument for unknown ids.
   void prefill(std::span<const int32_t> tokens);
@@ -50,7 +55,7 @@ class Session {
 
  private:
   struct Step;
-  Step& step_for(int64_t n_tok, bool embd);
+  Step& step_for(int64_t n_tok, bool embd, const Executor::Progress& progress = nullptr);
   void run_chunk(Step& s, const void* input, size_t bytes, int64_t n_tok);
 
   const LlmModel& model_;

@@ -214,6 +214,18 @@ void ClBackend::run(const Graph& g, const Node& n, std::span<const TensorRef> sr
   fail(Status::Internal, "the OpenCL backend cannot run {}", op);
 }
 
+void ClBackend::prepare(const Graph& g, const Node& n, std::span<const TensorRef> src, TensorRef dst) {
+  // A dry run: the op selects and builds its kernels and sets their arguments, but nothing is enqueued.
+  rt_->dry = true;
+  try {
+    run(g, n, src, dst, Step{});
+  } catch (...) {
+    rt_->dry = false;
+    throw;
+  }
+  rt_->dry = false;
+}
+
 void ClBackend::sync() {
   cl_guard("waiting for the queue", [&] { rt_->queue.finish(); });
 }

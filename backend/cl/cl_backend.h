@@ -38,6 +38,7 @@ class ClBackend final : public Backend {
   void run(const Graph& g, const Node& n, std::span<const TensorRef> src, TensorRef dst,
            const Step& step) override;
   void sync() override;
+  void prepare(const Graph& g, const Node& n, std::span<const TensorRef> src, TensorRef dst) override;
 
   const DeviceFeatures& features() const;
   ClRuntime& runtime() { return *rt_; }

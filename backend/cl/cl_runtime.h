@@ -51,6 +51,7 @@ class ClRuntime {
   // When non-null, every launch appends its event here (benchmarks time kernels this way).
   std::vector<cl::Event>* events = nullptr;
   bool profiling = false;
+  bool dry = false;  // launch() does nothing (ClBackend::prepare compiles kernels this way)
 
  private:
   std::unordered_map<std::string, cl::Kernel> kernels_;

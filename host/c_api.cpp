@@ -1,0 +1,342 @@
+// The C API (host/include/bluecl/bluecl.h): handles wrap the C++ objects; every entry point runs inside
+// guard(), which turns exceptions into a status code and a per-thread message.
+#include "bluecl/bluecl.h"
+
+#include "backend/cl/cl_device.h"
+#include "graph/error.h"
+#include "graph/log.h"
+#include "host/devices.h"
+#include "host/generate.h"
+#include "host/grid.h"
+#include "host/llm_model.h"
+#include "host/session.h"
+
+#include <cstring>
+#include <mutex>
+#include <new>
+#include <string>
+
+using namespace bluecl;
+
+struct bluecl_model {
+  std::unique_ptr<LlmModel> llm;
+  std::unique_ptr<Devices> devices;
+  std::mutex run_mu;  // serialises everything that runs the model
+  bluecl_progress_callback progress = nullptr;
+  void* progress_user = nullptr;
+};
+
+struct bluecl_session {
+  bluecl_model* model;
+  std::unique_ptr<Session> s;
+};
+
+namespace {
+
+thread_local std::string g_last_error;
+
+template <typename F>
+bluecl_status guard(F&& f) noexcept {
+  try {
+    f();
+    return BLUECL_OK;
+  } catch (const Error& e) {
+    g_last_error = e.what();
+    return static_cast<bluecl_status>(e.status());
+  } catch (const std::bad_alloc&) {
+    g_last_error = "out of memory";
+    return BLUECL_ERR_OUT_OF_MEMORY;
+  } catch (const std::exception& e) {
+    g_last_error = std::string("internal error: ") + e.what();
+    return BLUECL_ERR_INTERNAL;
+  } catch (...) {
+    g_last_error = "internal error: unknown exception";
+    return BLUECL_ERR_INTERNAL;
+  }
+}
+
+// The pointer, checked: a NULL argument is the caller's mistake, reported as such.
+template <typename T>
+T* nonnull(T* p, const char* what) {
+  if (!p) fail(Status::InvalidArgument, "{} is NULL", what);
+  return p;
+}
+
+template <typename T>
+T& need(T* p, const char* what) {
+  return *nonnull(p, what);
+}
+
+void copy_str(char* dst, size_t cap, const std::string& s) {
+  const size_t n = std::min(cap - 1, s.size());
+  std::memcpy(dst, s.data(), n);
+  dst[n] = '\0';
+}
+
+std::function<void(const char*, float)> progress_of(bluecl_model& m) {
+  if (!m.progress) return nullptr;
+  return [&m](const char* stage, float fraction) {
+    if (m.progress(stage, fraction, m.progress_user) != 0) fail(Status::Cancelled, "cancelled during {}", stage);
+  };
+}
+
+void log_trampoline(LogLevel level, const char* tag, const char* msg, void* user) {
+  auto* pair = static_cast<std::pair<bluecl_log_callback, void*>*>(user);
+  pair->first(static_cast<bluecl_log_level>(level), tag, msg, pair->second);
+}
+
+}  // namespace
+
+extern "C" {
+
+const char* bluecl_status_name(bluecl_status status) { return status_name(static_cast<Status>(status)); }
+const char* bluecl_last_error(void) { return g_last_error.c_str(); }
+const char* bluecl_version(void) { return "0.1.0"; }
+
+void bluecl_set_log_callback(bluecl_log_callback callback, void* user) {
+  static std::pair<bluecl_log_callback, void*> target;
+  if (!callback) {
+    set_log_sink(nullptr, nullptr);
+    return;
+  }
+  target = {callback, user};
+  set_log_sink(log_trampoline, &target);
+}
+
+void bluecl_set_log_level(bluecl_log_level level) { set_log_level(static_cast<LogLevel>(level)); }
+
+int32_t bluecl_device_count(void) {
+  int32_t n = 0;
+  guard([&] { n = static_cast<int32_t>(list_cl_devices().size()); });
+  return n;
+}
+
+bluecl_status bluecl_device_get(int32_t index, bluecl_device_info* out) {
+  return guard([&] {
+    need(out, "out");
+    const std::vector<ClDeviceInfo> devs = list_cl_devices();
+    if (index < 0 || index >= static_cast<int32_t>(devs.size()))
+      fail(Status::InvalidArgument, "no OpenCL device {} (there are {})", index, devs.size());
+    const DeviceFeatures& f = devs[index].features;
+    *out = {};
+    out->index = index;
+    copy_str(out->platform, sizeof out->platform, f.platform_name + " (" + f.platform_version + ")");
+    copy_str(out->name, sizeof out->name, f.device_name);
+    copy_str(out->vendor, sizeof out->vendor, f.device_vendor);
+    copy_str(out->version, sizeof out->version, f.device_version);
+    copy_str(out->driver, sizeof out->driver, f.driver_version);
+    copy_str(out->opencl_c, sizeof out->opencl_c, f.opencl_c_version);
+    out->is_gpu = f.is_gpu;
+    out->is_cpu = f.is_cpu;
+    out->fp16 = f.fp16;
+    out->subgroups = f.subgroups;
+    out->images = f.images;
+    out->unified_memory = f.unified_memory;
+    out->command_buffer = f.command_buffer;
+    out->compute_units = f.compute_units;
+    out->max_clock_mhz = f.max_clock_mhz;
+    out->base_align_bytes = f.base_align_bytes;
+    out->global_mem_bytes = f.global_mem_bytes;
+    out->max_alloc_bytes = f.max_alloc_bytes;
+    out->local_mem_bytes = f.local_mem_bytes;
+    out->max_work_group_size = f.max_work_group_size;
+  });
+}
+
+bluecl_model_params bluecl_model_default_params(void) { return bluecl_model_params{}; }
+
+bluecl_status bluecl_model_load(const char* path, const bluecl_model_params* params, bluecl_model** out) {
+  return guard([&] {
+    need(out, "out") = nullptr;
+    const bluecl_model_params p = params ? *params : bluecl_model_default_params();
+    auto m = std::make_unique<bluecl_model>();
+    m->progress = p.progress;
+    m->progress_user = p.progress_user;
+    m->llm = LlmModel::load(nonnull(path, "path"), p.vocab_only != 0);
+    if (!p.vocab_only)
+      m->devices = std::make_unique<Devices>(DeviceOptions{.device = p.device ? p.device : "",
+                                                           .n_threads = p.n_threads,
+                                                           .pins = p.pins ? p.pins : ""});
+    *out = m.release();
+  });
+}
+
+void bluecl_model_free(bluecl_model* model) { delete model; }
+
+bluecl_status bluecl_model_get_info(const bluecl_model* model, bluecl_model_info* out) {
+  return guard([&] {
+    const bluecl_model& m = need(model, "model");
+    need(out, "out");
+    *out = {};
+    const LlmHParams& hp = m.llm->hparams();
+    copy_str(out->arch, sizeof out->arch, m.llm->arch());
+    out->n_vocab = m.llm->tokenizer().n_vocab();
+    out->n_ctx_train = hp.n_ctx_train;
+    out->n_embd = hp.n_embd;
+    out->n_layer = hp.n_layer;
+    out->n_head = hp.n_head;
+    out->n_head_kv = hp.n_head_kv;
+    out->n_ff = hp.n_ff;
+    out->weight_bytes = m.llm->vocab_only() ? 0 : m.llm->weight_bytes();
+    out->bos = m.llm->tokenizer().bos();
+    out->eos = m.llm->tokenizer().eos();
+    std::string devs;
+    if (m.devices)
+      for (Backend* b : m.devices->backends()) devs += (devs.empty() ? "" : ", ") + b->name();
+    copy_str(out->devices, sizeof out->devices, devs);
+  });
+}
+
+bluecl_status bluecl_tokenize(const bluecl_model* model, const char* text, size_t len, int32_t add_special,
+                              int32_t parse_special, int32_t* tokens, size_t capacity, size_t* n_tokens) {
+  return guard([&] {
+    const bluecl_model& m = need(model, "model");
+    if (!text && len) fail(Status::InvalidArgument, "text is NULL");
+    const std::vector<int32_t> ids =
+        m.llm->tokenizer().encode(std::string_view(text ? text : "", len), add_special != 0, parse_special != 0);
+    need(n_tokens, "n_tokens") = ids.size();
+    if (ids.size() > capacity) fail(Status::InvalidArgument, "{} tokens do not fit a buffer of {}", ids.size(), capacity);
+    if (!ids.empty()) std::memcpy(nonnull(tokens, "tokens"), ids.data(), ids.size() * sizeof(int32_t));
+  });
+}
+
+bluecl_status bluecl_detokenize(const bluecl_model* model, const int32_t* tokens, size_t n_tokens, char* text,
+                                size_t capacity, size_t* len) {
+  return guard([&] {
+    const bluecl_model& m = need(model, "model");
+    if (!tokens && n_tokens) fail(Status::InvalidArgument, "tokens is NULL");
+    const Tokenizer& tok = m.llm->tokenizer();
+    for (size_t i = 0; i < n_tokens; ++i)
+      if (tokens[i] < 0 || tokens[i] >= tok.n_vocab()) fail(Status::InvalidArgument, "token id {} is not in the vocabulary", tokens[i]);
+    const std::string s = tok.decode(std::span<const int32_t>(tokens, n_tokens));
+    need(len, "len") = s.size();
+    if (s.size() + 1 > capacity) fail(Status::InvalidArgument, "{} bytes of text do not fit a buffer of {}", s.size() + 1, capacity);
+    std::memcpy(nonnull(text, "text"), s.c_str(), s.size() + 1);
+  });
+}
+
+bluecl_session_params bluecl_session_default_params(void) {
+  return bluecl_session_params{.n_ctx = 0, .n_chunk = 128, .kv_type = BLUECL_KV_DEFAULT, .all_logits = 0};
+}
+
+bluecl_status bluecl_session_create(bluecl_model* model, const bluecl_session_params* params, bluecl_session** out) {
+  return guard([&] {
+    need(out, "out") = nullptr;
+    bluecl_model& m = need(model, "model");
+    if (!m.devices) fail(Status::InvalidArgument, "the model was loaded vocab-only");
+    const bluecl_session_params p = params ? *params : bluecl_session_default_params();
+    SessionParams sp{.n_ctx = p.n_ctx, .n_chunk = p.n_chunk, .all_logits = p.all_logits != 0};
+    switch (p.kv_type) {
+      case BLUECL_KV_DEFAULT: break;
+      case BLUECL_KV_F32: sp.kv_type = DType::F32; break;
+      case BLUECL_KV_F16: sp.kv_type = DType::F16; break;
+      case BLUECL_KV_Q8_0: sp.kv_type = DType::Q8_0; break;
+      default: fail(Status::InvalidArgument, "unknown KV cache type {}", static_cast<int>(p.kv_type));
+    }
+    std::lock_guard lock(m.run_mu);
+    auto s = std::make_unique<bluecl_session>(bluecl_session{&m, std::make_unique<Session>(*m.llm, *m.devices, sp)});
+    s->s->prepare(progress_of(m));
+    *out = s.release();
+  });
+}
+
+void bluecl_session_free(bluecl_session* session) { delete session; }
+
+bluecl_status bluecl_session_prefill(bluecl_session* session, const int32_t* tokens, size_t n_tokens) {
+  return guard([&] {
+    bluecl_session& s = need(session, "session");
+    std::lock_guard lock(s.model->run_mu);
+    s.s->prefill(std::span<const int32_t>(nonnull(tokens, "tokens"), n_tokens));
+  });
+}
+
+bluecl_status bluecl_session_prefill_embeddings(bluecl_session* session, const float* embd, size_t n_tokens) {
+  return guard([&] {
+    bluecl_session& s = need(session, "session");
+    std::lock_guard lock(s.model->run_mu);
+    const size_t n_embd = static_cast<size_t>(s.model->llm->hparams().n_embd);
+    s.s->prefill_embd(std::span<const float>(nonnull(embd, "embd"), n_tokens * n_embd));
+  });
+}
+
+bluecl_status bluecl_session_logits(bluecl_session* session, const float** logits, size_t* n_rows, size_t* n_vocab) {
+  return guard([&] {
+    bluecl_session& s = need(session, "session");
+    const size_t nv = static_cast<size_t>(s.model->llm->hparams().n_vocab);
+    if (!s.s->all_logits().empty()) {
+      need(logits, "logits") = s.s->all_logits().data();
+      need(n_rows, "n_rows") = s.s->all_logits().size() / nv;
+    } else {
+      need(logits, "logits") = s.s->logits().data();
+      need(n_rows, "n_rows") = 1;
+    }
+    need(n_vocab, "n_vocab") = nv;
+  });
+}
+
+int32_t bluecl_session_n_past(const bluecl_session* session) {
+  return session ? static_cast<int32_t>(session->s->n_past()) : 0;
+}
+
+int32_t bluecl_session_n_ctx(const bluecl_session* session) {
+  return session ? static_cast<int32_t>(session->s->n_ctx()) : 0;
+}
+
+bluecl_status bluecl_session_truncate(bluecl_session* session, int32_t n_keep) {
+  return guard([&] { need(session, "session").s->truncate(n_keep); });
+}
+
+bluecl_sampler_params bluecl_sampler_default_params(void) {
+  const SamplerParams d;
+  return bluecl_sampler_params{d.temperature, d.top_k, d.top_p, d.min_p, d.repeat_penalty, d.repeat_last_n, d.seed};
+}
+
+bluecl_generate_params bluecl_generate_default_params(void) {
+  bluecl_generate_params p{};
+  p.n_predict = 128;
+  p.sampling = bluecl_sampler_default_params();
+  return p;
+}
+
+bluecl_status bluecl_generate(bluecl_session* session, const char* prompt, const bluecl_generate_params* params,
+                              bluecl_generate_stats* stats) {
+  return guard([&] {
+    bluecl_session& s = need(session, "session");
+    const bluecl_generate_params p = params ? *params : bluecl_generate_default_params();
+    const Tokenizer& tok = s.model->llm->tokenizer();
+    GenerateParams gp;
+    gp.n_predict = p.n_predict;
+    gp.sampling = SamplerParams{p.sampling.temperature, p.sampling.top_k,         p.sampling.top_p, p.sampling.min_p,
+                                p.sampling.repeat_penalty, p.sampling.repeat_last_n, p.sampling.seed};
+    for (size_t i = 0; i < p.n_stop; ++i) gp.stop.emplace_back(nonnull(p.stop[i], "stop string"));
+    if (p.on_token)
+      gp.on_token = [&](int32_t t, std::string_view text) { return p.on_token(t, text.data(), text.size(), p.user) == 0; };
+    const std::string text = p.chat ? chat_prompt(prompt ? prompt : "") : std::string(prompt ? prompt : "");
+    const std::vector<int32_t> ids = tok.encode(text, s.s->n_past() == 0, p.chat != 0);
+    std::lock_guard lock(s.model->run_mu);
+    const GenerateResult r = generate(*s.s, tok, ids, gp);
+    if (stats) {
+      *stats = bluecl_generate_stats{r.n_prompt, r.n_generated, r.prefill_ms, r.decode_ms,
+                                     static_cast<bluecl_stop_reason>(r.reason)};
+    }
+  });
+}
+
+bluecl_grid_params bluecl_grid_default_params(void) {
+  const GridOptions d;
+  return bluecl_grid_params{d.tile, d.max_grid, d.max_tiles, static_cast<float>(d.alpha), 0};
+}
+
+bluecl_status bluecl_image_grid(int32_t width, int32_t height, const bluecl_grid_params* params, int32_t* m,
+                                int32_t* n, int32_t* n_tokens) {
+  return guard([&] {
+    const bluecl_grid_params p = params ? *params : bluecl_grid_default_params();
+    const GridOptions o{p.tile, p.max_grid, p.max_tiles, p.alpha};
+    const Grid g = p.llava_next ? select_grid_llava_next(width, height, o) : select_grid_relaxed(width, height, o);
+    need(m, "m") = g.m;
+    need(n, "n") = g.n;
+    need(n_tokens, "n_tokens") = image_token_count(g);
+  });
+}
+
+}  // extern "C"

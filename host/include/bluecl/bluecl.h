@@ -1,0 +1,247 @@
+/* bluecl: BlueLM-V-3B-style multimodal LLM inference on OpenCL devices, with a CPU path for every op.
+ *
+ * The C API. Every function that can fail returns a bluecl_status; on failure,
+ * bluecl_last_error() holds a message naming the problem (per thread, valid until that thread's next
+ * failing call). Functions never abort the process and never print to stdout; the library logs to
+ * stderr unless bluecl_set_log_callback() redirects it.
+ *
+ * Typical use:
+ *   bluecl_model* m;  bluecl_session* s;
+ *   bluecl_model_params mp = bluecl_model_default_params();
+ *   if (bluecl_model_load("model.gguf", &mp, &m) != BLUECL_OK) { puts(bluecl_last_error()); ... }
+ *   bluecl_session_params sp = bluecl_session_default_params();
+ *   bluecl_session_create(m, &sp, &s);
+ *   bluecl_generate_params gp = bluecl_generate_default_params();
+ *   gp.on_token = my_callback;                 // streams text as it is generated
+ *   bluecl_generate(s, "Hello", &gp, NULL);
+ *   bluecl_session_free(s);  bluecl_model_free(m);
+ *
+ * Thread safety: functions that take no handle may be called from any thread. A model may be shared by
+ * several threads and several sessions; the calls that run it (session creation, prefill, decode,
+ * generate, image encoding) are serialised per model by an internal lock. One session must not be
+ * used from two threads at the same time. Free every session before its model.
+ */
+#ifndef BLUECL_BLUECL_H
+#define BLUECL_BLUECL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(_WIN32)
+#define BLUECL_API __declspec(dllexport)
+#else
+#define BLUECL_API __attribute__((visibility("default")))
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- status and errors -------------------------------------------------------------------------- */
+
+typedef enum bluecl_status {
+  BLUECL_OK = 0,
+  BLUECL_ERR_INVALID_ARGUMENT = 1, /* a parameter is meaningless (NULL handle, bad value, small buffer) */
+  BLUECL_ERR_BAD_FILE = 2,         /* a model or image file is corrupt, truncated or hostile */
+  BLUECL_ERR_UNSUPPORTED = 3,      /* well-formed, but a type, architecture or feature bluecl lacks */
+  BLUECL_ERR_DEVICE = 4,           /* an OpenCL call failed, or the requested device does not exist */
+  BLUECL_ERR_OUT_OF_MEMORY = 5,
+  BLUECL_ERR_CONTEXT_FULL = 6,     /* the prompt (or the tokens fed) do not fit the session's context */
+  BLUECL_ERR_CANCELLED = 7,        /* a callback asked to stop */
+  BLUECL_ERR_IO = 8,               /* a file could not be opened, read or written */
+  BLUECL_ERR_INTERNAL = 9          /* a bug in bluecl: please report it with the message */
+} bluecl_status;
+
+BLUECL_API const char* bluecl_status_name(bluecl_status status);
+BLUECL_API const char* bluecl_last_error(void);
+BLUECL_API const char* bluecl_version(void);
+
+/* ---- logging ------------------------------------------------------------------------------------- */
+
+typedef enum bluecl_log_level {
+  BLUECL_LOG_DEBUG = 0,
+  BLUECL_LOG_INFO = 1,
+  BLUECL_LOG_WARN = 2,
+  BLUECL_LOG_ERROR = 3,
+  BLUECL_LOG_OFF = 4
+} bluecl_log_level;
+
+typedef void (*bluecl_log_callback)(bluecl_log_level level, const char* tag, const char* message, void* user);
+
+/* Sends library messages to `callback` (NULL restores stderr). The level starts from the environment
+ * variable BLUECL_LOG (debug, info, warn, error, off), default info. */
+BLUECL_API void bluecl_set_log_callback(bluecl_log_callback callback, void* user);
+BLUECL_API void bluecl_set_log_level(bluecl_log_level level);
+
+/* ---- OpenCL devices ------------------------------------------------------------------------------ */
+
+typedef struct bluecl_device_info {
+  int32_t index;
+  char platform[128], name[128], vendor[128], version[128], driver[128], opencl_c[64];
+  int32_t is_gpu, is_cpu;
+  int32_t fp16;           /* cl_khr_fp16: half arithmetic */
+  int32_t subgroups;      /* cl_khr_subgroups or cl_intel_subgroups */
+  int32_t images, unified_memory, command_buffer;
+  uint32_t compute_units, max_clock_mhz, base_align_bytes;
+  uint64_t global_mem_bytes, max_alloc_bytes, local_mem_bytes;
+  uint64_t max_work_group_size;
+} bluecl_device_info;
+
+/* The number of OpenCL devices (0 when there is no platform: bluecl then runs on the CPU). */
+BLUECL_API int32_t bluecl_device_count(void);
+BLUECL_API bluecl_status bluecl_device_get(int32_t index, bluecl_device_info* out);
+
+/* ---- models -------------------------------------------------------------------------------------- */
+
+typedef struct bluecl_model bluecl_model;
+
+/* Progress of long steps ("loading weights", "compiling kernels", "encoding image"): fraction in
+ * [0, 1]. Returning non-zero cancels the step (BLUECL_ERR_CANCELLED). */
+typedef int (*bluecl_progress_callback)(const char* stage, float fraction, void* user);
+
+typedef struct bluecl_model_params {
+  const char* device;   /* NULL or "": BLUECL_DEVICE, else the first GPU, else the first OpenCL device,
+                           else the CPU; "cpu": the CPU alone; a number: that OpenCL device; other text: the
+                           first device whose platform or name contains it */
+  int32_t n_threads;    /* CPU threads; 0: BLUECL_THREADS, else every core */
+  const char* pins;     /* placement pins "pattern=device,..." e.g. "output*=cpu" (NULL: none) */
+  int32_t vocab_only;   /* load only the tokenizer (for vocabulary files) */
+  bluecl_progress_callback progress;
+  void* progress_user;
+} bluecl_model_params;
+
+BLUECL_API bluecl_model_params bluecl_model_default_params(void);
+BLUECL_API bluecl_status bluecl_model_load(const char* path, const bluecl_model_params* params, bluecl_model** out);
+BLUECL_API void bluecl_model_free(bluecl_model* model);
+
+typedef struct bluecl_model_info {
+  char arch[32];
+  int64_t n_vocab, n_ctx_train, n_embd, n_layer, n_head, n_head_kv, n_ff;
+  uint64_t weight_bytes;
+  int32_t bos, eos;           /* -1 if the vocabulary has none */
+  char devices[256];          /* "cpu (2 threads), cl0 (...)" */
+} bluecl_model_info;
+
+BLUECL_API bluecl_status bluecl_model_get_info(const bluecl_model* model, bluecl_model_info* out);
+
+/* ---- tokenizer ----------------------------------------------------------------------------------- */
+
+/* Tokenises `text` (`len` bytes; no terminator needed). add_special: BOS (and EOS) as the vocabulary
+ * asks; parse_special: text such as "<s>" maps to control tokens. Writes at most `capacity` ids; *n_tokens
+ * receives the count needed (if it exceeds capacity, nothing is written and BLUECL_ERR_INVALID_ARGUMENT
+ * is returned, so call again with a larger buffer). */
+BLUECL_API bluecl_status bluecl_tokenize(const bluecl_model* model, const char* text, size_t len, int32_t add_special,
+                                         int32_t parse_special, int32_t* tokens, size_t capacity, size_t* n_tokens);
+/* The text of a token sequence, NUL-terminated; *len receives the length needed (without the NUL). */
+BLUECL_API bluecl_status bluecl_detokenize(const bluecl_model* model, const int32_t* tokens, size_t n_tokens,
+                                           char* text, size_t capacity, size_t* len);
+
+/* ---- sessions ------------------------------------------------------------------------------------ */
+
+typedef struct bluecl_session bluecl_session;
+
+typedef enum bluecl_kv_type {
+  BLUECL_KV_DEFAULT = 0, /* f16 where the cache's device has fp16 (and on the CPU), else f32 */
+  BLUECL_KV_F32 = 1,
+  BLUECL_KV_F16 = 2,
+  BLUECL_KV_Q8_0 = 3     /* int8 with one scale per 32 values (the paper's choice) */
+} bluecl_kv_type;
+
+typedef struct bluecl_session_params {
+  int32_t n_ctx;         /* 0: the model's trained context, at most 2048 */
+  int32_t n_chunk;       /* prefill chunk size, default 128 */
+  bluecl_kv_type kv_type;
+  int32_t all_logits;    /* keep the logits of every token fed (bluecl_session_logits), not just the last */
+} bluecl_session_params;
+
+BLUECL_API bluecl_session_params bluecl_session_default_params(void);
+/* Creates a session and prepares it: weights reach their devices and kernels are compiled (with the
+ * model's progress callback), so the first prefill does no one-time work. */
+BLUECL_API bluecl_status bluecl_session_create(bluecl_model* model, const bluecl_session_params* params,
+                                               bluecl_session** out);
+BLUECL_API void bluecl_session_free(bluecl_session* session);
+
+/* Appends tokens to the session (chunked prefill). BLUECL_ERR_CONTEXT_FULL if they do not fit. */
+BLUECL_API bluecl_status bluecl_session_prefill(bluecl_session* session, const int32_t* tokens, size_t n_tokens);
+/* Appends n_tokens input embeddings [n_tokens][n_embd] (e.g. image tokens). */
+BLUECL_API bluecl_status bluecl_session_prefill_embeddings(bluecl_session* session, const float* embd,
+                                                           size_t n_tokens);
+/* The logits of the tokens fed by the last prefill: one row [n_vocab], or every row with all_logits.
+ * The pointer stays valid until the session is next used. */
+BLUECL_API bluecl_status bluecl_session_logits(bluecl_session* session, const float** logits, size_t* n_rows,
+                                               size_t* n_vocab);
+BLUECL_API int32_t bluecl_session_n_past(const bluecl_session* session);
+BLUECL_API int32_t bluecl_session_n_ctx(const bluecl_session* session);
+/* Forgets every token after the first n_keep (a kept prefix, such as an encoded image, is reused). */
+BLUECL_API bluecl_status bluecl_session_truncate(bluecl_session* session, int32_t n_keep);
+
+/* ---- sampling and generation --------------------------------------------------------------------- */
+
+typedef struct bluecl_sampler_params {
+  float temperature;      /* <= 0: greedy. Default 0.8 */
+  int32_t top_k;          /* <= 0: off. Default 40 */
+  float top_p;            /* >= 1: off. Default 0.95 */
+  float min_p;            /* <= 0: off. Default 0.05 */
+  float repeat_penalty;   /* 1: off (default) */
+  int32_t repeat_last_n;  /* tokens the penalty looks back over. Default 64 */
+  uint64_t seed;          /* default 0 */
+} bluecl_sampler_params;
+
+BLUECL_API bluecl_sampler_params bluecl_sampler_default_params(void);
+
+/* Called for each generated token with the text it completes (may be empty: a partial UTF-8 character
+ * or text that might begin a stop string is held back). Return non-zero to stop (BLUECL_ERR_CANCELLED is
+ * NOT returned for this: generation ends normally with stop reason "cancelled"). */
+typedef int (*bluecl_token_callback)(int32_t token, const char* text, size_t len, void* user);
+
+typedef enum bluecl_stop_reason {
+  BLUECL_STOP_BUDGET = 0,     /* n_predict tokens generated */
+  BLUECL_STOP_EOG = 1,        /* the model produced an end-of-generation token */
+  BLUECL_STOP_STRING = 2,     /* a stop string appeared (it is not part of the streamed text) */
+  BLUECL_STOP_CANCELLED = 3,  /* the token callback returned non-zero */
+  BLUECL_STOP_CONTEXT = 4     /* the context is full */
+} bluecl_stop_reason;
+
+typedef struct bluecl_generate_params {
+  int32_t n_predict;            /* tokens to generate; < 0: until EOS, a stop string or the context end */
+  bluecl_sampler_params sampling;
+  const char* const* stop;      /* stop strings (n_stop of them) */
+  size_t n_stop;
+  int32_t chat;                 /* wrap the prompt in BlueLM's template "[|Human|]:{prompt}\n[|AI|]:" */
+  bluecl_token_callback on_token;
+  void* user;
+} bluecl_generate_params;
+
+typedef struct bluecl_generate_stats {
+  int32_t n_prompt, n_generated;
+  double prefill_ms, decode_ms;
+  bluecl_stop_reason stop_reason;
+} bluecl_generate_stats;
+
+BLUECL_API bluecl_generate_params bluecl_generate_default_params(void);
+/* Tokenises `prompt` (with BOS when the session is empty), prefills it and generates. `stats` may be
+ * NULL. An empty prompt continues from what the session holds. */
+BLUECL_API bluecl_status bluecl_generate(bluecl_session* session, const char* prompt,
+                                         const bluecl_generate_params* params, bluecl_generate_stats* stats);
+
+/* ---- images -------------------------------------------------------------------------------------- */
+
+typedef struct bluecl_grid_params {
+  int32_t tile;        /* 384 */
+  int32_t max_grid;    /* largest columns or rows: 4 */
+  int32_t max_tiles;   /* cap on columns * rows: 8 */
+  float alpha;         /* relaxed matching's tolerance: 0.1 */
+  int32_t llava_next;  /* use LLaVA-NeXT's rule instead (for comparison) */
+} bluecl_grid_params;
+
+BLUECL_API bluecl_grid_params bluecl_grid_default_params(void);
+/* The tile grid chosen for a width x height image: m columns, n rows, and the image token count
+ * (196 per tile, plus the thumbnail). */
+BLUECL_API bluecl_status bluecl_image_grid(int32_t width, int32_t height, const bluecl_grid_params* params,
+                                           int32_t* m, int32_t* n, int32_t* n_tokens);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* BLUECL_BLUECL_H */

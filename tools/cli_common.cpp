@@ -1,0 +1,67 @@
+#include "tools/cli_common.h"
+
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <stdexcept>
+
+#include <unistd.h>
+
+namespace bluecl::cli {
+
+void check(bluecl_status status, const char* what) {
+  if (status == BLUECL_OK) return;
+  throw Failure{std::string(what) + ": " + bluecl_last_error()};
+}
+
+int run_command(const char* command, int (*body)(int, char**), int argc, char** argv) {
+  try {
+    return body(argc, argv);
+  } catch (const Failure& f) {
+    std::fprintf(stderr, "\nbluecl %s: %s\n", command, f.message.c_str());
+    return 1;
+  } catch (const std::runtime_error& e) {  // argument errors from Args
+    return usage_error(command, e.what());
+  }
+}
+
+int stderr_progress(const char* stage, float fraction, void* user) {
+  // On a terminal, one line per stage redrawn in place; in a log, a line when a stage starts and ends.
+  static const bool tty = isatty(fileno(stderr));
+  static std::string last_stage;
+  static int last_pct = -1;
+  const int pct = static_cast<int>(std::lround(fraction * 100));
+  const bool new_stage = last_stage != stage;
+  if (!new_stage && pct == last_pct) return 0;
+  if (tty) {
+    if (new_stage && !last_stage.empty() && last_pct < 100) std::fputc('\n', stderr);
+    std::fprintf(stderr, "\r%s %3d%%%s", stage, pct, pct >= 100 ? "\n" : "");
+  } else if (new_stage || pct >= 100) {
+    if (new_stage) std::fprintf(stderr, "%s...%s", stage, pct >= 100 ? " done\n" : "\n");
+    else std::fprintf(stderr, "%s done\n", stage);
+  }
+  std::fflush(stderr);
+  last_stage = stage;
+  last_pct = pct;
+  return 0;
+}
+
+void DeviceArgs::declare(Args& a) {
+  a.opt("--device", &device,
+        "OpenCL device: an index or a name substring (see bluecl devices), or cpu for the CPU alone "
+        "(default: BLUECL_DEVICE, else the first GPU, else the first OpenCL device)",
+        "D");
+  a.opt("-t,--threads", &threads, "CPU threads (default: every core)");
+  a.opt("--pin", &pins, "pin ops to devices by output name, e.g. \"logits=cpu,ffn_*=cl\"", "PATTERN=DEV,...");
+}
+
+bluecl_model_params DeviceArgs::model_params() const {
+  bluecl_model_params p = bluecl_model_default_params();
+  p.device = device.c_str();
+  p.n_threads = static_cast<int32_t>(threads);
+  p.pins = pins.empty() ? nullptr : pins.c_str();
+  p.progress = stderr_progress;
+  return p;
+}
+
+}  // namespace bluecl::cli

@@ -1,0 +1,34 @@
+// What the subcommands share: turning a failed C API call into a message and exit code, progress lines
+// on stderr, and the options every model-running command takes.
+#pragma once
+
+#include "bluecl/bluecl.h"
+#include "tools/args.h"
+
+#include <string>
+
+namespace bluecl::cli {
+
+// Thrown by check(): carries the exit code (1) and the already-formatted message.
+struct Failure {
+  std::string message;
+};
+
+// Throws Failure with bluecl_last_error() when status is not BLUECL_OK.
+void check(bluecl_status status, const char* what);
+
+// Runs a subcommand body: Failure -> "bluecl <cmd>: <message>" and exit 1; bad arguments -> exit 2.
+int run_command(const char* command, int (*body)(int, char**), int argc, char** argv);
+
+// A progress callback for bluecl_model_params that draws "\r<stage> 45%" lines on stderr.
+int stderr_progress(const char* stage, float fraction, void* user);
+
+struct DeviceArgs {
+  std::string device;
+  int64_t threads = 0;
+  std::string pins;
+  void declare(Args& a);
+  bluecl_model_params model_params() const;  // with stderr progress
+};
+
+}  // namespace bluecl::cli

@@ -1,0 +1,112 @@
+// bluecl run: generates text from a prompt, streaming it to stdout; loading progress, kernel
+// compilation and the timing summary go to stderr.
+#include "tools/cli_common.h"
+#include "tools/commands.h"
+
+#include <cstdio>
+#include <fstream>
+#include <iterator>
+#include <random>
+#include <vector>
+#include <memory>
+#include <stdexcept>
+
+namespace bluecl::cli {
+
+namespace {
+
+int on_token(int32_t, const char* text, size_t len, void*) {
+  std::fwrite(text, 1, len, stdout);
+  std::fflush(stdout);
+  return 0;
+}
+
+bluecl_kv_type kv_type(const std::string& s) {
+  if (s.empty() || s == "auto") return BLUECL_KV_DEFAULT;
+  if (s == "f32") return BLUECL_KV_F32;
+  if (s == "f16") return BLUECL_KV_F16;
+  if (s == "q8" || s == "q8_0") return BLUECL_KV_Q8_0;
+  throw std::runtime_error("--kv must be auto, f32, f16 or q8_0 (got '" + s + "')");
+}
+
+int body(int argc, char** argv) {
+  std::string model, prompt, prompt_file, kv;
+  DeviceArgs dev;
+  bluecl_sampler_params sp = bluecl_sampler_default_params();
+  int64_t n_predict = 128, ctx = 0, chunk = 128, top_k = sp.top_k, repeat_last_n = sp.repeat_last_n, seed = -1;
+  double temp = sp.temperature, top_p = sp.top_p, min_p = sp.min_p, repeat_penalty = sp.repeat_penalty;
+  bool chat = false, quiet = false;
+  std::vector<std::string> stops;
+  Args a("run", "-m MODEL.gguf -p PROMPT [options]",
+         "Generates text from PROMPT and streams it to stdout. With a random-weight model (bluecl gen-model)\n"
+         "the text is meaningless, but every stage runs for real.");
+  a.opt("-m,--model", &model, "the language model (GGUF: llama or bluelm architecture)", "FILE");
+  a.opt("-p,--prompt", &prompt, "the prompt");
+  a.opt("-f,--file", &prompt_file, "read the prompt from FILE", "FILE");
+  a.flag("--chat", &chat, "wrap the prompt in BlueLM's chat template [|Human|]:PROMPT\\n[|AI|]:");
+  a.opt("-n,--n-predict", &n_predict, "tokens to generate; -1: until end of text or the context is full (default 128)");
+  a.opt("--ctx", &ctx, "context length in tokens (default: the model's, at most 2048)");
+  a.opt("--chunk", &chunk, "prefill chunk size (default 128)");
+  a.opt("--kv", &kv, "KV cache type: auto, f32, f16, q8_0 (default auto: f16 where the device has fp16)", "TYPE");
+  a.opt("--temp", &temp, "sampling temperature; 0 = greedy (default 0.8)");
+  a.opt("--top-k", &top_k, "keep the K most likely tokens; 0 = off (default 40)");
+  a.opt("--top-p", &top_p, "nucleus sampling mass; 1 = off (default 0.95)");
+  a.opt("--min-p", &min_p, "drop tokens below MIN_P x the most likely; 0 = off (default 0.05)");
+  a.opt("--repeat-penalty", &repeat_penalty, "penalise recently seen tokens; 1 = off (default 1)");
+  a.opt("--repeat-last-n", &repeat_last_n, "how far back the penalty looks (default 64)");
+  a.opt("--seed", &seed, "sampling seed (default: random)");
+  a.multi("--stop", &stops, "stop when this text appears (repeatable); it is not printed");
+  a.flag("-q,--quiet", &quiet, "no progress or timing on stderr");
+  dev.declare(a);
+  if (!a.parse(argc, argv)) return 0;
+  if (model.empty()) throw std::runtime_error("-m MODEL.gguf is required");
+  if (!prompt_file.empty()) {
+    std::ifstream f(prompt_file, std::ios::binary);
+    if (!f) throw Failure{"cannot read " + prompt_file};
+    prompt.assign(std::istreambuf_iterator<char>(f), {});
+  }
+  if (quiet) bluecl_set_log_level(BLUECL_LOG_WARN);
+
+  bluecl_model_params mp = dev.model_params();
+  if (quiet) mp.progress = nullptr;
+  bluecl_model* m = nullptr;
+  check(bluecl_model_load(model.c_str(), &mp, &m), "loading the model");
+  std::unique_ptr<bluecl_model, void (*)(bluecl_model*)> model_owner(m, bluecl_model_free);
+
+  bluecl_session_params ssp = bluecl_session_default_params();
+  ssp.n_ctx = static_cast<int32_t>(ctx);
+  ssp.n_chunk = static_cast<int32_t>(chunk);
+  ssp.kv_type = kv_type(kv);
+  bluecl_session* s = nullptr;
+  check(bluecl_session_create(m, &ssp, &s), "creating a session");
+  std::unique_ptr<bluecl_session, void (*)(bluecl_session*)> session_owner(s, bluecl_session_free);
+
+  bluecl_generate_params gp = bluecl_generate_default_params();
+  gp.n_predict = static_cast<int32_t>(n_predict);
+  gp.sampling = {static_cast<float>(temp),           static_cast<int32_t>(top_k), static_cast<float>(top_p),
+                 static_cast<float>(min_p),          static_cast<float>(repeat_penalty),
+                 static_cast<int32_t>(repeat_last_n), seed < 0 ? std::random_device{}() : static_cast<uint64_t>(seed)};
+  std::vector<const char*> stop_ptrs;
+  for (const std::string& st : stops) stop_ptrs.push_back(st.c_str());
+  gp.stop = stop_ptrs.data();
+  gp.n_stop = stop_ptrs.size();
+  gp.chat = chat;
+  gp.on_token = on_token;
+  bluecl_generate_stats st{};
+  check(bluecl_generate(s, prompt.c_str(), &gp, &st), "generating");
+  std::printf("\n");
+  if (!quiet) {
+    static const char* reasons[] = {"token budget", "end of text", "stop string", "cancelled", "context full"};
+    std::fprintf(stderr, "prompt: %d tokens in %.0f ms (%.1f tok/s); generated: %d tokens in %.0f ms (%.1f tok/s); stop: %s\n",
+                 st.n_prompt, st.prefill_ms, st.prefill_ms > 0 ? st.n_prompt * 1000.0 / st.prefill_ms : 0.0,
+                 st.n_generated, st.decode_ms, st.decode_ms > 0 ? st.n_generated * 1000.0 / st.decode_ms : 0.0,
+                 reasons[st.stop_reason]);
+  }
+  return 0;
+}
+
+}  // namespace
+
+int run_main(int argc, char** argv) { return run_command("run", body, argc, argv); }
+
+}  // namespace bluecl::cli
