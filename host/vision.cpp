@@ -1,3 +1,4 @@
+// VisionEncoder and the token-embedding helper (contract in host/vision.h).
 #include "host/vision.h"
 
 #include "graph/error.h"

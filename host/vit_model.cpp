@@ -1,3 +1,4 @@
+// Loading an mmproj GGUF into VitHParams and VitWeights (contract in host/vit_model.h).
 #include "host/vit_model.h"
 
 #include "graph/error.h"
