@@ -3,6 +3,7 @@
 #include "bluecl/bluecl.h"
 
 #include "backend/cl/cl_device.h"
+#include "backend/cl/cl_runtime.h"
 #include "graph/error.h"
 #include "graph/log.h"
 #include "host/devices.h"
@@ -184,6 +185,13 @@ bluecl_status bluecl_model_get_info(const bluecl_model* model, bluecl_model_info
     if (m.devices)
       for (Backend* b : m.devices->backends()) devs += (devs.empty() ? "" : ", ") + b->name();
     copy_str(out->devices, sizeof out->devices, devs);
+    if (m.devices && m.devices->cl()) {
+      const ClBuildStats st = m.devices->cl()->runtime().programs.stats();
+      out->programs_compiled = st.compiled;
+      out->programs_cached = st.from_cache;
+      out->compile_ms = st.compile_ms;
+      out->cache_load_ms = st.load_ms;
+    }
   });
 }
 

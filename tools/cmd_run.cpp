@@ -96,6 +96,11 @@ int body(int argc, char** argv) {
   check(bluecl_generate(s, prompt.c_str(), &gp, &st), "generating");
   std::printf("\n");
   if (!quiet) {
+    bluecl_model_info info;
+    check(bluecl_model_get_info(m, &info), "reading model info");
+    if (info.programs_compiled + info.programs_cached > 0)
+      std::fprintf(stderr, "kernels: %d programs compiled in %.0f ms, %d loaded from the cache in %.0f ms\n",
+                   info.programs_compiled, info.compile_ms, info.programs_cached, info.cache_load_ms);
     static const char* reasons[] = {"token budget", "end of text", "stop string", "cancelled", "context full"};
     std::fprintf(stderr, "prompt: %d tokens in %.0f ms (%.1f tok/s); generated: %d tokens in %.0f ms (%.1f tok/s); stop: %s\n",
                  st.n_prompt, st.prefill_ms, st.prefill_ms > 0 ? st.n_prompt * 1000.0 / st.prefill_ms : 0.0,

@@ -120,6 +120,9 @@ typedef struct bluecl_model_info {
   uint64_t weight_bytes;
   int32_t bos, eos;           /* -1 if the vocabulary has none */
   char devices[256];          /* "cpu (2 threads), cl0 (...)" */
+  /* OpenCL programs built so far: compiled from source, or loaded from the on-disk binary cache. */
+  int32_t programs_compiled, programs_cached;
+  double compile_ms, cache_load_ms;
 } bluecl_model_info;
 
 BLUECL_API bluecl_status bluecl_model_get_info(const bluecl_model* model, bluecl_model_info* out);
