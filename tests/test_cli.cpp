@@ -1,0 +1,159 @@
+// The bluecl CLI as a user runs it: exit codes, --help, tokenize against every line of the vocabulary
+// test files, logits against the golden references, grid against every golden case, run on a model,
+// clear errors for bad input, and a machine without any OpenCL device.
+#include "graph/graph.h"
+#include "host/json.h"
+#include "tests/golden.h"
+#include "tests/testing.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <sys/wait.h>
+
+namespace bluecl::testing {
+namespace {
+
+struct Result {
+  int code = -1;
+  std::string out, err;
+};
+
+// Runs `bluecl ARGS` with optional environment assignments (sh syntax) in front.
+Result cli(const std::string& args, const std::string& env = "") {
+  static const std::string dir = temp_dir("bluecl-cli");
+  const std::string out = dir + "/out", err = dir + "/err";
+  const std::string cmd = env + " " + BLUECL_CLI_PATH + " " + args + " >" + out + " 2>" + err + " </dev/null";
+  const int status = std::system(cmd.c_str());
+  Result r;
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.out = read_text(out);
+  r.err = read_text(err);
+  return r;
+}
+
+std::string q(const std::string& s) { return "'" + s + "'"; }
+
+TEST(Cli, HelpAndUnknownCommand) {
+  Result r = cli("--help");
+  EXPECT_EQ(r.code, 0);
+  for (const char* c : {"run", "devices", "tokenize", "logits", "grid", "gen-model"})
+    EXPECT_NE(r.out.find(c), std::string::npos) << c;
+  EXPECT_EQ(cli("frobnicate").code, 2);
+  r = cli("run --help");
+  EXPECT_EQ(r.code, 0);
+  EXPECT_NE(r.out.find("--chunk"), std::string::npos);
+  r = cli("run --no-such-option");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("unknown option --no-such-option"), std::string::npos) << r.err;
+}
+
+// Every test string of both vocabularies, passed as a file's exact bytes, gives llama.cpp's ids.
+TEST(Cli, TokenizeMatchesVocabTestFiles) {
+  const std::string dir = temp_dir("bluecl-tok");
+  for (const char* vocab : {"ggml-vocab-llama-spm.gguf", "ggml-vocab-gpt-2.gguf"}) {
+    const std::string inp = read_text(data_path(std::string("vocab/") + vocab + ".inp"));
+    std::istringstream outs(read_text(data_path(std::string("vocab/") + vocab + ".out")));
+    const std::string sep = "\n__ggml_vocab_test__\n";
+    size_t pos = 0;
+    int n = 0;
+    while (pos < inp.size()) {
+      size_t end = inp.find(sep, pos);
+      if (end == std::string::npos) end = inp.size();
+      const std::string text = inp.substr(pos, end - pos);
+      pos = end + sep.size();
+      std::string expected;
+      std::getline(outs, expected);
+      const std::string file = dir + "/in.txt";
+      std::ofstream(file, std::ios::binary) << text;
+      const Result r = cli("tokenize -m " + q(data_path(std::string("vocab/") + vocab)) + " --no-bos -f " + file);
+      ASSERT_EQ(r.code, 0) << r.err;
+      std::string got = r.out;
+      if (!got.empty() && got.back() == '\n') got.pop_back();
+      // The reference lines put a space before each id.
+      while (!expected.empty() && expected.front() == ' ') expected.erase(0, 1);
+      EXPECT_EQ(got, expected) << vocab << " input " << n << ": '" << text << "'";
+      ++n;
+    }
+    EXPECT_GT(n, 30) << vocab;
+  }
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Cli, LogitsMatchGolden) {
+  const std::string out = temp_dir("bluecl-logits") + "/l.f32";
+  for (const char* device : {"cpu", ""}) {
+    const Result r = cli(std::string("logits -m ") + q(data_path("golden/tiny-c-bluelm-q4_0.gguf")) + " --tokens " +
+                         q(data_path("golden/tiny-c-bluelm-q4_0.tokens.json")) + " --chunk 7 --out " + out +
+                         (*device ? std::string(" --device ") + device : ""));
+    ASSERT_EQ(r.code, 0) << r.err;
+    const Agreement a =
+        compare_logits(read_f32(out), read_f32(data_path("golden/tiny-c-bluelm-q4_0.exact.logits.f32")), 2048);
+    EXPECT_LE(a.nmse, 1e-6) << device;
+    EXPECT_EQ(a.top1, 1.0) << device;
+  }
+}
+
+TEST(Cli, GridMatchesEveryGoldenCase) {
+  const Json doc = parse_json(read_text(data_path("golden/grids.json")));
+  for (const Json& c : doc.at("cases").as_array()) {
+    const std::string wh = std::to_string(c.at("width").as_int()) + " " + std::to_string(c.at("height").as_int());
+    for (bool llava : {false, true}) {
+      const Result r = cli("grid " + wh + (llava ? " --llava-next" : ""));
+      ASSERT_EQ(r.code, 0) << r.err;
+      const Json& g = c.at(llava ? "llava_next_grid" : "grid");
+      const int64_t m = g.at(size_t{0}).as_int(), n = g.at(size_t{1}).as_int();
+      EXPECT_EQ(r.out, std::to_string(m) + ":" + std::to_string(n) + " " + std::to_string(196 * (m * n + 1)) + "\n")
+          << wh << (llava ? " llava-next" : "");
+    }
+  }
+  EXPECT_EQ(cli("grid 0 10").code, 2);
+  EXPECT_EQ(cli("grid abc 10").code, 2);
+}
+
+TEST(Cli, RunGeneratesAndReports) {
+  const Result r = cli("run -m " + q(data_path("golden/tiny-a-q4_0.gguf")) + " -p 'The quick brown fox' -n 8 --temp 0");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_GT(r.out.size(), 1u);
+  EXPECT_NE(r.err.find("generated: 8 tokens"), std::string::npos) << r.err;
+  // Same greedy text on the CPU alone.
+  const Result c = cli("run -m " + q(data_path("golden/tiny-a-q4_0.gguf")) +
+                       " -p 'The quick brown fox' -n 8 --temp 0 --device cpu");
+  ASSERT_EQ(c.code, 0) << c.err;
+  EXPECT_EQ(c.out, r.out);
+}
+
+TEST(Cli, BadInputIsAClearError) {
+  Result r = cli("run -p hi");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("-m MODEL.gguf is required"), std::string::npos) << r.err;
+  r = cli("run -m /nonexistent.gguf -p hi");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("/nonexistent.gguf"), std::string::npos) << r.err;
+  r = cli("run -m " + q(data_path("golden/tiny-a-q4_0.gguf")) + " -p hi --kv q3");
+  EXPECT_EQ(r.code, 2);
+  r = cli("run -m " + q(data_path("golden/tiny-a-q4_0.gguf")) + " -p 'a long prompt that does not fit' --ctx 4");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("context"), std::string::npos) << r.err;
+  r = cli("run -m " + q(data_path("golden/tiny-a-q4_0.gguf")) + " -p hi --device 99");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("no OpenCL device 99"), std::string::npos) << r.err;
+}
+
+// With no OpenCL platform at all (an ICD directory with no drivers), everything still runs on the CPU,
+// with a notice.
+TEST(Cli, NoOpenClDeviceRunsOnCpu) {
+  const std::string env = "OCL_ICD_VENDORS=/nonexistent-icd-dir OPENCL_VENDOR_PATH=/nonexistent-icd-dir";
+  Result r = cli("devices", env);
+  EXPECT_EQ(r.code, 0);
+  EXPECT_NE(r.out.find("no OpenCL device found"), std::string::npos) << r.out;
+  r = cli("run -m " + q(data_path("golden/tiny-a-q4_0.gguf")) + " -p 'The quick brown fox' -n 4 --temp 0", env);
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("running every op on the CPU"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace bluecl::testing
