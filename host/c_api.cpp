@@ -4,6 +4,7 @@
 
 #include "backend/cl/cl_device.h"
 #include "backend/cl/cl_runtime.h"
+#include "backend/limits.h"
 #include "graph/error.h"
 #include "graph/log.h"
 #include "host/devices.h"
@@ -144,6 +145,31 @@ bluecl_status bluecl_device_get(int32_t index, bluecl_device_info* out) {
   });
 }
 
+namespace {
+void copy_limits(const Limits& l, bluecl_limits* out) {
+  *out = {};
+  copy_str(out->device, sizeof out->device, l.device);
+  out->read_gbps = l.read_gbps;
+  out->copy_gbps = l.copy_gbps;
+  out->fma_gflops = l.fma_gflops;
+}
+}  // namespace
+
+bluecl_status bluecl_measure_host_limits(int32_t n_threads, bluecl_limits* out) {
+  return guard([&] { copy_limits(measure_host_limits(n_threads), nonnull(out, "out")); });
+}
+
+bluecl_status bluecl_measure_device_limits(const char* device, bluecl_limits* out) {
+  return guard([&] {
+    nonnull(out, "out");
+    std::string why;
+    const std::optional<ClDeviceInfo> dev = select_cl_device(device ? device : "", &why);
+    if (!dev) fail(Status::Device, "{}", why);
+    ClBackend cl(*dev);
+    copy_limits(measure_cl_limits(cl), out);
+  });
+}
+
 bluecl_model_params bluecl_model_default_params(void) { return bluecl_model_params{}; }
 
 bluecl_status bluecl_model_load(const char* path, const bluecl_model_params* params, bluecl_model** out) {
@@ -191,6 +217,8 @@ bluecl_status bluecl_model_get_info(const bluecl_model* model, bluecl_model_info
       out->programs_cached = st.from_cache;
       out->compile_ms = st.compile_ms;
       out->cache_load_ms = st.load_ms;
+      out->device_bytes = m.devices->cl()->allocated_bytes();
+      out->device_peak_bytes = m.devices->cl()->peak_allocated_bytes();
     }
   });
 }

@@ -5,6 +5,7 @@
 #include "backend/cl/ops/ops.h"
 #include "graph/log.h"
 
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -15,15 +16,35 @@ namespace bluecl {
 
 namespace {
 
+}  // namespace
+
+// Device memory held by a backend's buffers.
+struct ClMemoryUsage {
+  std::atomic<size_t> now{0}, peak{0};
+  void add(size_t n) {
+    const size_t v = now += n;
+    size_t p = peak.load();
+    while (v > p && !peak.compare_exchange_weak(p, v)) {
+    }
+  }
+};
+
+namespace {
+
 class ClBuffer final : public DeviceBuffer {
  public:
-  ClBuffer(cl::Buffer b, size_t n) : buf_(std::move(b)), size_(n) {}
+  ClBuffer(cl::Buffer b, size_t n, std::shared_ptr<ClMemoryUsage> usage)
+      : buf_(std::move(b)), size_(n), usage_(std::move(usage)) {
+    usage_->add(n);
+  }
+  ~ClBuffer() override { usage_->now -= size_; }
   size_t size() const override { return size_; }
   const cl::Buffer& buf() const { return buf_; }
 
  private:
   cl::Buffer buf_;
   size_t size_;
+  std::shared_ptr<ClMemoryUsage> usage_;
 };
 
 const ClBuffer& cl_buf(TensorRef r) {
@@ -66,7 +87,8 @@ ClBackend::ClBackend(const ClDeviceInfo& dev, const ClBackendOptions& opts)
     : rt_(std::make_unique<ClRuntime>(dev, opts.profiling)),
       index_(dev.index),
       declined_(kNumOps, false),
-      weights_(std::make_unique<Weights>()) {
+      weights_(std::make_unique<Weights>()),
+      usage_(std::make_shared<ClMemoryUsage>()) {
   std::string decline = opts.decline;
   if (const char* env = std::getenv("BLUECL_DECLINE")) decline += std::string(",") + env;
   std::stringstream ss(decline);
@@ -82,6 +104,8 @@ ClBackend::ClBackend(const ClDeviceInfo& dev, const ClBackendOptions& opts)
 ClBackend::~ClBackend() = default;
 
 const DeviceFeatures& ClBackend::features() const { return rt_->features; }
+size_t ClBackend::allocated_bytes() const { return usage_->now; }
+size_t ClBackend::peak_allocated_bytes() const { return usage_->peak; }
 
 std::string ClBackend::name() const { return fmt::format("cl{} ({})", index_, rt_->features.device_name); }
 
@@ -131,7 +155,7 @@ std::unique_ptr<DeviceBuffer> ClBackend::alloc(size_t bytes, std::string_view wh
          rt_->features.device_name, rt_->features.max_alloc_bytes >> 20);
   cl::Buffer b = cl_guard(fmt::format("allocating {} bytes for {}", bytes, what),
                           [&] { return cl::Buffer(rt_->ctx, CL_MEM_READ_WRITE, std::max<size_t>(bytes, 4)); });
-  return std::make_unique<ClBuffer>(std::move(b), bytes);
+  return std::make_unique<ClBuffer>(std::move(b), bytes, usage_);
 }
 
 void ClBackend::write(TensorRef dst, const void* src, size_t bytes) {

@@ -41,6 +41,9 @@ class ClBackend final : public Backend {
   void prepare(const Graph& g, const Node& n, std::span<const TensorRef> src, TensorRef dst) override;
 
   const DeviceFeatures& features() const;
+  // Device memory held by buffers of this backend now, and the most held at once so far.
+  size_t allocated_bytes() const;
+  size_t peak_allocated_bytes() const;
   ClRuntime& runtime() { return *rt_; }
 
  private:
@@ -49,6 +52,7 @@ class ClBackend final : public Backend {
   std::vector<bool> declined_;  // per OpKind
   struct Weights;
   std::unique_ptr<Weights> weights_;
+  std::shared_ptr<struct ClMemoryUsage> usage_;  // shared with every buffer, which may outlive the backend
 };
 
 }  // namespace bluecl

@@ -91,6 +91,17 @@ typedef struct bluecl_device_info {
 BLUECL_API int32_t bluecl_device_count(void);
 BLUECL_API bluecl_status bluecl_device_get(int32_t index, bluecl_device_info* out);
 
+/* Measured limits, the yardstick for every speed figure: memory bandwidth (a large read; a copy counting
+ * bytes read plus written) and fp32 FMA rate (2 FLOP per FMA). Each call takes about a second. */
+typedef struct bluecl_limits {
+  char device[128];
+  double read_gbps, copy_gbps, fma_gflops;
+} bluecl_limits;
+
+BLUECL_API bluecl_status bluecl_measure_host_limits(int32_t n_threads, bluecl_limits* out);
+/* `device` as in bluecl_model_params (NULL: the default OpenCL device). */
+BLUECL_API bluecl_status bluecl_measure_device_limits(const char* device, bluecl_limits* out);
+
 /* ---- models -------------------------------------------------------------------------------------- */
 
 typedef struct bluecl_model bluecl_model;
@@ -123,6 +134,8 @@ typedef struct bluecl_model_info {
   /* OpenCL programs built so far: compiled from source, or loaded from the on-disk binary cache. */
   int32_t programs_compiled, programs_cached;
   double compile_ms, cache_load_ms;
+  /* OpenCL device memory held now and at most so far (weights, activations, KV caches). */
+  uint64_t device_bytes, device_peak_bytes;
 } bluecl_model_info;
 
 BLUECL_API bluecl_status bluecl_model_get_info(const bluecl_model* model, bluecl_model_info* out);

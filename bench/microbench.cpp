@@ -1,0 +1,121 @@
+// Kernel microbenchmarks: every case of bench_cases() on the CPU backend and on the OpenCL device.
+// Each is first checked against the CPU reference (NMSE under the case's threshold, no NaN/Inf), then
+// timed: OpenCL kernels by event profiling, the CPU by wall time. Counters: GB/s, GFLOP/s, and the
+// percentage of the device's measured read bandwidth and fp32 FMA rate. JSON: --benchmark_format=json.
+#include "backend/cl/cl_backend.h"
+#include "backend/cl/cl_runtime.h"
+#include "backend/cpu/cpu_backend.h"
+#include "backend/limits.h"
+#include "bench/bench_cases.h"
+#include "tests/cl_testing.h"
+
+#include <benchmark/benchmark.h>
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <memory>
+
+namespace bluecl::bench {
+namespace {
+
+struct Env {
+  std::unique_ptr<CpuBackend> cpu, reference;
+  std::unique_ptr<ClBackend> cl;
+  Limits host, device;
+};
+
+Env& env() {
+  static Env e;
+  return e;
+}
+
+void run_case(benchmark::State& st, const BenchCase& c, Backend* be, const Limits& lim) {
+  testing::OpBuilder b(std::hash<std::string>{}(c.op.name));
+  c.op.build(b);
+  const Support s = be->supports(b.g, b.g.nodes().back());
+  if (!s.ok) {
+    st.SkipWithError(("declined: " + s.reason).c_str());
+    return;
+  }
+  testing::PreparedOp p(*be, b, c.op.step);
+  p.run();
+  be->sync();
+  const testing::OpRun got = p.result();
+  if (got.non_finite > 0 || !got.guards_intact) {
+    st.SkipWithError("NaN/Inf or an out-of-bounds write: not timed");
+    return;
+  }
+  if (c.check_cpu) {
+    const testing::OpRun ref = testing::run_op(*env().reference, b, c.op.step);
+    const double e = nmse(got.out.data(), ref.out.data(), static_cast<int64_t>(ref.out.size()));
+    if (!(e <= c.op.max_nmse * 1e3)) {  // the fast CPU path may quantise activations: 8-bit-level error
+      st.SkipWithError(fmt::format("wrong result (NMSE {:.3g}): not timed", e).c_str());
+      return;
+    }
+  }
+  auto* cl = dynamic_cast<ClBackend*>(be);
+  std::vector<cl::Event> events;
+  double total = 0;
+  for (auto _ : st) {
+    double secs;
+    if (cl) {
+      events.clear();
+      cl->runtime().events = &events;
+      p.run();
+      be->sync();
+      cl->runtime().events = nullptr;
+      secs = 0;
+      for (cl::Event& ev : events)
+        secs += (ev.getProfilingInfo<CL_PROFILING_COMMAND_END>() - ev.getProfilingInfo<CL_PROFILING_COMMAND_START>()) * 1e-9;
+    } else {
+      const auto t0 = std::chrono::steady_clock::now();
+      p.run();
+      secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    }
+    st.SetIterationTime(secs);
+    total += secs;
+  }
+  const double per = total / static_cast<double>(st.iterations());
+  st.counters["GB/s"] = c.bytes / per / 1e9;
+  st.counters["GFLOP/s"] = c.flops / per / 1e9;
+  st.counters["%bw"] = 100.0 * c.bytes / per / 1e9 / lim.read_gbps;
+  st.counters["%fma"] = 100.0 * c.flops / per / 1e9 / lim.fma_gflops;
+}
+
+}  // namespace
+}  // namespace bluecl::bench
+
+int main(int argc, char** argv) {
+  using namespace bluecl;
+  using namespace bluecl::bench;
+  benchmark::Initialize(&argc, argv);
+  Env& e = env();
+  e.cpu = std::make_unique<CpuBackend>(0);
+  e.reference = std::make_unique<CpuBackend>(0);
+  std::fprintf(stderr, "measuring limits...\n");
+  e.host = measure_host_limits();
+  benchmark::AddCustomContext("host_read_gbps", fmt::format("{:.1f}", e.host.read_gbps));
+  benchmark::AddCustomContext("host_fma_gflops", fmt::format("{:.0f}", e.host.fma_gflops));
+  if (const auto& dev = testing::cl_device()) {
+    e.cl = std::make_unique<ClBackend>(*dev, ClBackendOptions{.profiling = true});
+    e.device = measure_cl_limits(*e.cl);
+    benchmark::AddCustomContext("device", e.device.device);
+    benchmark::AddCustomContext("device_read_gbps", fmt::format("{:.1f}", e.device.read_gbps));
+    benchmark::AddCustomContext("device_fma_gflops", fmt::format("{:.0f}", e.device.fma_gflops));
+  }
+  static const std::vector<BenchCase> cases = bench_cases();
+  for (const BenchCase& c : cases) {
+    benchmark::RegisterBenchmark(("cpu/" + c.op.name).c_str(),
+                                 [&c, &e](benchmark::State& st) { run_case(st, c, e.cpu.get(), e.host); })
+        ->UseManualTime()->MinTime(0.3)->Unit(benchmark::kMillisecond);
+    if (e.cl)
+      benchmark::RegisterBenchmark(("cl/" + c.op.name).c_str(),
+                                   [&c, &e](benchmark::State& st) { run_case(st, c, e.cl.get(), e.device); })
+          ->UseManualTime()->MinTime(0.3)->Unit(benchmark::kMillisecond);
+  }
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

@@ -1,0 +1,240 @@
+// bluecl bench: measured limits (--limits) and, with -m, a llama-bench-style run of a model: load time
+// (cold and with the kernel cache warm), prefill tok/s at several chunk sizes, decode tok/s, peak memory;
+// each as a median over repetitions with its spread, beside the limit it is bounded by. Markdown table,
+// or JSON with --json.
+#include "host/json.h"
+#include "tools/cli_common.h"
+#include "tools/commands.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <random>
+#include <sstream>
+#include <stdexcept>
+#include <vector>
+
+#include <sys/resource.h>
+
+namespace bluecl::cli {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+struct Row {
+  std::string test;
+  std::vector<double> values;  // one per repetition
+  std::string unit;
+  std::string limit;           // "33.7 GB/s read" or ""
+  double pct = -1;             // of the limit, for the median
+  double median() const {
+    std::vector<double> v = values;
+    std::sort(v.begin(), v.end());
+    return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
+  }
+};
+
+using ModelPtr = std::unique_ptr<bluecl_model, void (*)(bluecl_model*)>;
+using SessionPtr = std::unique_ptr<bluecl_session, void (*)(bluecl_session*)>;
+
+struct Bench {
+  std::string model, device;
+  int64_t threads = 0, n_prompt = 2048, n_decode = 32, reps = 3;
+  std::vector<int64_t> chunks{32, 128, 512, 2048};
+  std::string kv;
+  bool json = false;
+};
+
+ModelPtr load(const Bench& b) {
+  bluecl_model_params p = bluecl_model_default_params();
+  p.device = b.device.c_str();
+  p.n_threads = static_cast<int32_t>(b.threads);
+  bluecl_model* m = nullptr;
+  check(bluecl_model_load(b.model.c_str(), &p, &m), "loading the model");
+  return ModelPtr(m, bluecl_model_free);
+}
+
+SessionPtr session(bluecl_model* m, const Bench& b, int64_t chunk) {
+  bluecl_session_params sp = bluecl_session_default_params();
+  sp.n_ctx = static_cast<int32_t>(b.n_prompt + b.n_decode);
+  sp.n_chunk = static_cast<int32_t>(chunk);
+  sp.kv_type = b.kv == "f32" ? BLUECL_KV_F32 : b.kv == "f16" ? BLUECL_KV_F16 : b.kv == "q8_0" ? BLUECL_KV_Q8_0 : BLUECL_KV_DEFAULT;
+  bluecl_session* s = nullptr;
+  check(bluecl_session_create(m, &sp, &s), "creating a session");
+  return SessionPtr(s, bluecl_session_free);
+}
+
+std::vector<int64_t> parse_list(const std::string& s) {
+  std::vector<int64_t> v;
+  std::stringstream ss(s);
+  for (std::string item; std::getline(ss, item, ',');) {
+    try {
+      v.push_back(std::stoll(item));
+    } catch (const std::exception&) {
+      throw std::runtime_error("--chunks: '" + item + "' is not a number");
+    }
+    if (v.back() <= 0) throw std::runtime_error("--chunks: sizes must be positive");
+  }
+  return v;
+}
+
+void print_rows(const std::vector<Row>& rows) {
+  std::printf("| test | median | unit | spread (min..max) | reps | limit | %% of limit |\n");
+  std::printf("|---|---:|---|---|---:|---|---:|\n");
+  for (const Row& r : rows) {
+    const auto [lo, hi] = std::minmax_element(r.values.begin(), r.values.end());
+    std::printf("| %s | %.2f | %s | %.2f..%.2f | %zu | %s | %s |\n", r.test.c_str(), r.median(), r.unit.c_str(), *lo, *hi,
+                r.values.size(), r.limit.empty() ? "-" : r.limit.c_str(),
+                r.pct >= 0 ? (std::to_string(static_cast<int>(r.pct + 0.5)) + "%").c_str() : "-");
+  }
+}
+
+Json rows_json(const std::vector<Row>& rows) {
+  Json a = Json::array();
+  for (const Row& r : rows) {
+    Json o = Json::object();
+    Json vals = Json::array();
+    for (double v : r.values) vals.push_back(v);
+    o.set("test", r.test).set("unit", r.unit).set("median", r.median()).set("values", vals);
+    if (!r.limit.empty()) o.set("limit", r.limit).set("pct_of_limit", r.pct);
+    a.push_back(o);
+  }
+  return a;
+}
+
+Json limits_json(const bluecl_limits& l) {
+  return Json::object().set("device", std::string(l.device)).set("read_gbps", l.read_gbps).set("copy_gbps", l.copy_gbps)
+      .set("fma_gflops", l.fma_gflops);
+}
+
+std::vector<Row> bench_model(const Bench& b, const bluecl_limits& lim, Json& info_out) {
+  std::vector<Row> rows;
+  // Cold and warm load: a fresh kernel cache, then the same cache again.
+  const std::string cache = (std::filesystem::temp_directory_path() / ("bluecl-bench-cache-" + std::to_string(getpid()))).string();
+  setenv("BLUECL_CACHE_DIR", cache.c_str(), 1);
+  Row cold{"load (cold kernel cache)", {}, "s"}, warm{"load (warm kernel cache)", {}, "s"};
+  bluecl_model_info info{};
+  for (Row* r : {&cold, &warm}) {
+    const auto t0 = Clock::now();
+    ModelPtr m = load(b);
+    SessionPtr s = session(m.get(), b, 128);
+    r->values.push_back(since(t0));
+    check(bluecl_model_get_info(m.get(), &info), "model info");
+  }
+  std::filesystem::remove_all(cache);
+  unsetenv("BLUECL_CACHE_DIR");
+  rows.push_back(cold);
+  rows.push_back(warm);
+
+  ModelPtr m = load(b);
+  check(bluecl_model_get_info(m.get(), &info), "model info");
+  std::mt19937 rng(1);
+  std::uniform_int_distribution<int32_t> tok(10, static_cast<int32_t>(info.n_vocab - 1));
+  std::vector<int32_t> prompt(b.n_prompt);
+  for (int32_t& t : prompt) t = tok(rng);
+  const double flop_per_token = 2.0 * info.weight_bytes * 2;  // ~2 FLOP per weight; Q4_0 packs 2 weights/byte
+  for (int64_t chunk : b.chunks) {
+    SessionPtr s = session(m.get(), b, chunk);
+    Row r{"prefill " + std::to_string(b.n_prompt) + " tok, chunk " + std::to_string(chunk), {}, "tok/s"};
+    for (int64_t i = 0; i < b.reps; ++i) {
+      check(bluecl_session_truncate(s.get(), 0), "reset");
+      const auto t0 = Clock::now();
+      check(bluecl_session_prefill(s.get(), prompt.data(), prompt.size()), "prefill");
+      r.values.push_back(b.n_prompt / since(t0));
+    }
+    rows.push_back(r);
+  }
+  {
+    SessionPtr s = session(m.get(), b, 128);
+    Row r{"decode (after " + std::to_string(std::min<int64_t>(128, b.n_prompt)) + " tok)", {}, "tok/s"};
+    for (int64_t i = 0; i < b.reps; ++i) {
+      check(bluecl_session_truncate(s.get(), 0), "reset");
+      check(bluecl_session_prefill(s.get(), prompt.data(), std::min<size_t>(128, prompt.size())), "prefill");
+      const auto t0 = Clock::now();
+      for (int64_t k = 0; k < b.n_decode; ++k) check(bluecl_session_prefill(s.get(), &prompt[k], 1), "decode");
+      r.values.push_back(b.n_decode / since(t0));
+    }
+    // Decode reads every weight once per token: bounded by bandwidth / weight bytes.
+    r.limit = std::to_string(static_cast<int>(lim.read_gbps * 10) / 10.0).substr(0, 5) + " GB/s read";
+    r.pct = 100.0 * r.median() * info.weight_bytes / (lim.read_gbps * 1e9);
+    rows.push_back(r);
+  }
+  for (Row& r : rows)
+    if (r.unit == "tok/s" && r.test.rfind("prefill", 0) == 0) {
+      r.limit = std::to_string(static_cast<int>(lim.fma_gflops)) + " GFLOP/s fp32 FMA";
+      r.pct = 100.0 * r.median() * flop_per_token / 2 / (lim.fma_gflops * 1e9);
+    }
+  (void)flop_per_token;
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  rows.push_back({"peak RSS", {ru.ru_maxrss / 1024.0 / 1024.0}, "GiB"});
+  rows.push_back({"device memory (peak)", {info.device_peak_bytes / 1073741824.0}, "GiB"});
+  info_out = Json::object()
+                 .set("model", b.model)
+                 .set("arch", std::string(info.arch))
+                 .set("n_layer", info.n_layer)
+                 .set("n_embd", info.n_embd)
+                 .set("weight_bytes", static_cast<double>(info.weight_bytes))
+                 .set("devices", std::string(info.devices));
+  return rows;
+}
+
+int body(int argc, char** argv) {
+  Bench b;
+  bool limits_only = false;
+  std::string chunks = "32,128,512,2048";
+  Args a("bench", "[--limits] [-m MODEL.gguf] [options]",
+         "Measures the machine's limits (memory bandwidth, fp32 FMA rate) and, with -m, a model's load time,\n"
+         "prefill and decode speed and memory, each as a median over repetitions beside its limit.\n"
+         "Kernel microbenchmarks live in build/bench/bluecl_microbench.");
+  a.flag("--limits", &limits_only, "only measure the limits of the host and of the OpenCL device");
+  a.opt("-m,--model", &b.model, "the model to benchmark", "FILE");
+  a.opt("--device", &b.device, "OpenCL device index/name, or cpu (default: as bluecl run)", "D");
+  a.opt("-t,--threads", &b.threads, "CPU threads (default: every core)");
+  a.opt("--prompt", &b.n_prompt, "prompt tokens for the prefill tests (default 2048)");
+  a.opt("--chunks", &chunks, "prefill chunk sizes (default 32,128,512,2048)", "LIST");
+  a.opt("--decode", &b.n_decode, "tokens to decode per repetition (default 32)");
+  a.opt("-r,--reps", &b.reps, "repetitions (default 3)");
+  a.opt("--kv", &b.kv, "KV cache type: auto, f32, f16, q8_0", "TYPE");
+  a.flag("--json", &b.json, "print JSON instead of a markdown table");
+  if (!a.parse(argc, argv)) return 0;
+  b.chunks = parse_list(chunks);
+  if (b.reps < 1 || b.n_prompt < 1 || b.n_decode < 1) throw std::runtime_error("--reps, --prompt and --decode must be >= 1");
+  if (!limits_only && b.model.empty()) throw std::runtime_error("give -m MODEL.gguf, or --limits");
+  bluecl_set_log_level(BLUECL_LOG_WARN);
+
+  bluecl_limits host{}, dev{};
+  check(bluecl_measure_host_limits(static_cast<int32_t>(b.threads), &host), "measuring the host");
+  const bool cpu_only = b.device == "cpu" || bluecl_device_count() == 0;
+  if (!cpu_only) check(bluecl_measure_device_limits(b.device.c_str(), &dev), "measuring the device");
+  Json doc = Json::object();
+  doc.set("host_limits", limits_json(host));
+  if (!cpu_only) doc.set("device_limits", limits_json(dev));
+  if (!b.json) {
+    std::printf("| limit | read GB/s | copy GB/s | fp32 FMA GFLOP/s |\n|---|---:|---:|---:|\n");
+    std::printf("| host | %.1f | %.1f | %.0f |\n", host.read_gbps, host.copy_gbps, host.fma_gflops);
+    if (!cpu_only) std::printf("| %s | %.1f | %.1f | %.0f |\n", dev.device, dev.read_gbps, dev.copy_gbps, dev.fma_gflops);
+  }
+  if (!limits_only) {
+    Json info;
+    const std::vector<Row> rows = bench_model(b, cpu_only ? host : dev, info);
+    doc.set("model", info).set("results", rows_json(rows));
+    if (!b.json) {
+      std::printf("\nmodel %s (%s)\n\n", b.model.c_str(), info.at("devices").as_string().c_str());
+      print_rows(rows);
+    }
+  }
+  if (b.json) std::printf("%s\n", to_json(doc, 2).c_str());
+  return 0;
+}
+
+}  // namespace
+
+int bench_main(int argc, char** argv) { return run_command("bench", body, argc, argv); }
+
+}  // namespace bluecl::cli
