@@ -3,6 +3,10 @@
 #include "graph/error.h"
 #include "graph/log.h"
 
+#include <fmt/format.h>
+
+#include <set>
+
 namespace bluecl {
 
 Devices::Devices(const DeviceOptions& opts) : cpu_(std::make_unique<CpuBackend>(opts.n_threads)) {
@@ -21,6 +25,52 @@ Devices::Devices(const DeviceOptions& opts) : cpu_(std::make_unique<CpuBackend>(
     } else {
       log(LogLevel::Warn, "devices", "{}; running every op on the CPU", why);
     }
+  }
+}
+
+Devices::Prepared Devices::prepare(Graph& g, const PrepareCallbacks& cb) {
+  const Graph pristine = g;
+  std::set<OpKind> warned;
+  for (int attempt = 0;; ++attempt) {
+    BLUECL_ASSERT(attempt < 2 * kNumOps + 4, "placement did not settle after {} attempts", attempt);
+    g = pristine;
+    Prepared p;
+    p.plan = schedule(g, list_, sched_);
+    try {
+      p.ex = std::make_unique<Executor>(g, p.plan, list_, cb.weights);
+      if (cb.bind) cb.bind(*p.ex);
+    } catch (const Error& e) {
+      if (e.status() != Status::OutOfMemory || !cl_ || sched_.preferred == 0) throw;
+      give_up_memory(g, e.what());
+      continue;
+    }
+    const std::vector<Executor::Failure> failed = p.ex->prepare(cb.kernels);
+    if (failed.empty()) return p;
+    for (const Executor::Failure& f : failed) {
+      const Node& n = g.nodes()[f.node];
+      const std::string first_line = f.what.substr(0, f.what.find('\n'));
+      BLUECL_ASSERT(cl_, "a preparation failure without an OpenCL device: {}", f.what);
+      if (warned.insert(n.kind).second)
+        log(LogLevel::Warn, "devices", "{}: {}; it runs on the CPU from now on", op_name(n.kind), first_line);
+      cl_->decline(n.kind, fmt::format("its kernel failed to build: {}", first_line));
+    }
+  }
+}
+
+void Devices::give_up_memory(const Graph& g, const std::string& what) {
+  // First the weights not on the device yet stay in host memory, then the state (KV caches) too, and
+  // last everything runs on the CPU.
+  size_t n = 0;
+  for (const TensorInfo& t : g.tensors())
+    if (t.kind == TensorKind::Weight && !cl_->has_weight(t.data) && sched_.host_weights.insert(t.data).second) ++n;
+  if (n > 0) {
+    log(LogLevel::Warn, "devices", "{}: keeping {} weights in host memory; their ops run on the CPU", what, n);
+  } else if (!sched_.states_on_host) {
+    sched_.states_on_host = true;
+    log(LogLevel::Warn, "devices", "{}: the KV cache and its ops move to the CPU", what);
+  } else {
+    sched_.preferred = 0;
+    log(LogLevel::Warn, "devices", "{}: running every op on the CPU", what);
   }
 }
 

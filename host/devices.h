@@ -4,8 +4,10 @@
 
 #include "backend/cl/cl_backend.h"
 #include "backend/cpu/cpu_backend.h"
+#include "host/executor.h"
 #include "host/scheduler.h"
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -31,6 +33,26 @@ class Devices {
   const ScheduleOptions& schedule_options() const { return sched_; }
   // Frees every backend's copy of these host bytes (a model being unloaded).
   void release_weight(const void* host_data);
+
+  // Makes a graph ready to run: schedules g (in place) over the devices, builds its executor (weights
+  // reach their devices), lets `bind` bind its states, and compiles its kernels. Never gives up on the
+  // OpenCL device's account: an op whose kernel fails to build is declined from then on (it runs on the
+  // CPU), and when the device runs out of memory for weights the remaining ones stay in host memory
+  // (their ops run on the CPU); either way g is scheduled again from its unscheduled form, with a warning.
+  struct Prepared {
+    Plan plan;
+    std::unique_ptr<Executor> ex;
+  };
+  struct PrepareCallbacks {
+    std::function<void(Executor&)> bind;  // binds state tensors; may be called again after a fallback
+    Executor::Progress weights, kernels;
+  };
+  Prepared prepare(Graph& g, const PrepareCallbacks& cb);
+
+ private:
+  void give_up_memory(const Graph& g, const std::string& what);
+
+ public:
 
  private:
   std::unique_ptr<CpuBackend> cpu_;

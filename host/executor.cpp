@@ -125,14 +125,22 @@ void Executor::resolve() {
   }
 }
 
-void Executor::prepare(const Progress& progress) {
+std::vector<Executor::Failure> Executor::prepare(const Progress& progress) {
   if (launches_.empty()) resolve();
   const auto& nodes = g_.nodes();
+  std::vector<Failure> failed;
   for (size_t i = 0; i < nodes.size(); ++i) {
-    if (nodes[i].kind != OpKind::Transfer)
-      backends_[launches_[i].device]->prepare(g_, nodes[i], launches_[i].src, launches_[i].dst);
+    if (nodes[i].kind != OpKind::Transfer) {
+      try {
+        backends_[launches_[i].device]->prepare(g_, nodes[i], launches_[i].src, launches_[i].dst);
+      } catch (const Error& e) {
+        if (e.status() != Status::Device) throw;
+        failed.push_back({static_cast<int>(i), e.what()});
+      }
+    }
     if (progress) progress(i + 1, nodes.size());
   }
+  return failed;
 }
 
 void Executor::run(const Step& step) {

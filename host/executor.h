@@ -10,6 +10,7 @@
 
 #include <functional>
 #include <memory>
+#include <string>
 #include <vector>
 
 namespace bluecl {
@@ -24,8 +25,12 @@ class Executor {
   Executor(const Graph& g, const Plan& plan, std::vector<Backend*> backends, const Progress& progress = nullptr);
 
   // Compiles every kernel the graph will launch (after states are bound), so the first run does no
-  // one-time work.
-  void prepare(const Progress& progress = nullptr);
+  // one-time work. Returns the nodes whose preparation failed (a kernel that does not build), with why.
+  struct Failure {
+    int node;
+    std::string what;
+  };
+  std::vector<Failure> prepare(const Progress& progress = nullptr);
 
   // Binds a state tensor to memory that lives on `device` (the device its nodes were placed on).
   void bind_state(Tensor t, TensorRef where);

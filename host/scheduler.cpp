@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include <functional>
 #include <map>
 #include <set>
 
@@ -57,15 +58,6 @@ int find_device(const std::vector<Backend*>& backends, const std::string& name) 
   return -1;
 }
 
-// The state tensor a node touches (through views), if any.
-TensorId touched_state(const Graph& g, const Node& n) {
-  for (int i = 0; i < n.n_src; ++i) {
-    const TensorId b = g.base_of(n.src[i]);
-    if (g.info(b).kind == TensorKind::State) return b;
-  }
-  return kNoTensor;
-}
-
 }  // namespace
 
 Plan schedule(Graph& g, const std::vector<Backend*>& backends, const ScheduleOptions& opts) {
@@ -98,26 +90,49 @@ Plan schedule(Graph& g, const std::vector<Backend*>& backends, const ScheduleOpt
       break;
     }
     if (!pinned) p = {preferred, "default"};
-    const Support s = backends[p.device]->supports(g, n);  // 2. support
+    if (p.device != 0) {  // 3. weight residency
+      for (int k = 0; k < n.n_src; ++k) {
+        const TensorInfo& t = g.info(n.src[k]);
+        if (t.kind == TensorKind::Weight && opts.host_weights.count(t.data)) {
+          p = {0, fmt::format("weight {} is in host memory (the device ran out)", t.name)};
+          break;
+        }
+      }
+    }
+    const Support s = backends[p.device]->supports(g, n);  // 4. support
     if (!s.ok) p = {0, fmt::format("{} by {}: {}", pinned ? "pin overridden, declined" : "declined",
                                    backends[p.device]->name(), s.reason)};
   }
 
-  // 4. State affinity: the first node touching a state decides where it lives; if any other node touching
-  // it was declined there, they all run on the CPU.
-  std::map<TensorId, std::vector<int>> by_state;
+  // 5. State affinity. States read by one node (attention reads K and V) live together: group them, and
+  // let the group's first user decide where it lives; if any user is declined there, all go to the CPU.
+  std::map<TensorId, TensorId> parent;
+  std::function<TensorId(TensorId)> root = [&](TensorId t) { return parent[t] == t ? t : parent[t] = root(parent[t]); };
+  std::vector<std::vector<TensorId>> node_states(n_nodes);
+  for (int i = 0; i < n_nodes; ++i) {
+    const Node& n = g.nodes()[i];
+    for (int k = 0; k < n.n_src; ++k) {
+      const TensorId b = g.base_of(n.src[k]);
+      if (g.info(b).kind != TensorKind::State) continue;
+      parent.try_emplace(b, b);
+      node_states[i].push_back(b);
+    }
+    for (size_t k = 1; k < node_states[i].size(); ++k) parent[root(node_states[i][k])] = root(node_states[i][0]);
+  }
+  std::map<TensorId, std::vector<int>> users;  // group root -> nodes touching any of its states
   for (int i = 0; i < n_nodes; ++i)
-    if (TensorId s = touched_state(g, g.nodes()[i]); s != kNoTensor) by_state[s].push_back(i);
-  for (auto& [state, users] : by_state) {
-    int dev = place[users.front()].device;
-    for (int u : users)
+    if (!node_states[i].empty()) users[root(node_states[i][0])].push_back(i);
+  for (auto& [group, nodes] : users) {
+    int dev = opts.states_on_host ? 0 : place[nodes.front()].device;
+    for (int u : nodes)
       if (!backends[dev]->supports(g, g.nodes()[u]).ok) dev = 0;
-    for (int u : users)
+    for (int u : nodes)
       if (place[u].device != dev)
-        place[u] = {dev, fmt::format("state {} lives on {}", g.info(state).name, backends[dev]->name())};
+        place[u] = {dev, fmt::format("state {} lives on {}{}", g.info(group).name, backends[dev]->name(),
+                                     opts.states_on_host ? " (the device ran out of memory)" : "")};
   }
 
-  // 5. Transfers. A tensor lives where its producer runs; inputs and weights are materialised on every
+  // 6. Transfers. A tensor lives where its producer runs; inputs and weights are materialised on every
   // device that reads them, so only intermediates cross devices.
   Plan plan;
   std::map<std::pair<TensorId, int>, TensorId> moved;  // (tensor, device) -> its copy there

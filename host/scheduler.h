@@ -1,15 +1,17 @@
 // Placement: which device runs each node, and why. Passes run in a fixed order:
 //   1. user pins by tensor-name pattern ("v.blk.*=cpu")
-//   2. what each backend supports on this device (declined ops go to the CPU, with the backend's reason)
-//   3. default: the preferred device (the first OpenCL device if any, else the CPU)
-//   4. state affinity: every node touching one state tensor (a KV cache) runs where that state lives
-//   5. transfers: an explicit Transfer node wherever a tensor crosses devices
+//   2. default: the preferred device (the first OpenCL device if any, else the CPU)
+//   3. weight residency: a node reading a weight kept in host memory (the device ran out) runs on the CPU
+//   4. what each backend supports on this device (declined ops go to the CPU, with the backend's reason)
+//   5. state affinity: every node touching one state tensor (a KV cache) runs where that state lives
+//   6. transfers: an explicit Transfer node wherever a tensor crosses devices
 // The plan is data, printable by `bluecl plan`.
 #pragma once
 
 #include "backend/backend.h"
 #include "graph/graph.h"
 
+#include <set>
 #include <string>
 #include <vector>
 
@@ -38,6 +40,8 @@ struct Plan {
 
 struct ScheduleOptions {
   std::vector<Pin> pins;
+  std::set<const void*> host_weights;  // weights (by host data) that stay in host memory
+  bool states_on_host = false;         // state tensors (KV caches) and the ops touching them on the CPU
   int preferred = -1;  // backend index to prefer; -1: the first OpenCL backend, else the CPU
 };
 

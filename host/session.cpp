@@ -42,53 +42,68 @@ Session::Session(const LlmModel& model, Devices& devices, const SessionParams& p
 
 Session::~Session() = default;
 
-Session::Step& Session::step_for(int64_t n_tok, bool embd, const Executor::Progress& progress) {
-  auto& slot = steps_[{n_tok, embd}];
-  if (slot) return *slot;
+Session::Step& Session::step_for(int64_t n_tok, bool embd, const Executor::Progress& weights,
+                                 const Executor::Progress& kernels) {
+  const std::pair<int64_t, bool> key{n_tok, embd};
+  if (auto it = steps_.find(key); it != steps_.end()) return *it->second;
   auto s = std::make_unique<Step>();
   const LlmGraphSpec spec{.n_tok = n_tok, .n_ctx = n_ctx_, .kv_type = kv_type_, .embd_input = embd, .all_logits = keep_all_};
   s->lg = build_llm_graph(model_.hparams(), model_.weights(), spec);
-  s->plan = schedule(s->lg->g, devices_.backends(), devices_.schedule_options());
-  s->ex = std::make_unique<Executor>(s->lg->g, s->plan, devices_.backends(), progress);
-  const std::vector<Tensor>& kc = s->lg->k_cache;
-  const std::vector<Tensor>& vc = s->lg->v_cache;
-  const int dev = s->ex->state_device(kc.front());
-  if (caches_.empty()) {  // the first graph decides where the cache lives
-    cache_device_ = dev;
+  Devices::Prepared p = devices_.prepare(s->lg->g, {.bind = [&](Executor& ex) { bind_caches(ex, *s->lg); },
+                                                    .weights = weights,
+                                                    .kernels = kernels});
+  s->plan = std::move(p.plan);
+  s->ex = std::move(p.ex);
+  return *(steps_[key] = std::move(s));
+}
+
+void Session::bind_caches(Executor& ex, const LlmGraph& lg) {
+  const int dev = ex.state_device(lg.k_cache.front());
+  for (size_t il = 0; il < lg.k_cache.size(); ++il)
+    BLUECL_ASSERT(ex.state_device(lg.k_cache[il]) == dev && ex.state_device(lg.v_cache[il]) == dev,
+                  "layer {}'s cache placed apart from layer 0's", il);
+  if (caches_.empty() || dev != cache_device_) {
+    // First use, or a fallback moved the ops that touch the cache: (re)allocate it there, keeping what it
+    // holds, and forget the graphs placed for the old home.
     Backend& be = *devices_.backends()[dev];
-    for (size_t il = 0; il < kc.size(); ++il) {
-      for (Tensor t : {kc[il], vc[il]}) {
-        caches_.push_back(be.alloc(s->lg->g.info(t).bytes(), s->lg->g.info(t).name));
-        be.fill(TensorRef{caches_.back().get(), 0}, 0, s->lg->g.info(t).bytes());
+    std::vector<std::unique_ptr<DeviceBuffer>> moved;
+    std::vector<uint8_t> staging;
+    for (size_t i = 0; i < 2 * lg.k_cache.size(); ++i) {
+      const TensorInfo& t = lg.g.info(i % 2 ? lg.v_cache[i / 2] : lg.k_cache[i / 2]);
+      moved.push_back(be.alloc(t.bytes(), t.name));
+      if (caches_.empty() || n_past_ == 0) {
+        be.fill(TensorRef{moved.back().get(), 0}, 0, t.bytes());
+      } else {
+        staging.resize(t.bytes());
+        devices_.backends()[cache_device_]->read(TensorRef{caches_[i].get(), 0}, staging.data(), staging.size());
+        be.write(TensorRef{moved.back().get(), 0}, staging.data(), staging.size());
       }
     }
+    if (!caches_.empty())
+      log(LogLevel::Warn, "session", "the KV cache moves from {} to {}", devices_.backends()[cache_device_]->name(), be.name());
+    caches_ = std::move(moved);
+    cache_device_ = dev;
+    steps_.clear();
     log(LogLevel::Info, "session", "KV cache: {} tokens of {} on {} ({:.1f} MiB)", n_ctx_, dtype_name(kv_type_),
         be.name(), kv_bytes() / 1048576.0);
   }
-  for (size_t il = 0; il < kc.size(); ++il) {
-    BLUECL_ASSERT(s->ex->state_device(kc[il]) == cache_device_ && s->ex->state_device(vc[il]) == cache_device_,
-                  "layer {}'s cache placed on another device for a chunk of {}", il, n_tok);
-    s->ex->bind_state(kc[il], TensorRef{caches_[2 * il].get(), 0});
-    s->ex->bind_state(vc[il], TensorRef{caches_[2 * il + 1].get(), 0});
+  for (size_t il = 0; il < lg.k_cache.size(); ++il) {
+    ex.bind_state(lg.k_cache[il], TensorRef{caches_[2 * il].get(), 0});
+    ex.bind_state(lg.v_cache[il], TensorRef{caches_[2 * il + 1].get(), 0});
   }
-  slot = std::move(s);
-  return *slot;
 }
 
 void Session::prepare(const std::function<void(const char*, float)>& progress) {
-  // The chunk graph uses every weight; the one-token graph then finds them all on their devices.
-  Executor::Progress weights;
-  if (progress) weights = [&](size_t done, size_t total) { progress("loading weights", float(done) / float(total)); };
-  Step& chunk = step_for(std::min(n_chunk_, n_ctx_), false, weights);
-  Step& one = step_for(1, false);
-  const size_t total = chunk.lg->g.nodes().size() + one.lg->g.nodes().size();
-  size_t base = 0;
-  for (Step* s : {&chunk, &one}) {
-    s->ex->prepare([&](size_t done, size_t) {
-      if (progress) progress("compiling kernels", float(base + done) / float(total));
-    });
-    base += s->lg->g.nodes().size();
+  // The chunk graph uses every weight; the one-token graph then finds them all on their devices. Both
+  // graphs have the same nodes but for the chunk size, so kernel progress counts each as half.
+  Executor::Progress weights, first, second;
+  if (progress) {
+    weights = [&](size_t done, size_t total) { progress("loading weights", float(done) / float(total)); };
+    first = [&](size_t done, size_t total) { progress("compiling kernels", 0.5f * float(done) / float(total)); };
+    second = [&](size_t done, size_t total) { progress("compiling kernels", 0.5f + 0.5f * float(done) / float(total)); };
   }
+  step_for(std::min(n_chunk_, n_ctx_), false, weights, first);
+  step_for(1, false, nullptr, second);
 }
 
 void Session::run_chunk(Step& s, const void* input, size_t bytes, int64_t n_tok) {

@@ -55,7 +55,9 @@ class Session {
 
  private:
   struct Step;
-  Step& step_for(int64_t n_tok, bool embd, const Executor::Progress& progress = nullptr);
+  Step& step_for(int64_t n_tok, bool embd, const Executor::Progress& weights = nullptr,
+                 const Executor::Progress& kernels = nullptr);
+  void bind_caches(Executor& ex, const LlmGraph& lg);
   void run_chunk(Step& s, const void* input, size_t bytes, int64_t n_tok);
 
   const LlmModel& model_;

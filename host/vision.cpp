@@ -28,8 +28,9 @@ VisionEncoder::Step& VisionEncoder::step_for(int64_t n_tiles, bool project) {
   if (slot) return *slot;
   auto s = std::make_unique<Step>();
   s->vg = build_vit_graph(model_.hparams(), model_.weights(), {.n_tiles = n_tiles, .project = project});
-  s->plan = schedule(s->vg->g, devices_.backends(), devices_.schedule_options());
-  s->ex = std::make_unique<Executor>(s->vg->g, s->plan, devices_.backends());
+  Devices::Prepared p = devices_.prepare(s->vg->g, {});
+  s->plan = std::move(p.plan);
+  s->ex = std::move(p.ex);
   log(LogLevel::Debug, "vision", "graph for {} tiles{}: {} nodes, {} transfers", n_tiles,
       project ? "" : " (ViT only)", s->vg->g.nodes().size(), s->plan.n_transfers);
   slot = std::move(s);

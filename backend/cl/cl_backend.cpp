@@ -78,7 +78,7 @@ std::vector<uint8_t> relayout(const TensorInfo& w, const ClWeightLayout& l) {
 }  // namespace
 
 struct ClBackend::Weights {
-  std::mutex mu;
+  mutable std::mutex mu;
   std::unordered_map<const void*, std::unique_ptr<ClBuffer>> bufs;
   size_t bytes = 0;
 };
@@ -86,9 +86,11 @@ struct ClBackend::Weights {
 ClBackend::ClBackend(const ClDeviceInfo& dev, const ClBackendOptions& opts)
     : rt_(std::make_unique<ClRuntime>(dev, opts.profiling)),
       index_(dev.index),
-      declined_(kNumOps, false),
+      declined_(kNumOps),
       weights_(std::make_unique<Weights>()),
       usage_(std::make_shared<ClMemoryUsage>()) {
+  memory_limit_ = opts.memory_limit;
+  if (const char* env = std::getenv("BLUECL_DEVICE_MEMORY_LIMIT")) memory_limit_ = std::strtoull(env, nullptr, 10);
   std::string decline = opts.decline;
   if (const char* env = std::getenv("BLUECL_DECLINE")) decline += std::string(",") + env;
   std::stringstream ss(decline);
@@ -96,12 +98,22 @@ ClBackend::ClBackend(const ClDeviceInfo& dev, const ClBackendOptions& opts)
     if (item.empty()) continue;
     bool found = false;
     for (int k = 0; k < kNumOps; ++k)
-      if (op_name(static_cast<OpKind>(k)) == item) declined_[k] = found = true;
+      if (op_name(static_cast<OpKind>(k)) == item) {
+        declined_[k] = "declined by BLUECL_DECLINE";
+        found = true;
+      }
     if (!found) log(LogLevel::Warn, "cl", "BLUECL_DECLINE: no op named '{}'", item);
   }
 }
 
 ClBackend::~ClBackend() = default;
+
+void ClBackend::decline(OpKind kind, std::string reason) { declined_[static_cast<int>(kind)] = std::move(reason); }
+
+bool ClBackend::has_weight(const void* host_data) const {
+  std::lock_guard lock(weights_->mu);
+  return weights_->bufs.count(host_data) != 0;
+}
 
 const DeviceFeatures& ClBackend::features() const { return rt_->features; }
 size_t ClBackend::allocated_bytes() const { return usage_->now; }
@@ -113,7 +125,7 @@ size_t ClBackend::alignment() const { return std::max<size_t>(rt_->features.base
 
 Support ClBackend::supports(const Graph& g, const Node& n) const {
   if (n.kind == OpKind::Count_) return Support::no("unknown op");
-  if (declined_[static_cast<int>(n.kind)]) return Support::no("declined by BLUECL_DECLINE");
+  if (!declined_[static_cast<int>(n.kind)].empty()) return Support::no(declined_[static_cast<int>(n.kind)]);
   // Every tensor the node touches must fit one allocation.
   for (int i = 0; i < n.n_src; ++i) {
     const TensorInfo& t = g.info(n.src[i]);
@@ -153,6 +165,9 @@ std::unique_ptr<DeviceBuffer> ClBackend::alloc(size_t bytes, std::string_view wh
   if (bytes > rt_->features.max_alloc_bytes)
     fail(Status::OutOfMemory, "{} needs {} MiB in one buffer, over {}'s limit of {} MiB", what, bytes >> 20,
          rt_->features.device_name, rt_->features.max_alloc_bytes >> 20);
+  if (memory_limit_ && usage_->now + bytes > memory_limit_)
+    fail(Status::OutOfMemory, "{} needs {} MiB more, over the memory limit of {} MiB on {}", what, bytes >> 20,
+         memory_limit_ >> 20, rt_->features.device_name);
   cl::Buffer b = cl_guard(fmt::format("allocating {} bytes for {}", bytes, what),
                           [&] { return cl::Buffer(rt_->ctx, CL_MEM_READ_WRITE, std::max<size_t>(bytes, 4)); });
   return std::make_unique<ClBuffer>(std::move(b), bytes, usage_);
@@ -177,21 +192,19 @@ void ClBackend::fill(TensorRef dst, uint8_t byte, size_t bytes) {
 
 TensorRef ClBackend::weight(const TensorInfo& w) {
   std::lock_guard lock(weights_->mu);
-  auto& slot = weights_->bufs[w.data];
-  if (!slot) {
-    const ClWeightLayout l = cl_weight_layout(w.dtype, w.shape.rows(), w.shape.last());
-    auto buf = alloc(l.total_bytes, w.name);
-    auto* cb = static_cast<ClBuffer*>(buf.get());
-    if (dtype_info(w.dtype).quantised) {
-      const std::vector<uint8_t> host = relayout(w, l);
-      write(TensorRef{cb, 0}, host.data(), host.size());
-    } else {
-      write(TensorRef{cb, 0}, w.data, l.total_bytes);
-    }
-    weights_->bytes += l.total_bytes;
-    slot.reset(static_cast<ClBuffer*>(buf.release()));
+  if (auto it = weights_->bufs.find(w.data); it != weights_->bufs.end()) return TensorRef{it->second.get(), 0};
+  const ClWeightLayout l = cl_weight_layout(w.dtype, w.shape.rows(), w.shape.last());
+  auto buf = alloc(l.total_bytes, w.name);  // may throw (out of memory): nothing is recorded then
+  auto* cb = static_cast<ClBuffer*>(buf.get());
+  if (dtype_info(w.dtype).quantised) {
+    const std::vector<uint8_t> host = relayout(w, l);
+    write(TensorRef{cb, 0}, host.data(), host.size());
+  } else {
+    write(TensorRef{cb, 0}, w.data, l.total_bytes);
   }
-  return TensorRef{slot.get(), 0};
+  weights_->bytes += l.total_bytes;
+  buf.release();
+  return TensorRef{weights_->bufs.emplace(w.data, std::unique_ptr<ClBuffer>(cb)).first->second.get(), 0};
 }
 
 void ClBackend::release_weight(const void* host_data) {

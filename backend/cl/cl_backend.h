@@ -14,6 +14,9 @@ class ClRuntime;
 
 struct ClBackendOptions {
   bool profiling = false;  // enable event profiling on the queue (benchmarks)
+  // Device memory this backend may use, 0: no limit but the device's. BLUECL_DEVICE_MEMORY_LIMIT (bytes)
+  // sets it too: a way to test what happens when a device runs out.
+  size_t memory_limit = 0;
   // Ops to decline, for testing fallback: comma-separated op names ("rope,softmax"); BLUECL_DECLINE adds
   // to this.
   std::string decline;
@@ -41,6 +44,9 @@ class ClBackend final : public Backend {
   void prepare(const Graph& g, const Node& n, std::span<const TensorRef> src, TensorRef dst) override;
 
   const DeviceFeatures& features() const;
+  // From now on this op runs elsewhere (its kernel failed to build here, for instance).
+  void decline(OpKind kind, std::string reason);
+  bool has_weight(const void* host_data) const;
   // Device memory held by buffers of this backend now, and the most held at once so far.
   size_t allocated_bytes() const;
   size_t peak_allocated_bytes() const;
@@ -49,7 +55,8 @@ class ClBackend final : public Backend {
  private:
   std::unique_ptr<ClRuntime> rt_;
   int index_;
-  std::vector<bool> declined_;  // per OpKind
+  std::vector<std::string> declined_;  // per OpKind: why it is declined ("" if it is not)
+  size_t memory_limit_ = 0;
   struct Weights;
   std::unique_ptr<Weights> weights_;
   std::shared_ptr<struct ClMemoryUsage> usage_;  // shared with every buffer, which may outlive the backend
