@@ -318,6 +318,18 @@ int32_t bluecl_session_n_ctx(const bluecl_session* session) {
   return session ? static_cast<int32_t>(session->s->n_ctx()) : 0;
 }
 
+bluecl_status bluecl_session_plan(bluecl_session* session, int32_t n_tokens, char* text, size_t capacity, size_t* len) {
+  return guard([&] {
+    bluecl_session& s = need(session, "session");
+    if (n_tokens < 1 || n_tokens > s.s->n_ctx()) fail(Status::InvalidArgument, "plan for {} tokens (1..{})", n_tokens, s.s->n_ctx());
+    std::lock_guard lock(s.model->run_mu);
+    const std::string plan = s.s->plan_text(n_tokens);
+    need(len, "len") = plan.size();
+    if (plan.size() + 1 > capacity) fail(Status::InvalidArgument, "the plan needs {} bytes", plan.size() + 1);
+    std::memcpy(nonnull(text, "text"), plan.c_str(), plan.size() + 1);
+  });
+}
+
 bluecl_status bluecl_session_truncate(bluecl_session* session, int32_t n_keep) {
   return guard([&] { need(session, "session").s->truncate(n_keep); });
 }

@@ -58,6 +58,12 @@ int find_device(const std::vector<Backend*>& backends, const std::string& name) 
   return -1;
 }
 
+// "cl0" for "cl0 (pthread-haswell-AMD EPYC)".
+std::string short_name(const Backend& b) {
+  const std::string n = b.name();
+  return n.substr(0, n.find(' '));
+}
+
 }  // namespace
 
 Plan schedule(Graph& g, const std::vector<Backend*>& backends, const ScheduleOptions& opts) {
@@ -100,8 +106,7 @@ Plan schedule(Graph& g, const std::vector<Backend*>& backends, const ScheduleOpt
       }
     }
     const Support s = backends[p.device]->supports(g, n);  // 4. support
-    if (!s.ok) p = {0, fmt::format("{} by {}: {}", pinned ? "pin overridden, declined" : "declined",
-                                   backends[p.device]->name(), s.reason)};
+    if (!s.ok) p = {0, fmt::format("{}{}: {}", pinned ? "pin overridden; " : "", short_name(*backends[p.device]), s.reason)};
   }
 
   // 5. State affinity. States read by one node (attention reads K and V) live together: group them, and
@@ -128,7 +133,7 @@ Plan schedule(Graph& g, const std::vector<Backend*>& backends, const ScheduleOpt
       if (!backends[dev]->supports(g, g.nodes()[u]).ok) dev = 0;
     for (int u : nodes)
       if (place[u].device != dev)
-        place[u] = {dev, fmt::format("state {} lives on {}{}", g.info(group).name, backends[dev]->name(),
+        place[u] = {dev, fmt::format("state {} lives on {}{}", g.info(group).name, short_name(*backends[dev]),
                                      opts.states_on_host ? " (the device ran out of memory)" : "")};
   }
 
@@ -149,8 +154,8 @@ Plan schedule(Graph& g, const std::vector<Backend*>& backends, const ScheduleOpt
         g.nodes_mut(i).src[s] = it->second;
         continue;
       }
-      const Tensor t = g.insert_transfer(i, s, fmt::format("{}@{}", g.info(src).name, dev));
-      place.insert(place.begin() + i, Placement{dev, fmt::format("transfer from {}", backends[from]->name())});
+      const Tensor t = g.insert_transfer(i, s, fmt::format("{}@{}", g.info(src).name, short_name(*backends[dev])));
+      place.insert(place.begin() + i, Placement{dev, fmt::format("from {}", short_name(*backends[from]))});
       moved[{src, dev}] = t.id;
       plan.n_transfers++;
       plan.transfer_bytes += g.info(t).bytes();
@@ -166,9 +171,8 @@ std::string format_plan(const Graph& g, const Plan& plan, const std::vector<Back
   for (size_t i = 0; i < g.nodes().size(); ++i) {
     const Node& n = g.nodes()[i];
     const TensorInfo& o = g.info(n.out);
-    out += fmt::format("{:5} {:<11} {:<28} {:<22} {:<8} {}\n", i, op_name(n.kind), o.name, o.shape.str(),
-                       backends[plan.nodes[i].device]->name().substr(0, backends[plan.nodes[i].device]->name().find(' ')),
-                       plan.nodes[i].reason);
+    out += fmt::format("{:5} {:<11} {:<28} {:<22} {:<6} {}\n", i, op_name(n.kind), o.name, o.shape.str(),
+                       short_name(*backends[plan.nodes[i].device]), plan.nodes[i].reason);
   }
   out += fmt::format("{} transfers, {} bytes per run\n", plan.n_transfers, plan.transfer_bytes);
   return out;

@@ -20,6 +20,7 @@ const Command kCommands[] = {
     {"tokenize", bluecl::cli::tokenize_main, "print the token ids of a text"},
     {"logits", bluecl::cli::logits_main, "write teacher-forced logits of a token sequence (raw float32)"},
     {"grid", bluecl::cli::grid_main, "the tile grid chosen for an image size"},
+    {"plan", bluecl::cli::plan_main, "show where each op runs and why (the placement plan)"},
     {"bench", bluecl::cli::bench_main, "measure limits, and a model's load, prefill and decode speed"},
     {"gen-model", bluecl::cli::gen_model_main, "write a random-weight model (for tests, demos and benchmarks)"},
 };

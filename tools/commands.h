@@ -12,5 +12,6 @@ int logits_main(int argc, char** argv);
 int grid_main(int argc, char** argv);
 int gen_model_main(int argc, char** argv);
 int bench_main(int argc, char** argv);
+int plan_main(int argc, char** argv);
 
 }  // namespace bluecl::cli

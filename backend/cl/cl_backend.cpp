@@ -99,7 +99,7 @@ ClBackend::ClBackend(const ClDeviceInfo& dev, const ClBackendOptions& opts)
     bool found = false;
     for (int k = 0; k < kNumOps; ++k)
       if (op_name(static_cast<OpKind>(k)) == item) {
-        declined_[k] = "declined by BLUECL_DECLINE";
+        declined_[k] = "declined on request (BLUECL_DECLINE)";
         found = true;
       }
     if (!found) log(LogLevel::Warn, "cl", "BLUECL_DECLINE: no op named '{}'", item);

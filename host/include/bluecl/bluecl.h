@@ -188,6 +188,11 @@ BLUECL_API bluecl_status bluecl_session_logits(bluecl_session* session, const fl
                                                size_t* n_vocab);
 BLUECL_API int32_t bluecl_session_n_past(const bluecl_session* session);
 BLUECL_API int32_t bluecl_session_n_ctx(const bluecl_session* session);
+/* The placement plan of the graph that feeds n_tokens tokens at once (n_chunk for prefill, 1 for
+ * decode): every node with its device and the reason, and the transfers between devices. NUL-terminated;
+ * *len receives the length needed. */
+BLUECL_API bluecl_status bluecl_session_plan(bluecl_session* session, int32_t n_tokens, char* text, size_t capacity,
+                                             size_t* len);
 /* Forgets every token after the first n_keep (a kept prefix, such as an encoded image, is reused). */
 BLUECL_API bluecl_status bluecl_session_truncate(bluecl_session* session, int32_t n_keep);
 
