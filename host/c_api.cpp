@@ -183,7 +183,8 @@ bluecl_status bluecl_model_load(const char* path, const bluecl_model_params* par
     if (!p.vocab_only)
       m->devices = std::make_unique<Devices>(DeviceOptions{.device = p.device ? p.device : "",
                                                            .n_threads = p.n_threads,
-                                                           .pins = p.pins ? p.pins : ""});
+                                                           .pins = p.pins ? p.pins : "",
+                                                           .placement = p.placement ? p.placement : ""});
     *out = m.release();
   });
 }

@@ -1,10 +1,12 @@
 #include "host/devices.h"
 
 #include "graph/error.h"
+#include "backend/cache_dir.h"
 #include "graph/log.h"
 
 #include <fmt/format.h>
 
+#include <cstdlib>
 #include <set>
 
 namespace bluecl {
@@ -25,6 +27,17 @@ Devices::Devices(const DeviceOptions& opts) : cpu_(std::make_unique<CpuBackend>(
     } else {
       log(LogLevel::Warn, "devices", "{}; running every op on the CPU", why);
     }
+  }
+  std::string placement = opts.placement;
+  if (placement.empty()) {
+    const char* env = std::getenv("BLUECL_PLACEMENT");
+    placement = env && *env ? env : "cost";
+  }
+  if (placement != "cost" && placement != "device")
+    fail(Status::InvalidArgument, "placement '{}': use cost or device", placement);
+  if (placement == "cost" && list_.size() > 1) {
+    const std::string dir = cache_dir();
+    for (Backend* b : list_) sched_.costs.push_back(calibrate(*b, dir));
   }
 }
 

@@ -30,6 +30,7 @@ using SessionPtr = std::unique_ptr<bluecl_session, SessionDeleter>;
 ModelPtr load(const std::string& stem, const char* device = "cpu") {
   bluecl_model_params p = bluecl_model_default_params();
   p.device = device;
+  p.placement = "device";  // the OpenCL tests are about the device's kernels
   bluecl_model* m = nullptr;
   const bluecl_status st = bluecl_model_load(data_path("golden/" + stem + ".gguf").c_str(), &p, &m);
   EXPECT_EQ(st, BLUECL_OK) << bluecl_last_error();

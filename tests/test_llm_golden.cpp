@@ -33,7 +33,7 @@ const LlmModel& model(const std::string& stem) {
 Devices& devices(bool cl) {
   static Devices cpu_only({.device = "cpu", .n_threads = 2});
   if (!cl) return cpu_only;
-  static Devices with_cl({.device = "", .n_threads = 2});
+  static Devices with_cl({.device = "", .n_threads = 2, .placement = "device"});
   return with_cl;
 }
 

@@ -53,6 +53,10 @@ void DeviceArgs::declare(Args& a) {
         "D");
   a.opt("-t,--threads", &threads, "CPU threads (default: every core)");
   a.opt("--pin", &pins, "pin ops to devices by output name, e.g. \"logits=cpu,ffn_*=cl\"", "PATTERN=DEV,...");
+  a.opt("--placement", &placement,
+        "cost: each op where a per-device calibration (run once, cached) says it is fastest; device: the "
+        "OpenCL device unless it declines the op (default: BLUECL_PLACEMENT, else cost)",
+        "cost|device");
 }
 
 bluecl_model_params DeviceArgs::model_params() const {
@@ -60,6 +64,7 @@ bluecl_model_params DeviceArgs::model_params() const {
   p.device = device.c_str();
   p.n_threads = static_cast<int32_t>(threads);
   p.pins = pins.empty() ? nullptr : pins.c_str();
+  p.placement = placement.empty() ? nullptr : placement.c_str();
   p.progress = stderr_progress;
   return p;
 }

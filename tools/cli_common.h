@@ -27,6 +27,7 @@ struct DeviceArgs {
   std::string device;
   int64_t threads = 0;
   std::string pins;
+  std::string placement;
   void declare(Args& a);
   bluecl_model_params model_params() const;  // with stderr progress
 };

@@ -1,5 +1,6 @@
 #include "backend/cl/cl_programs.h"
 
+#include "backend/cache_dir.h"
 #include "backend/cl/cl_error.h"
 #include "graph/log.h"
 
@@ -32,13 +33,6 @@ uint64_t fnv1a(std::string_view s, uint64_t h) {
 
 double ms_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-}
-
-std::string default_cache_dir() {
-  if (const char* env = std::getenv("BLUECL_CACHE_DIR")) return std::string(env) == "none" ? "" : env;
-  if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg) return std::string(xdg) + "/bluecl";
-  if (const char* home = std::getenv("HOME"); home && *home) return std::string(home) + "/.cache/bluecl";
-  return "";
 }
 
 std::string read_file(const fs::path& p) {
@@ -100,7 +94,7 @@ std::string ClDefines::str() const {
 }
 
 ClPrograms::ClPrograms(cl::Context ctx, cl::Device dev, const DeviceFeatures& features)
-    : ctx_(std::move(ctx)), dev_(std::move(dev)), features_(features), cache_dir_(default_cache_dir()) {
+    : ctx_(std::move(ctx)), dev_(std::move(dev)), features_(features), cache_dir_(bluecl::cache_dir()) {
   base_options_ = fmt::format("-cl-std=CL{}.{} -DHAS_FP16={} -DHAS_SUBGROUPS={}", std::min(features.cl_c_major, 1),
                               features.cl_c_major > 1 ? 2 : features.cl_c_minor, features.fp16 ? 1 : 0,
                               features.subgroups ? 1 : 0);

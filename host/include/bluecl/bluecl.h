@@ -119,6 +119,9 @@ typedef struct bluecl_model_params {
   int32_t vocab_only;   /* load only the tokenizer (for vocabulary files) */
   bluecl_progress_callback progress;
   void* progress_user;
+  const char* placement;  /* "cost" (each op where a per-device calibration says it is fastest; the
+                             calibration runs once and is cached), "device" (the OpenCL device unless it
+                             declines the op), NULL: BLUECL_PLACEMENT, else "cost" */
 } bluecl_model_params;
 
 BLUECL_API bluecl_model_params bluecl_model_default_params(void);
