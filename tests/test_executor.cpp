@@ -174,3 +174,68 @@ TEST(Scheduler, PinParsingAndGlobs) {
 
 }  // namespace
 }  // namespace bluecl
+
+namespace bluecl {
+namespace {
+
+DeviceCosts synthetic(double matmul_rate, double memory_rate, double transfer_bps, bool is_device) {
+  DeviceCosts c;
+  for (double& r : c.rate) r = matmul_rate;
+  c.rate[static_cast<int>(CostClass::Memory)] = memory_rate;
+  c.launch_s = 1e-6;
+  if (is_device) c.to_host_bps = c.from_host_bps = transfer_bps, c.transfer_latency_s = 1e-5;
+  return c;
+}
+
+std::vector<int> devices_of(const Plan& p) {
+  std::vector<int> d;
+  for (const Placement& x : p.nodes) d.push_back(x.device);
+  return d;
+}
+
+TEST(CostModel, EverythingGoesWhereItIsCheaper) {
+  BLUECL_REQUIRE_CL();
+  ClBackend cl(*testing::cl_device());
+  std::vector<Backend*> backends{&cpu(), &cl};
+  {
+    auto net = build();
+    const Plan p = schedule(net->g, backends, {.costs = {synthetic(1e9, 1e9, 1e9, false), synthetic(1e12, 1e12, 1e9, true)}});
+    EXPECT_EQ(p.n_transfers, 0) << format_plan(net->g, p, backends);
+    for (int d : devices_of(p)) EXPECT_EQ(d, 1);
+    EXPECT_TRUE(p.by_cost);
+    EXPECT_GT(p.est_seconds, 0);
+  }
+  {
+    auto net = build();
+    const Plan p = schedule(net->g, backends, {.costs = {synthetic(1e12, 1e12, 1e9, false), synthetic(1e9, 1e9, 1e9, true)}});
+    for (int d : devices_of(p)) EXPECT_EQ(d, 0);
+  }
+}
+
+// The device is faster at matmuls only: with free transfers each op goes where it is faster (many
+// crossings); with costly ones runs merge (here into the CPU's: these matmuls are too small to pay).
+TEST(CostModel, MergesRunsWhenTransfersCost) {
+  BLUECL_REQUIRE_CL();
+  ClBackend cl(*testing::cl_device());
+  std::vector<Backend*> backends{&cpu(), &cl};
+  auto cheap = build();
+  const Plan pc = schedule(cheap->g, backends, {.costs = {synthetic(1e9, 1e11, 0, false), synthetic(1e11, 1e9, 1e15, true)}});
+  auto costly = build();
+  const Plan px = schedule(costly->g, backends, {.costs = {synthetic(1e9, 1e11, 0, false), synthetic(1e11, 1e9, 1e6, true)}});
+  EXPECT_GT(pc.n_transfers, px.n_transfers) << format_plan(costly->g, px, backends);
+  EXPECT_NE(format_plan(costly->g, px, backends).find("merged into the"), std::string::npos)
+      << format_plan(costly->g, px, backends);
+}
+
+// Whatever the cost model decides, the numbers are the same.
+TEST(CostModel, CostPlacementComputesTheSame) {
+  BLUECL_REQUIRE_CL();
+  ClBackend cl(*testing::cl_device());
+  const Result ref = run({&cpu()});
+  const Result got = run({&cpu(), &cl}, {.costs = {synthetic(1e9, 1e11, 0, false), synthetic(1e11, 1e9, 1e15, true)}});
+  EXPECT_GT(got.plan.n_transfers, 0) << got.plan_text;
+  EXPECT_LE(nmse(got.out.data(), ref.out.data(), kTok * kEmbd), 1e-9);
+}
+
+}  // namespace
+}  // namespace bluecl
