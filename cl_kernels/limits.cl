@@ -1,7 +1,7 @@
 // limits: the device's memory bandwidth and FMA rate, measured by kernels that do nothing else.
 //   read_chunked / copy_chunked: each work-item streams its own contiguous chunk (CPU devices)
 //   read_strided / copy_strided: neighbouring work-items touch neighbouring float4s (GPUs: coalesced)
-//   fma_peak: 16 independent float4 FMA chains per work-item, ITERS times
+//   fma_peak: 8 independent float8 FMA chains per work-item, iters times
 // n4 is the number of float4s; chunk = n4 / global size.
 __kernel void read_chunked(__global const float4* x, ulong chunk, __global float* out) {
   const size_t g = get_global_id(0);
@@ -34,12 +34,16 @@ __kernel void copy_strided(__global const float4* x, __global float4* y, ulong n
   for (size_t i = get_global_id(0); i < n4; i += stride) y[i] = x[i];
 }
 
+// Eight independent float8 chains per work-item: wide enough for a CPU's SIMD units (PoCL does not
+// vectorise this loop across work-items) and enough chains to hide the FMA latency.
 __kernel void fma_peak(__global float* out, int iters, float m, float s) {
-  float4 v[16];
-  for (int k = 0; k < 16; ++k) v[k] = (float4)(get_global_id(0) + k);
-  for (int i = 0; i < iters; ++i)
-    for (int k = 0; k < 16; ++k) v[k] = fma(v[k], (float4)m, (float4)s);
-  float4 t = 0;
-  for (int k = 0; k < 16; ++k) t += v[k];
-  out[get_global_id(0)] = t.x + t.y + t.z + t.w;
+  const float8 mm = (float8)m, ss = (float8)s;
+  float8 v0 = (float8)(get_global_id(0)), v1 = v0 + 1, v2 = v0 + 2, v3 = v0 + 3, v4 = v0 + 4, v5 = v0 + 5,
+         v6 = v0 + 6, v7 = v0 + 7;
+  for (int i = 0; i < iters; ++i) {
+    v0 = fma(v0, mm, ss); v1 = fma(v1, mm, ss); v2 = fma(v2, mm, ss); v3 = fma(v3, mm, ss);
+    v4 = fma(v4, mm, ss); v5 = fma(v5, mm, ss); v6 = fma(v6, mm, ss); v7 = fma(v7, mm, ss);
+  }
+  const float8 t = v0 + v1 + v2 + v3 + v4 + v5 + v6 + v7;
+  out[get_global_id(0)] = t.s0 + t.s1 + t.s2 + t.s3 + t.s4 + t.s5 + t.s6 + t.s7;
 }
