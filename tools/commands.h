@@ -11,5 +11,6 @@ int tokenize_main(int argc, char** argv);
 int logits_main(int argc, char** argv);
 int grid_main(int argc, char** argv);
 int gen_model_main(int argc, char** argv);
+int encode_main(int argc, char** argv);
 
 }  // namespace bluecl::cli
