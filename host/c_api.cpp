@@ -1,5 +1,6 @@
 // The C API (host/include/bluecl/bluecl.h): handles wrap the C++ objects; every entry point runs inside
-// guard(), which turns exceptions into a status code and a per-thread message.
+// guard(), which turns exceptions into a status code and a per-thread message. The handles and helpers are
+// in host/c_api_internal.h; images and bluecl_generate are in host/c_api_image.cpp.
 #include "host/c_api_internal.h"
 
 #include "backend/cl/cl_device.h"
