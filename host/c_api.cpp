@@ -1,86 +1,20 @@
 // The C API (host/include/bluecl/bluecl.h): handles wrap the C++ objects; every entry point runs inside
-// guard(), which turns exceptions into a status code and a per-thread message.
-#include "bluecl/bluecl.h"
+// guard(), which turns exceptions into a status code and a per-thread message. The handles and helpers are
+// in host/c_api_internal.h; images and bluecl_generate are in host/c_api_image.cpp.
+#include "host/c_api_internal.h"
 
 #include "backend/cl/cl_device.h"
 #include "backend/cl/cl_runtime.h"
 #include "backend/limits.h"
 #include "graph/error.h"
 #include "graph/log.h"
-#include "host/devices.h"
 #include "host/generate.h"
 #include "host/grid.h"
-#include "host/llm_model.h"
-#include "host/session.h"
-
-#include <cstring>
-#include <mutex>
-#include <new>
-#include <string>
 
 using namespace bluecl;
-
-struct bluecl_model {
-  std::unique_ptr<LlmModel> llm;
-  std::unique_ptr<Devices> devices;
-  std::mutex run_mu;  // serialises everything that runs the model
-  bluecl_progress_callback progress = nullptr;
-  void* progress_user = nullptr;
-};
-
-struct bluecl_session {
-  bluecl_model* model;
-  std::unique_ptr<Session> s;
-};
+using namespace bluecl::capi;
 
 namespace {
-
-thread_local std::string g_last_error;
-
-template <typename F>
-bluecl_status guard(F&& f) noexcept {
-  try {
-    f();
-    return BLUECL_OK;
-  } catch (const Error& e) {
-    g_last_error = e.what();
-    return static_cast<bluecl_status>(e.status());
-  } catch (const std::bad_alloc&) {
-    g_last_error = "out of memory";
-    return BLUECL_ERR_OUT_OF_MEMORY;
-  } catch (const std::exception& e) {
-    g_last_error = std::string("internal error: ") + e.what();
-    return BLUECL_ERR_INTERNAL;
-  } catch (...) {
-    g_last_error = "internal error: unknown exception";
-    return BLUECL_ERR_INTERNAL;
-  }
-}
-
-// The pointer, checked: a NULL argument is the caller's mistake, reported as such.
-template <typename T>
-T* nonnull(T* p, const char* what) {
-  if (!p) fail(Status::InvalidArgument, "{} is NULL", what);
-  return p;
-}
-
-template <typename T>
-T& need(T* p, const char* what) {
-  return *nonnull(p, what);
-}
-
-void copy_str(char* dst, size_t cap, const std::string& s) {
-  const size_t n = std::min(cap - 1, s.size());
-  std::memcpy(dst, s.data(), n);
-  dst[n] = '\0';
-}
-
-std::function<void(const char*, float)> progress_of(bluecl_model& m) {
-  if (!m.progress) return nullptr;
-  return [&m](const char* stage, float fraction) {
-    if (m.progress(stage, fraction, m.progress_user) != 0) fail(Status::Cancelled, "cancelled during {}", stage);
-  };
-}
 
 void log_trampoline(LogLevel level, const char* tag, const char* msg, void* user) {
   auto* pair = static_cast<std::pair<bluecl_log_callback, void*>*>(user);
@@ -196,6 +130,7 @@ bluecl_status bluecl_model_get_info(const bluecl_model* model, bluecl_model_info
     const bluecl_model& m = need(model, "model");
     need(out, "out");
     *out = {};
+    need_llm(m);
     const LlmHParams& hp = m.llm->hparams();
     copy_str(out->arch, sizeof out->arch, m.llm->arch());
     out->n_vocab = m.llm->tokenizer().n_vocab();
@@ -230,7 +165,7 @@ bluecl_status bluecl_tokenize(const bluecl_model* model, const char* text, size_
     const bluecl_model& m = need(model, "model");
     if (!text && len) fail(Status::InvalidArgument, "text is NULL");
     const std::vector<int32_t> ids =
-        m.llm->tokenizer().encode(std::string_view(text ? text : "", len), add_special != 0, parse_special != 0);
+        need_llm(m).tokenizer().encode(std::string_view(text ? text : "", len), add_special != 0, parse_special != 0);
     need(n_tokens, "n_tokens") = ids.size();
     if (ids.size() > capacity) fail(Status::InvalidArgument, "{} tokens do not fit a buffer of {}", ids.size(), capacity);
     if (!ids.empty()) std::memcpy(nonnull(tokens, "tokens"), ids.data(), ids.size() * sizeof(int32_t));
@@ -242,7 +177,7 @@ bluecl_status bluecl_detokenize(const bluecl_model* model, const int32_t* tokens
   return guard([&] {
     const bluecl_model& m = need(model, "model");
     if (!tokens && n_tokens) fail(Status::InvalidArgument, "tokens is NULL");
-    const Tokenizer& tok = m.llm->tokenizer();
+    const Tokenizer& tok = need_llm(m).tokenizer();
     for (size_t i = 0; i < n_tokens; ++i)
       if (tokens[i] < 0 || tokens[i] >= tok.n_vocab()) fail(Status::InvalidArgument, "token id {} is not in the vocabulary", tokens[i]);
     const std::string s = tok.decode(std::span<const int32_t>(tokens, n_tokens));
@@ -260,6 +195,7 @@ bluecl_status bluecl_session_create(bluecl_model* model, const bluecl_session_pa
   return guard([&] {
     need(out, "out") = nullptr;
     bluecl_model& m = need(model, "model");
+    need_llm(m);
     if (!m.devices) fail(Status::InvalidArgument, "the model was loaded vocab-only");
     const bluecl_session_params p = params ? *params : bluecl_session_default_params();
     SessionParams sp{.n_ctx = p.n_ctx, .n_chunk = p.n_chunk, .all_logits = p.all_logits != 0};
@@ -347,29 +283,7 @@ bluecl_generate_params bluecl_generate_default_params(void) {
   return p;
 }
 
-bluecl_status bluecl_generate(bluecl_session* session, const char* prompt, const bluecl_generate_params* params,
-                              bluecl_generate_stats* stats) {
-  return guard([&] {
-    bluecl_session& s = need(session, "session");
-    const bluecl_generate_params p = params ? *params : bluecl_generate_default_params();
-    const Tokenizer& tok = s.model->llm->tokenizer();
-    GenerateParams gp;
-    gp.n_predict = p.n_predict;
-    gp.sampling = SamplerParams{p.sampling.temperature, p.sampling.top_k,         p.sampling.top_p, p.sampling.min_p,
-                                p.sampling.repeat_penalty, p.sampling.repeat_last_n, p.sampling.seed};
-    for (size_t i = 0; i < p.n_stop; ++i) gp.stop.emplace_back(nonnull(p.stop[i], "stop string"));
-    if (p.on_token)
-      gp.on_token = [&](int32_t t, std::string_view text) { return p.on_token(t, text.data(), text.size(), p.user) == 0; };
-    const std::string text = p.chat ? chat_prompt(prompt ? prompt : "") : std::string(prompt ? prompt : "");
-    const std::vector<int32_t> ids = tok.encode(text, s.s->n_past() == 0, p.chat != 0);
-    std::lock_guard lock(s.model->run_mu);
-    const GenerateResult r = generate(*s.s, tok, ids, gp);
-    if (stats) {
-      *stats = bluecl_generate_stats{r.n_prompt, r.n_generated, r.prefill_ms, r.decode_ms,
-                                     static_cast<bluecl_stop_reason>(r.reason)};
-    }
-  });
-}
+// bluecl_generate lives in host/c_api_image.cpp: it expands <image> markers.
 
 bluecl_grid_params bluecl_grid_default_params(void) {
   const GridOptions d;

@@ -43,13 +43,22 @@ std::string chat_prompt(std::string_view user) { return "[|Human|]:" + std::stri
 GenerateResult generate(Session& s, const Tokenizer& tok, std::span<const int32_t> prompt, const GenerateParams& p) {
   for (const std::string& st : p.stop)
     if (st.empty()) fail(Status::InvalidArgument, "empty stop string");
+  const auto t0 = std::chrono::steady_clock::now();
+  if (!prompt.empty()) s.prefill(prompt);
+  const double prefill_ms = ms_since(t0);
+  GenerateResult r = generate_continue(s, tok, prompt, p);
+  r.n_prompt = static_cast<int>(prompt.size());
+  r.prefill_ms = prefill_ms;
+  return r;
+}
+
+GenerateResult generate_continue(Session& s, const Tokenizer& tok, std::span<const int32_t> seen,
+                                 const GenerateParams& p) {
+  for (const std::string& st : p.stop)
+    if (st.empty()) fail(Status::InvalidArgument, "empty stop string");
   GenerateResult r;
   Sampler sampler(p.sampling);
-  for (int32_t t : prompt) sampler.accept(t);
-  r.n_prompt = static_cast<int>(prompt.size());
-  auto t0 = std::chrono::steady_clock::now();
-  if (!prompt.empty()) s.prefill(prompt);
-  r.prefill_ms = ms_since(t0);
+  for (int32_t t : seen) sampler.accept(t);
 
   Detokenizer detok(tok);
   std::string pending;  // streamed-out text not yet passed to the callback
@@ -59,7 +68,7 @@ GenerateResult generate(Session& s, const Tokenizer& tok, std::span<const int32_
     r.text += out;
     return !p.on_token || p.on_token(token, out);
   };
-  t0 = std::chrono::steady_clock::now();
+  const auto t0 = std::chrono::steady_clock::now();
   for (;;) {
     if (p.n_predict >= 0 && r.n_generated >= p.n_predict) {
       r.reason = StopReason::Budget;

@@ -36,6 +36,12 @@ struct GenerateResult {
 
 GenerateResult generate(Session& s, const Tokenizer& tok, std::span<const int32_t> prompt, const GenerateParams& p);
 
+// The generation loop alone, for a prompt already in the session (a multimodal prefill: text and image
+// embeddings). `seen` are the prompt's token ids, which the sampler's repetition penalty looks back over
+// (image tokens have none). Leaves n_prompt and prefill_ms at 0 for the caller to fill.
+GenerateResult generate_continue(Session& s, const Tokenizer& tok, std::span<const int32_t> seen,
+                                 const GenerateParams& p);
+
 // BlueLM's chat template: "[|Human|]:{prompt}\n[|AI|]:".
 std::string chat_prompt(std::string_view user);
 

@@ -18,6 +18,7 @@ const Command kCommands[] = {
     {"run", bluecl::cli::run_main, "generate text from a prompt (streams to stdout)"},
     {"devices", bluecl::cli::devices_main, "list OpenCL platforms and devices with their features"},
     {"tokenize", bluecl::cli::tokenize_main, "print the token ids of a text"},
+    {"encode", bluecl::cli::encode_main, "run the vision tower alone: image tokens of an image (raw float32)"},
     {"logits", bluecl::cli::logits_main, "write teacher-forced logits of a token sequence (raw float32)"},
     {"grid", bluecl::cli::grid_main, "the tile grid chosen for an image size"},
     {"plan", bluecl::cli::plan_main, "show where each op runs and why (the placement plan)"},

@@ -1,8 +1,11 @@
 // bluecl run: generates text from a prompt, streaming it to stdout; loading progress, kernel
-// compilation and the timing summary go to stderr.
+// compilation, image encoding (grid, tiles, tokens, time) and the timing summary go to stderr.
+// With --mmproj and --image, each image fills one <image> marker of the prompt (or, with --chat and no
+// marker, is placed by BlueLM's template).
 #include "tools/cli_common.h"
 #include "tools/commands.h"
 
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <iterator>
@@ -29,18 +32,51 @@ bluecl_kv_type kv_type(const std::string& s) {
   throw std::runtime_error("--kv must be auto, f32, f16 or q8_0 (got '" + s + "')");
 }
 
+using ImagePtr = std::unique_ptr<bluecl_image, void (*)(bluecl_image*)>;
+
+// Encodes each image file, printing what the encoder made of it.
+std::vector<ImagePtr> encode_images(bluecl_model* m, const std::vector<std::string>& files, bool quiet) {
+  std::vector<ImagePtr> out;
+  for (const std::string& file : files) {
+    const auto t0 = std::chrono::steady_clock::now();
+    bluecl_image* img = nullptr;
+    check(bluecl_image_encode_file(m, file.c_str(), &img), ("encoding " + file).c_str());
+    out.emplace_back(img, bluecl_image_free);
+    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    int32_t gm = 0, gn = 0;
+    const float* embd = nullptr;
+    size_t n_tokens = 0, n_embd = 0;
+    check(bluecl_image_grid_of(img, &gm, &gn), "reading the image grid");
+    check(bluecl_image_embeddings(img, &embd, &n_tokens, &n_embd), "reading the image tokens");
+    if (!quiet)
+      std::fprintf(stderr, "image %s: grid %d:%d, %d tiles, %zu image tokens, encoded in %.0f ms\n", file.c_str(), gm,
+                   gn, gm * gn + 1, n_tokens, ms);
+  }
+  return out;
+}
+
 int body(int argc, char** argv) {
-  std::string model, prompt, prompt_file, kv;
+  std::string model, prompt, prompt_file, kv, mmproj;
+  std::vector<std::string> image_files;
+  int64_t vision_batch = 4;
   DeviceArgs dev;
   bluecl_sampler_params sp = bluecl_sampler_default_params();
   int64_t n_predict = 128, ctx = 0, chunk = 128, top_k = sp.top_k, repeat_last_n = sp.repeat_last_n, seed = -1;
   double temp = sp.temperature, top_p = sp.top_p, min_p = sp.min_p, repeat_penalty = sp.repeat_penalty;
   bool chat = false, quiet = false;
   std::vector<std::string> stops;
-  Args a("run", "-m MODEL.gguf -p PROMPT [options]",
+  Args a("run", "-m MODEL.gguf [--mmproj VISION.gguf --image FILE...] -p PROMPT [options]",
          "Generates text from PROMPT and streams it to stdout. With a random-weight model (bluecl gen-model)\n"
-         "the text is meaningless, but every stage runs for real.");
+         "the text is meaningless, but every stage runs for real.\n\n"
+         "Images: each --image fills one <image> marker of the prompt, in order (\"Compare <image> with\n"
+         "<image>\"). With --chat and no marker, the images go before the question as in BlueLM's template\n"
+         "[|Human|]:<im_start><image><im_end>PROMPT\\n[|AI|]:. An image becomes a grid of 384 px tiles plus a\n"
+         "thumbnail (196 tokens each with SigLIP); the grid, tile count, token count and encode time are\n"
+         "printed to stderr.");
   a.opt("-m,--model", &model, "the language model (GGUF: llama or bluelm architecture)", "FILE");
+  a.opt("--mmproj", &mmproj, "the vision tower (mmproj GGUF) that turns images into image tokens", "FILE");
+  a.multi("--image", &image_files, "a PNG or JPEG image for the prompt (repeatable; needs --mmproj)", "FILE");
+  a.opt("--vision-batch", &vision_batch, "tiles per vision-tower run (default 4)");
   a.opt("-p,--prompt", &prompt, "the prompt");
   a.opt("-f,--file", &prompt_file, "read the prompt from FILE", "FILE");
   a.flag("--chat", &chat, "wrap the prompt in BlueLM's chat template [|Human|]:PROMPT\\n[|AI|]:");
@@ -60,10 +96,20 @@ int body(int argc, char** argv) {
   dev.declare(a);
   if (!a.parse(argc, argv)) return 0;
   if (model.empty()) throw std::runtime_error("-m MODEL.gguf is required");
+  if (!image_files.empty() && mmproj.empty())
+    throw std::runtime_error("--image needs a vision tower: give it with --mmproj VISION.gguf");
   if (!prompt_file.empty()) {
     std::ifstream f(prompt_file, std::ios::binary);
     if (!f) throw Failure{"cannot read " + prompt_file};
     prompt.assign(std::istreambuf_iterator<char>(f), {});
+  }
+  if (!mmproj.empty()) {  // the library checks this too, but only after loading everything
+    size_t markers = 0;
+    for (size_t at = prompt.find("<image>"); at != std::string::npos; at = prompt.find("<image>", at + 7)) ++markers;
+    if (markers != image_files.size() && !(chat && markers == 0))
+      throw std::runtime_error("the prompt has " + std::to_string(markers) + " <image> markers for " +
+                               std::to_string(image_files.size()) +
+                               " --image files: put one <image> where each image goes, or use --chat");
   }
   if (quiet) bluecl_set_log_level(BLUECL_LOG_WARN);
 
@@ -72,6 +118,13 @@ int body(int argc, char** argv) {
   bluecl_model* m = nullptr;
   check(bluecl_model_load(model.c_str(), &mp, &m), "loading the model");
   std::unique_ptr<bluecl_model, void (*)(bluecl_model*)> model_owner(m, bluecl_model_free);
+
+  std::vector<ImagePtr> images;
+  if (!mmproj.empty()) {
+    check(bluecl_model_set_vision_batch(m, static_cast<int32_t>(vision_batch)), "setting the vision batch");
+    check(bluecl_model_load_mmproj(m, mmproj.c_str()), ("loading " + mmproj).c_str());
+    images = encode_images(m, image_files, quiet);
+  }
 
   bluecl_session_params ssp = bluecl_session_default_params();
   ssp.n_ctx = static_cast<int32_t>(ctx);
@@ -92,6 +145,10 @@ int body(int argc, char** argv) {
   gp.n_stop = stop_ptrs.size();
   gp.chat = chat;
   gp.on_token = on_token;
+  std::vector<const bluecl_image*> image_ptrs;
+  for (const ImagePtr& img : images) image_ptrs.push_back(img.get());
+  gp.images = image_ptrs.data();
+  gp.n_images = image_ptrs.size();
   bluecl_generate_stats st{};
   check(bluecl_generate(s, prompt.c_str(), &gp, &st), "generating");
   std::printf("\n");

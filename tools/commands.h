@@ -13,5 +13,6 @@ int grid_main(int argc, char** argv);
 int gen_model_main(int argc, char** argv);
 int bench_main(int argc, char** argv);
 int plan_main(int argc, char** argv);
+int encode_main(int argc, char** argv);
 
 }  // namespace bluecl::cli

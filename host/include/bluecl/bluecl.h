@@ -234,6 +234,9 @@ typedef struct bluecl_generate_params {
   int32_t chat;                 /* wrap the prompt in BlueLM's template "[|Human|]:{prompt}\n[|AI|]:" */
   bluecl_token_callback on_token;
   void* user;
+  /* Images for the prompt's "<image>" markers, in order (see "images" below); n_images of them. */
+  const struct bluecl_image* const* images;
+  size_t n_images;
 } bluecl_generate_params;
 
 typedef struct bluecl_generate_stats {
@@ -244,7 +247,15 @@ typedef struct bluecl_generate_stats {
 
 BLUECL_API bluecl_generate_params bluecl_generate_default_params(void);
 /* Tokenises `prompt` (with BOS when the session is empty), prefills it and generates. `stats` may be
- * NULL. An empty prompt continues from what the session holds. */
+ * NULL. An empty prompt continues from what the session holds.
+ * Images: each "<image>" marker in the prompt is replaced by the next image's embeddings (the text
+ * around them is tokenised piece by piece, BOS only at the very start). With `chat` and a prompt
+ * without markers, "<im_start><image><im_end>" is put before the question once per image, as in
+ * BlueLM's template "[|Human|]:<im_start><image><im_end>{question}\n[|AI|]:". The number of markers
+ * must equal n_images (BLUECL_ERR_INVALID_ARGUMENT otherwise); when the model has a vision tower this
+ * holds even for n_images = 0, and without one (and without images) "<image>" is plain text. With chat
+ * or images, control-token text ("<im_start>", "<im_end>" where the vocabulary has them) maps to those
+ * tokens. stats->n_prompt counts text and image tokens. */
 BLUECL_API bluecl_status bluecl_generate(bluecl_session* session, const char* prompt,
                                          const bluecl_generate_params* params, bluecl_generate_stats* stats);
 
@@ -263,6 +274,76 @@ BLUECL_API bluecl_grid_params bluecl_grid_default_params(void);
  * (196 per tile, plus the thumbnail). */
 BLUECL_API bluecl_status bluecl_image_grid(int32_t width, int32_t height, const bluecl_grid_params* params,
                                            int32_t* m, int32_t* n, int32_t* n_tokens);
+
+/* Vision: an mmproj file (SigLIP-style ViT + token downsampler + MLP projector) turns images into image
+ * tokens in the language model's embedding space. An image is cut into a tile grid chosen by relaxed
+ * aspect-ratio matching with the mmproj's tile size and grid limits, plus a thumbnail; its tiles
+ * (thumbnail first, then row by row) run through the vision tower in batches of `vision_batch`.
+ *
+ * Encoding is separate from generation (decoupled image encoding): encode an image as soon as it
+ * arrives, then use it in bluecl_generate (params.images) or bluecl_session_prefill_image, as often as
+ * wanted. The encode calls are serialised with everything else that runs the model (the model's lock)
+ * and report "encoding image" through the model's progress callback after each batch (a non-zero return
+ * cancels: BLUECL_ERR_CANCELLED). A bluecl_image is immutable once made and may be read from several
+ * threads; the functions that read it may wait for its encoding to finish. Free every image before its
+ * model. */
+
+typedef struct bluecl_image bluecl_image;
+
+/* Loads the vision tower of an mmproj GGUF file onto the model's devices (a second call replaces the
+ * first). Its projection size must equal the language model's hidden size (BLUECL_ERR_INVALID_ARGUMENT
+ * naming both otherwise). */
+BLUECL_API bluecl_status bluecl_model_load_mmproj(bluecl_model* model, const char* path);
+/* A model with a vision tower and no language model, for encoding images alone (bluecl encode). The
+ * language-model functions (tokenize, get_info, session_create) return BLUECL_ERR_INVALID_ARGUMENT for it. */
+BLUECL_API bluecl_status bluecl_model_load_vision(const char* mmproj_path, const bluecl_model_params* params,
+                                                  bluecl_model** out);
+/* Tiles per vision-tower run (1..64, default 4, the paper's best on its NPU): a device-tuned parameter.
+ * May be called before or after bluecl_model_load_mmproj. */
+BLUECL_API bluecl_status bluecl_model_set_vision_batch(bluecl_model* model, int32_t batch);
+
+typedef struct bluecl_vision_info {
+  int32_t image_size;       /* tile side in pixels */
+  int32_t patch_size;
+  int32_t n_patches;        /* ViT tokens per tile */
+  int32_t n_embd;           /* ViT hidden size */
+  int32_t n_layer;
+  int32_t tokens_per_tile;  /* image tokens per tile after the 2x2 downsampler */
+  int32_t proj_dim;         /* image token size (= the language model's hidden size) */
+  int32_t max_grid, max_tiles;
+  int32_t vision_batch;
+  uint64_t weight_bytes;
+} bluecl_vision_info;
+
+/* BLUECL_ERR_INVALID_ARGUMENT when the model has no vision tower. */
+BLUECL_API bluecl_status bluecl_model_get_vision_info(const bluecl_model* model, bluecl_vision_info* out);
+
+/* Decodes a PNG or JPEG file (EXIF orientation applied) and encodes it. A missing file gives
+ * BLUECL_ERR_IO, a corrupt one BLUECL_ERR_BAD_FILE, an unknown format BLUECL_ERR_UNSUPPORTED. */
+BLUECL_API bluecl_status bluecl_image_encode_file(bluecl_model* model, const char* path, bluecl_image** out);
+/* Encodes 8-bit interleaved RGB pixels [height][width][3]. */
+BLUECL_API bluecl_status bluecl_image_encode_rgb(bluecl_model* model, const uint8_t* rgb, int32_t width,
+                                                 int32_t height, bluecl_image** out);
+/* Encodes n_tiles tiles already cut and normalised: float [n_tiles][3][image_size][image_size]. The
+ * image's grid is then unknown (0:0). */
+BLUECL_API bluecl_status bluecl_image_encode_tiles(bluecl_model* model, const float* tiles, int32_t n_tiles,
+                                                   bluecl_image** out);
+/* The image tokens: *embd points to [n_tokens][n_embd] floats, tile-major, valid until the image is freed. */
+BLUECL_API bluecl_status bluecl_image_embeddings(const bluecl_image* image, const float** embd, size_t* n_tokens,
+                                                 size_t* n_embd);
+/* The tile grid used (m columns, n rows; the image has m*n + 1 tiles with the thumbnail); 0:0 for an
+ * image encoded from tiles. */
+BLUECL_API bluecl_status bluecl_image_grid_of(const bluecl_image* image, int32_t* m, int32_t* n);
+BLUECL_API void bluecl_image_free(bluecl_image* image);
+
+/* Appends the image's tokens to the session (as bluecl_session_prefill_embeddings does). */
+BLUECL_API bluecl_status bluecl_session_prefill_image(bluecl_session* session, const bluecl_image* image);
+
+/* The vision tower's features before the downsampler and projector, for tests and comparisons:
+ * [n_tiles][n_patches][n_embd] floats for normalised tiles as in bluecl_image_encode_tiles. *n_floats
+ * receives the count needed; a smaller capacity writes nothing and returns BLUECL_ERR_INVALID_ARGUMENT. */
+BLUECL_API bluecl_status bluecl_vision_features(bluecl_model* model, const float* tiles, int32_t n_tiles,
+                                                float* out, size_t capacity, size_t* n_floats);
 
 #ifdef __cplusplus
 }
