@@ -53,10 +53,20 @@ std::unique_ptr<VitGraph> build_vit_graph(const VitHParams& hp, const VitWeights
   Graph& g = out->g;
   const int64_t B = spec.n_tiles, T = hp.image_size;
 
-  out->tiles = g.input("v.tiles", DType::F32, {B, 3, T, T});
-  Tensor x = g.im2col(out->tiles, static_cast<int32_t>(hp.patch_size), "v.patches");  // [B, n_patches, 3*p*p]
-  x = g.matmul(x, w.patch_w.add_to(g), w.patch_b.add_to(g), "v.patch_embd");  // [B, n_patches, n_embd]
-  x = g.add(x, w.pos.add_to(g), "v.pos_embd");  // the [n_patches, n_embd] table over every tile
+  Tensor x;
+  if (spec.part == VitPart::Blocks) {
+    out->tiles = x = g.input("v.embd", DType::F32, {B, hp.n_patches(), hp.n_embd});
+  } else {
+    out->tiles = g.input("v.tiles", DType::F32, {B, 3, T, T});
+    x = g.im2col(out->tiles, static_cast<int32_t>(hp.patch_size), "v.patches");  // [B, n_patches, 3*p*p]
+    x = g.matmul(x, w.patch_w.add_to(g), w.patch_b.add_to(g), "v.patch_embd");  // [B, n_patches, n_embd]
+    x = g.add(x, w.pos.add_to(g), "v.pos_embd");  // the [n_patches, n_embd] table over every tile
+    if (spec.part == VitPart::PatchEmbed) {
+      out->embd = x;
+      g.mark_output(x);
+      return out;
+    }
+  }
 
   for (int il = 0; il < hp.n_layer; ++il) {
     const VitLayerWeights& L = w.layers[il];

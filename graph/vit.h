@@ -56,17 +56,27 @@ struct VitWeights {
   ProjectorWeights proj;
 };
 
+// Which part of the tower a graph holds: all of it, or one of the two stages of pipelined encoding (the
+// CPU runs the patch embedding of batch k+1 while the device runs the blocks of batch k).
+enum class VitPart : uint8_t {
+  Whole,       // tiles -> tokens (or features)
+  PatchEmbed,  // tiles -> embeddings [B, n_patches, n_embd] (patch conv + position embedding)
+  Blocks,      // embeddings -> tokens (or features)
+};
+
 struct VitGraphSpec {
   int64_t n_tiles = 1;  // batch size B
   bool project = true;  // false: stop after post_ln and output the ViT features
+  VitPart part = VitPart::Whole;
 };
 
 struct VitGraph {
   Graph g;
-  Tensor tiles;   // input F32 [B, 3, T, T]
+  Tensor tiles;   // input F32 [B, 3, T, T]; for VitPart::Blocks the embeddings [B, n_patches, n_embd]
+  Tensor embd;    // output of VitPart::PatchEmbed
   Tensor vit;     // [B, n_patches, n_embd]; an output only without `project`
   Tensor tokens;  // [B, tokens_per_tile, proj_dim] with `project`
-  Tensor output() const { return tokens ? tokens : vit; }
+  Tensor output() const { return embd ? embd : tokens ? tokens : vit; }
 };
 
 std::unique_ptr<VitGraph> build_vit_graph(const VitHParams& hp, const VitWeights& w,

@@ -48,7 +48,9 @@ Devices::Prepared Devices::prepare(Graph& g, const PrepareCallbacks& cb) {
     BLUECL_ASSERT(attempt < 2 * kNumOps + 4, "placement did not settle after {} attempts", attempt);
     g = pristine;
     Prepared p;
-    p.plan = schedule(g, list_, sched_);
+    ScheduleOptions opts = sched_;
+    opts.pins.insert(opts.pins.begin(), cb.pins.begin(), cb.pins.end());
+    p.plan = schedule(g, list_, opts);
     try {
       p.ex = std::make_unique<Executor>(g, p.plan, list_, cb.weights);
       if (cb.bind) cb.bind(*p.ex);

@@ -49,6 +49,7 @@ class Devices {
   struct PrepareCallbacks {
     std::function<void(Executor&)> bind;  // binds state tensors; may be called again after a fallback
     Executor::Progress weights, kernels;
+    std::vector<Pin> pins;  // for this graph, ahead of the devices' own
   };
   Prepared prepare(Graph& g, const PrepareCallbacks& cb);
 

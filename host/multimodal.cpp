@@ -12,23 +12,18 @@ namespace bluecl {
 
 namespace {
 
-// Runs n tiles through the encoder one batch at a time; tiles_of(first, count) yields that batch's input.
-ImageEmbeddings encode_batches(VisionEncoder& enc, const VitModel& vit, int n_tiles,
-                               const std::function<std::span<const float>(int, int)>& tiles_of,
+// Runs n tiles through the encoder (in batches, pipelined where it pays); tiles_of fills a batch's tiles.
+ImageEmbeddings encode_batches(VisionEncoder& enc, const VitModel& vit, int n_tiles, const TileSource& tiles_of,
                                const EncodeProgress& progress) {
   const VitHParams& hp = vit.hparams();
   ImageEmbeddings e;
   e.n_tiles = n_tiles;
   e.tokens_per_tile = hp.tokens_per_tile();
   e.n_embd = hp.proj_dim;
-  const int64_t per_tile = e.tokens_per_tile * e.n_embd;
-  e.tokens.resize(static_cast<size_t>(n_tiles * per_tile));
-  const int batch = static_cast<int>(enc.batch());
-  for (int first = 0; first < n_tiles; first += batch) {
-    const int count = std::min(batch, n_tiles - first);
-    enc.encode(tiles_of(first, count), std::span<float>(e.tokens.data() + first * per_tile, count * per_tile));
-    if (progress) progress(float(first + count) / float(n_tiles));
-  }
+  e.tokens.resize(static_cast<size_t>(n_tiles * e.tokens_per_tile * e.n_embd));
+  enc.encode(n_tiles, tiles_of, e.tokens.data(), [&](int64_t done) {
+    if (progress) progress(float(done) / float(n_tiles));
+  });
   return e;
 }
 
@@ -40,13 +35,10 @@ ImageEmbeddings encode_image(VisionEncoder& enc, const VitModel& vit, const Imag
   const TileOptions to = vit.tile_options();
   const Grid grid = select_grid_relaxed(img.width, img.height, go);
   const TiledImage tiled = prepare_tiles(img, grid, go.tile);
-  std::vector<float> buf;  // one batch of tiles
   ImageEmbeddings e = encode_batches(
       enc, vit, tiled.n_tiles(),
-      [&](int first, int count) {
-        buf.resize(static_cast<size_t>(count) * vit.hparams().tile_floats());
-        make_tiles_range(tiled, to, first, count, buf.data());
-        return std::span<const float>(buf);
+      [&](int64_t first, int64_t count, float* dst) {
+        make_tiles_range(tiled, to, static_cast<int>(first), static_cast<int>(count), dst);
       },
       progress);
   e.grid = grid;
@@ -62,7 +54,8 @@ ImageEmbeddings encode_tiles(VisionEncoder& enc, const VitModel& vit, std::span<
   const size_t per = static_cast<size_t>(vit.hparams().tile_floats());
   return encode_batches(
       enc, vit, static_cast<int>(n),
-      [&](int first, int count) { return tiles.subspan(first * per, count * per); }, progress);
+      [&](int64_t first, int64_t count, float* dst) { std::copy_n(tiles.data() + first * per, count * per, dst); },
+      progress);
 }
 
 void check_projection(const VitModel& vit, const LlmModel& llm) {

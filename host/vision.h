@@ -11,9 +11,12 @@
 #include "host/devices.h"
 #include "host/executor.h"
 #include "host/llm_model.h"
+#include "graph/vit.h"
 #include "host/vit_model.h"
 
+#include <functional>
 #include <map>
+#include <tuple>
 #include <memory>
 #include <span>
 #include <string>
@@ -21,9 +24,23 @@
 
 namespace bluecl {
 
+// How batches go through the tower (spec section 2(c)):
+//   Off     the whole tower per batch, one batch after the other
+//   Serial  two stages per batch, patch embedding on the CPU then the blocks where placed, one batch after
+//           the other: the reference for Pipelined (identical results)
+//   On      the same two stages overlapped: the CPU cuts and normalises the tiles of batch k+1 and runs
+//           their patch embedding while the device runs the blocks of batch k
+//   Auto    On when the blocks run (at least partly) off the CPU, else Off
+enum class VisionPipeline : uint8_t { Auto, Off, Serial, On };
+
 struct VisionParams {
   int64_t batch = 4;  // tiles per ViT run (a device-tuned parameter)
+  VisionPipeline pipeline = VisionPipeline::Auto;
 };
+
+// Fills the normalised tiles first .. first+count-1 ([count, 3, T, T] floats) into dst; called on the
+// CPU stage's thread when pipelining.
+using TileSource = std::function<void(int64_t first, int64_t count, float* dst)>;
 
 class VisionEncoder {
  public:
@@ -34,11 +51,17 @@ class VisionEncoder {
   // tiles: n * 3 * T * T floats (n >= 1); out: n * tokens_per_tile * proj_dim floats.
   // Throws InvalidArgument when the sizes do not fit.
   void encode(std::span<const float> tiles, std::span<float> out);
+  // n tiles from a source, in batches; out: n * tokens_per_tile * proj_dim floats. progress(done) after
+  // each batch (on the calling thread; it may throw to cancel).
+  void encode(int64_t n, const TileSource& source, float* out,
+              const std::function<void(int64_t done)>& progress = nullptr);
   std::vector<float> encode(std::span<const float> tiles);
   // The ViT features after the post LayerNorm, before downsampler and projector: [n, n_patches, n_embd].
   std::vector<float> encode_vit(std::span<const float> tiles);
 
   int64_t batch() const { return batch_; }
+  // Whether batches are pipelined (Auto resolved: builds the blocks' graph to see where it runs).
+  bool pipelined();
   int64_t tokens_per_tile() const { return model_.hparams().tokens_per_tile(); }
   int64_t n_tiles(std::span<const float> tiles) const;  // throws InvalidArgument if not whole tiles
   std::string plan_text(int64_t n_tiles);  // the placement plan of the graph for a batch of n_tiles
@@ -48,13 +71,18 @@ class VisionEncoder {
 
  private:
   struct Step;
-  Step& step_for(int64_t n_tiles, bool project);
-  void run(std::span<const float> tiles, bool project, float* out, int64_t per_tile);
+  Step& step_for(int64_t n_tiles, bool project, VitPart part);
+  void run(int64_t n, const TileSource& source, bool project, float* out, int64_t per_tile,
+           const std::function<void(int64_t)>& progress);
+  void run_split(int64_t n, const TileSource& source, bool project, float* out, int64_t per_tile,
+                 const std::function<void(int64_t)>& progress, bool overlap);
+  std::string device_track();
 
   const VitModel& model_;
   Devices& devices_;
   int64_t batch_;
-  std::map<std::pair<int64_t, bool>, std::unique_ptr<Step>> steps_;
+  VisionPipeline pipeline_;
+  std::map<std::tuple<int64_t, bool, VitPart>, std::unique_ptr<Step>> steps_;
 };
 
 // The LLM's input embeddings of text tokens: rows of token_embd dequantised on the host, [n, n_embd].

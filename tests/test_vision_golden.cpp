@@ -121,7 +121,7 @@ INSTANTIATE_TEST_SUITE_P(All, VisionGolden, ::testing::ValuesIn(cases()), [](con
 // The OpenCL runs above really ran on the device: the ViT's work is placed there.
 TEST(VisionPlacement, OpenClRunsTheTower) {
   BLUECL_REQUIRE_CL();
-  VisionEncoder enc(vit("tiny-v-q8_0"), devices(true));
+  VisionEncoder enc(vit("tiny-v-q8_0"), devices(true), {.pipeline = VisionPipeline::Off});  // the whole tower
   const std::string plan = enc.plan_text(2);
   std::istringstream lines(plan);
   std::set<std::string> on_cl;
@@ -140,7 +140,7 @@ TEST(VisionPlacement, OpenClRunsTheTower) {
 TEST(VisionPlacement, PatchEmbeddingPinnedToCpu) {
   BLUECL_REQUIRE_CL();
   Devices split({.device = "", .n_threads = 2, .pins = "v.patch*=cpu", .placement = "device"});
-  VisionEncoder enc(vit("tiny-v-f32"), split, {.batch = 2});
+  VisionEncoder enc(vit("tiny-v-f32"), split, {.batch = 2, .pipeline = VisionPipeline::Off});
   const std::string plan = enc.plan_text(2);
   EXPECT_NE(plan.find("pinned"), std::string::npos) << plan;
   EXPECT_EQ(plan.find("\n0 transfers"), std::string::npos) << plan;

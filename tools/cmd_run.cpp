@@ -152,6 +152,7 @@ int body(int argc, char** argv) {
   bluecl_generate_stats st{};
   check(bluecl_generate(s, prompt.c_str(), &gp, &st), "generating");
   std::printf("\n");
+  std::fflush(stdout);  // the text, then the summary on stderr
   if (!quiet) {
     bluecl_model_info info;
     check(bluecl_model_get_info(m, &info), "reading model info");
