@@ -10,6 +10,7 @@
 #include "graph/log.h"
 #include "host/generate.h"
 #include "host/grid.h"
+#include "host/trace.h"
 
 using namespace bluecl;
 using namespace bluecl::capi;
@@ -40,6 +41,15 @@ void bluecl_set_log_callback(bluecl_log_callback callback, void* user) {
 }
 
 void bluecl_set_log_level(bluecl_log_level level) { set_log_level(static_cast<LogLevel>(level)); }
+
+void bluecl_trace_start(void) { Tracer::get().start(); }
+
+bluecl_status bluecl_trace_write(const char* path) {
+  return guard([&] {
+    Tracer::get().stop();
+    Tracer::get().write(nonnull(path, "path"));
+  });
+}
 
 int32_t bluecl_device_count(void) {
   int32_t n = 0;

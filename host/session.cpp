@@ -2,6 +2,7 @@
 
 #include "graph/error.h"
 #include "graph/log.h"
+#include "host/trace.h"
 
 #include <algorithm>
 
@@ -107,6 +108,8 @@ void Session::prepare(const std::function<void(const char*, float)>& progress) {
 }
 
 void Session::run_chunk(Step& s, const void* input, size_t bytes, int64_t n_tok) {
+  TraceSpan span(n_tok == 1 ? fmt::format("decode @{}", n_past_) : fmt::format("prefill {} @{}", n_tok, n_past_),
+                 "language model");
   s.ex->set_input(s.lg->tokens, input, bytes);
   s.ex->run(bluecl::Step{static_cast<int32_t>(n_past_)});
   n_past_ += n_tok;

@@ -43,7 +43,7 @@ void write_floats(const std::string& path, const float* data, size_t n) {
 }
 
 int body(int argc, char** argv) {
-  std::string mmproj, image, tiles_path, out, vit_out;
+  std::string mmproj, image, tiles_path, out, vit_out, trace;
   int64_t n_tiles = 0, batch = 4, repeat = 1;
   DeviceArgs dev;
   Args a("encode", "--mmproj VISION.gguf (--image FILE | --tiles TILES.f32 --n-tiles N) --out TOKENS.f32 [options]",
@@ -59,6 +59,7 @@ int body(int argc, char** argv) {
   a.opt("-o,--out", &out, "where to write the image tokens", "FILE");
   a.opt("--vit-out", &vit_out, "also write the ViT features [N][n_patches][n_embd] (with --tiles)", "FILE");
   a.opt("--batch", &batch, "tiles per vision-tower run (default 4)");
+  a.opt("--trace", &trace, "write a Chrome trace of the last encode (chrome://tracing, ui.perfetto.dev)", "FILE");
   a.opt("--repeat", &repeat, "encode N times and report each time: the first includes uploading weights and\n"
                              "compiling kernels (default 1)");
   dev.declare(a);
@@ -85,6 +86,7 @@ int body(int argc, char** argv) {
   std::unique_ptr<bluecl_image, void (*)(bluecl_image*)> image_owner(nullptr, bluecl_image_free);
   double ms = 0, best = 0;
   for (int64_t r = 0; r < repeat; ++r) {
+    if (!trace.empty() && r + 1 == repeat) bluecl_trace_start();
     bluecl_image* img = nullptr;
     const auto t0 = std::chrono::steady_clock::now();
     if (tiles.empty())
@@ -97,6 +99,10 @@ int body(int argc, char** argv) {
     if (repeat > 1) std::fprintf(stderr, "run %lld: %.0f ms\n", static_cast<long long>(r + 1), ms);
   }
   const bluecl_image* img = image_owner.get();
+  if (!trace.empty()) {
+    check(bluecl_trace_write(trace.c_str()), "writing the trace");
+    std::fprintf(stderr, "wrote the trace to %s\n", trace.c_str());
+  }
 
   const float* embd = nullptr;
   size_t n_tokens = 0, n_embd = 0;

@@ -56,7 +56,7 @@ std::vector<ImagePtr> encode_images(bluecl_model* m, const std::vector<std::stri
 }
 
 int body(int argc, char** argv) {
-  std::string model, prompt, prompt_file, kv, mmproj;
+  std::string model, prompt, prompt_file, kv, mmproj, trace;
   std::vector<std::string> image_files;
   int64_t vision_batch = 4;
   DeviceArgs dev;
@@ -93,6 +93,7 @@ int body(int argc, char** argv) {
   a.opt("--seed", &seed, "sampling seed (default: random)");
   a.multi("--stop", &stops, "stop when this text appears (repeatable); it is not printed");
   a.flag("-q,--quiet", &quiet, "no progress or timing on stderr");
+  a.opt("--trace", &trace, "write a Chrome trace of the run (chrome://tracing, ui.perfetto.dev)", "FILE");
   dev.declare(a);
   if (!a.parse(argc, argv)) return 0;
   if (model.empty()) throw std::runtime_error("-m MODEL.gguf is required");
@@ -112,6 +113,7 @@ int body(int argc, char** argv) {
                                " --image files: put one <image> where each image goes, or use --chat");
   }
   if (quiet) bluecl_set_log_level(BLUECL_LOG_WARN);
+  if (!trace.empty()) bluecl_trace_start();
 
   bluecl_model_params mp = dev.model_params();
   if (quiet) mp.progress = nullptr;
@@ -153,6 +155,7 @@ int body(int argc, char** argv) {
   check(bluecl_generate(s, prompt.c_str(), &gp, &st), "generating");
   std::printf("\n");
   std::fflush(stdout);  // the text, then the summary on stderr
+  if (!trace.empty()) check(bluecl_trace_write(trace.c_str()), "writing the trace");
   if (!quiet) {
     bluecl_model_info info;
     check(bluecl_model_get_info(m, &info), "reading model info");

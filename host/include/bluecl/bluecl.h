@@ -73,6 +73,14 @@ typedef void (*bluecl_log_callback)(bluecl_log_level level, const char* tag, con
 BLUECL_API void bluecl_set_log_callback(bluecl_log_callback callback, void* user);
 BLUECL_API void bluecl_set_log_level(bluecl_log_level level);
 
+/* ---- tracing ------------------------------------------------------------------------------------- */
+
+/* Records what runs where (image tiles, patch embedding, vision blocks per batch and device; prefill
+ * chunks; decode steps) until bluecl_trace_write, which writes a Chrome trace (JSON for chrome://tracing
+ * or ui.perfetto.dev) and stops recording. */
+BLUECL_API void bluecl_trace_start(void);
+BLUECL_API bluecl_status bluecl_trace_write(const char* path);
+
 /* ---- OpenCL devices ------------------------------------------------------------------------------ */
 
 typedef struct bluecl_device_info {
