@@ -124,11 +124,8 @@ bluecl_status bluecl_model_load(const char* path, const bluecl_model_params* par
     m->progress = p.progress;
     m->progress_user = p.progress_user;
     m->llm = LlmModel::load(nonnull(path, "path"), p.vocab_only != 0);
-    if (!p.vocab_only)
-      m->devices = std::make_unique<Devices>(DeviceOptions{.device = p.device ? p.device : "",
-                                                           .n_threads = p.n_threads,
-                                                           .pins = p.pins ? p.pins : "",
-                                                           .placement = p.placement ? p.placement : ""});
+    m->device_options = device_options(p);
+    if (!p.vocab_only) m->devices = std::make_unique<Devices>(m->device_options);
     *out = m.release();
   });
 }

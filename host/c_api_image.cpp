@@ -2,8 +2,10 @@
 // devices, encoding images into bluecl_image handles, feeding them to sessions, and bluecl_generate, which
 // expands a prompt's "<image>" markers into those images (text-only prompts take the same path).
 //
-// A bluecl_image holds finished embeddings today. Every reader reaches them through ready(), so encoding
-// can later start on a worker at once and be waited for there, without changing any signature.
+// Encoding is decoupled (spec 2(f)): the encode calls decode the image at once (so a bad file fails there)
+// and hand the vision tower's work to the model's worker thread; a bluecl_image shares that job, and every
+// reader waits for it through ready(). The tower runs on devices of its own, so the language model can
+// prefill text meanwhile.
 #include "host/c_api_internal.h"
 
 #include "graph/log.h"
@@ -17,8 +19,8 @@ using namespace bluecl;
 using namespace bluecl::capi;
 
 struct bluecl_image {
-  ImageEmbeddings e;
-  const ImageEmbeddings& ready() const { return e; }
+  std::shared_ptr<EncodeJob> job;
+  const ImageEmbeddings& ready() const { return job->wait(); }
 };
 
 namespace {
@@ -32,32 +34,61 @@ void check_batch(int32_t batch) {
   if (batch < 1 || batch > 64) fail(Status::InvalidArgument, "vision batch size {} is outside 1..64", batch);
 }
 
-// Loads (or replaces) the model's vision tower; the model's lock must be held. A file that fails to load
-// or does not fit the language model leaves the previous tower in place.
+// Frees the tower's device copies and the pages of its mapped file; the next encode brings them back.
+void release_vision_weights(bluecl_model& m) {
+  if (!m.vision || m.vision_released) return;
+  m.vision->release_weights();
+  for (const WeightRef* w : m.vit->all_weights()) m.vit->file().release_pages(w->data, dtype_bytes(w->dtype, w->shape.numel()));
+  m.vision_released = true;
+  log(LogLevel::Info, "vision", "released the vision tower's weights ({:.0f} MiB)", m.vit->weight_bytes() / 1048576.0);
+}
+
+// Loads (or replaces) the model's vision tower and starts its worker. A file that fails to load or does
+// not fit the language model leaves the previous tower in place.
 void load_vision(bluecl_model& m, const char* path) {
-  if (!m.devices) fail(Status::InvalidArgument, "the model was loaded vocab-only: it has no devices for a vision tower");
+  if (m.llm && m.llm->vocab_only())
+    fail(Status::InvalidArgument, "the model was loaded vocab-only: it has no devices for a vision tower");
   std::unique_ptr<VitModel> vit = VitModel::load(nonnull(path, "path"));
   if (m.llm) check_projection(*vit, *m.llm);
+  if (m.worker) m.worker->wait_idle();
+  std::lock_guard lock(m.vision_mu);
+  if (!m.vision_devices) m.vision_devices = std::make_unique<Devices>(m.device_options);
   if (m.vision) m.vision->release_weights();  // the devices' copies are keyed by the old file's mapping
   m.vision.reset();
   m.vit = std::move(vit);
-  m.vision = std::make_unique<VisionEncoder>(*m.vit, *m.devices, VisionParams{.batch = m.vision_batch});
+  m.vision = std::make_unique<VisionEncoder>(*m.vit, *m.vision_devices, VisionParams{.batch = m.vision_batch});
+  m.vision_released = false;
+  if (!m.worker)
+    m.worker = std::make_unique<VisionWorker>([&m] {
+      std::lock_guard lock(m.vision_mu);
+      if (m.release_vision) release_vision_weights(m);
+    });
 }
 
-template <typename F>
-bluecl_status encode_into(bluecl_model* model, bluecl_image** out, F&& encode) {
+// Starts encoding on the model's worker and returns at once with the image handle. `encode` runs on the
+// worker with the vision lock held; it must own everything it reads.
+bluecl_status encode_async(bluecl_model* model, bluecl_image** out,
+                           std::function<ImageEmbeddings(VisionEncoder&, const VitModel&, const EncodeProgress&)> encode) {
   return guard([&] {
     need(out, "out") = nullptr;
     bluecl_model& m = need(model, "model");
-    std::lock_guard lock(m.run_mu);
-    VisionEncoder& enc = encoder(m);
-    const auto progress = progress_of(m);
-    EncodeProgress each_batch;
-    if (progress) each_batch = [&](float fraction) { progress("encoding image", fraction); };
-    const auto t0 = std::chrono::steady_clock::now();
-    auto img = std::make_unique<bluecl_image>(bluecl_image{encode(enc, *m.vit, each_batch)});
-    log(LogLevel::Debug, "vision", "encoded {} tiles in {:.0f} ms", img->e.n_tiles,
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    {
+      std::lock_guard lock(m.vision_mu);
+      encoder(m);  // a model without a vision tower fails here, not on the worker
+    }
+    auto img = std::make_unique<bluecl_image>();
+    img->job = m.worker->submit([&m, encode = std::move(encode)] {
+      std::lock_guard lock(m.vision_mu);
+      m.vision_released = false;  // this encode brings the weights back
+      const auto progress = progress_of(m);
+      EncodeProgress each_batch;
+      if (progress) each_batch = [&](float fraction) { progress("encoding image", fraction); };
+      const auto t0 = std::chrono::steady_clock::now();
+      ImageEmbeddings e = encode(encoder(m), *m.vit, each_batch);
+      log(LogLevel::Debug, "vision", "encoded {} tiles in {:.0f} ms", e.n_tiles,
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+      return e;
+    });
     *out = img.release();
   });
 }
@@ -72,11 +103,7 @@ std::span<const float> tile_span(const bluecl_model& m, const float* tiles, int3
 extern "C" {
 
 bluecl_status bluecl_model_load_mmproj(bluecl_model* model, const char* path) {
-  return guard([&] {
-    bluecl_model& m = need(model, "model");
-    std::lock_guard lock(m.run_mu);
-    load_vision(m, path);
-  });
+  return guard([&] { load_vision(need(model, "model"), path); });
 }
 
 bluecl_status bluecl_model_load_vision(const char* mmproj_path, const bluecl_model_params* params, bluecl_model** out) {
@@ -86,9 +113,7 @@ bluecl_status bluecl_model_load_vision(const char* mmproj_path, const bluecl_mod
     auto m = std::make_unique<bluecl_model>();
     m->progress = p.progress;
     m->progress_user = p.progress_user;
-    m->devices = std::make_unique<Devices>(
-        DeviceOptions{.device = p.device ? p.device : "", .n_threads = p.n_threads, .pins = p.pins ? p.pins : "",
-                      .placement = p.placement ? p.placement : ""});
+    m->device_options = device_options(p);
     load_vision(*m, mmproj_path);
     *out = m.release();
   });
@@ -98,10 +123,11 @@ bluecl_status bluecl_model_set_vision_batch(bluecl_model* model, int32_t batch) 
   return guard([&] {
     bluecl_model& m = need(model, "model");
     check_batch(batch);
-    std::lock_guard lock(m.run_mu);
+    if (m.worker) m.worker->wait_idle();
+    std::lock_guard lock(m.vision_mu);
     m.vision_batch = batch;
     // Graphs are per batch size: a fresh encoder builds them on first use (the weights stay uploaded).
-    if (m.vision) m.vision = std::make_unique<VisionEncoder>(*m.vit, *m.devices, VisionParams{.batch = batch});
+    if (m.vision) m.vision = std::make_unique<VisionEncoder>(*m.vit, *m.vision_devices, VisionParams{.batch = batch});
   });
 }
 
@@ -123,33 +149,71 @@ bluecl_status bluecl_model_get_vision_info(const bluecl_model* model, bluecl_vis
     out->max_tiles = m.vit->max_tiles();
     out->vision_batch = m.vision_batch;
     out->weight_bytes = m.vit->weight_bytes();
+    out->weights_resident = !m.vision_released;
   });
 }
 
 bluecl_status bluecl_image_encode_file(bluecl_model* model, const char* path, bluecl_image** out) {
-  return encode_into(model, out, [&](VisionEncoder& enc, const VitModel& vit, const EncodeProgress& pr) {
-    return encode_image(enc, vit, decode_image(nonnull(path, "path")), pr);
+  if (out) *out = nullptr;
+  std::shared_ptr<Image> img;
+  const bluecl_status st = guard([&] { img = std::make_shared<Image>(decode_image(nonnull(path, "path"))); });
+  if (st != BLUECL_OK) return st;
+  return encode_async(model, out, [img](VisionEncoder& enc, const VitModel& vit, const EncodeProgress& pr) {
+    return encode_image(enc, vit, *img, pr);
   });
 }
 
 bluecl_status bluecl_image_encode_rgb(bluecl_model* model, const uint8_t* rgb, int32_t width, int32_t height,
                                       bluecl_image** out) {
-  return encode_into(model, out, [&](VisionEncoder& enc, const VitModel& vit, const EncodeProgress& pr) {
+  if (out) *out = nullptr;
+  auto img = std::make_shared<Image>();
+  const bluecl_status st = guard([&] {
     if (width < 1 || height < 1 || int64_t{width} * height > kMaxImagePixels)
       fail(Status::InvalidArgument, "image size {}x{} (each side >= 1, at most {} pixels)", width, height,
            kMaxImagePixels);
-    Image img;
-    img.width = width;
-    img.height = height;
+    img->width = width;
+    img->height = height;
     const uint8_t* px = nonnull(rgb, "rgb");
-    img.rgb.assign(px, px + size_t(width) * size_t(height) * 3);
-    return encode_image(enc, vit, img, pr);
+    img->rgb.assign(px, px + size_t(width) * size_t(height) * 3);
+  });
+  if (st != BLUECL_OK) return st;
+  return encode_async(model, out, [img](VisionEncoder& enc, const VitModel& vit, const EncodeProgress& pr) {
+    return encode_image(enc, vit, *img, pr);
   });
 }
 
 bluecl_status bluecl_image_encode_tiles(bluecl_model* model, const float* tiles, int32_t n_tiles, bluecl_image** out) {
-  return encode_into(model, out, [&](VisionEncoder& enc, const VitModel& vit, const EncodeProgress& pr) {
-    return encode_tiles(enc, vit, tile_span(*model, tiles, n_tiles), pr);
+  if (out) *out = nullptr;
+  auto copy = std::make_shared<std::vector<float>>();
+  const bluecl_status st = guard([&] {
+    bluecl_model& m = need(model, "model");
+    std::lock_guard lock(m.vision_mu);
+    encoder(m);
+    const std::span<const float> s = tile_span(m, tiles, n_tiles);  // the caller's buffer may go once we return
+    copy->assign(s.begin(), s.end());
+  });
+  if (st != BLUECL_OK) return st;
+  return encode_async(model, out, [copy](VisionEncoder& enc, const VitModel& vit, const EncodeProgress& pr) {
+    return encode_tiles(enc, vit, *copy, pr);
+  });
+}
+
+bluecl_status bluecl_image_wait(const bluecl_image* image) {
+  return guard([&] { need(image, "image").ready(); });
+}
+
+bluecl_status bluecl_model_wait_vision(bluecl_model* model) {
+  return guard([&] {
+    bluecl_model& m = need(model, "model");
+    if (m.worker) m.worker->wait_idle();
+  });
+}
+
+bluecl_status bluecl_model_set_vision_release(bluecl_model* model, int32_t release) {
+  return guard([&] {
+    bluecl_model& m = need(model, "model");
+    std::lock_guard lock(m.vision_mu);
+    m.release_vision = release != 0;
   });
 }
 
@@ -170,7 +234,7 @@ bluecl_status bluecl_image_grid_of(const bluecl_image* image, int32_t* m, int32_
   });
 }
 
-void bluecl_image_free(bluecl_image* image) { delete image; }
+void bluecl_image_free(bluecl_image* image) { delete image; }  // the job lives on if still running
 
 bluecl_status bluecl_session_prefill_image(bluecl_session* session, const bluecl_image* image) {
   return guard([&] {
@@ -186,7 +250,7 @@ bluecl_status bluecl_vision_features(bluecl_model* model, const float* tiles, in
                                      size_t capacity, size_t* n_floats) {
   return guard([&] {
     bluecl_model& m = need(model, "model");
-    std::lock_guard lock(m.run_mu);
+    std::lock_guard lock(m.vision_mu);
     VisionEncoder& enc = encoder(m);
     const VitHParams& hp = m.vit->hparams();
     const size_t needed = static_cast<size_t>(std::max(n_tiles, 0)) * hp.n_patches() * hp.n_embd;

@@ -8,6 +8,7 @@
 #include "bluecl/bluecl.h"
 
 #include "graph/error.h"
+#include "host/async_encode.h"
 #include "host/devices.h"
 #include "host/llm_model.h"
 #include "host/session.h"
@@ -23,15 +24,24 @@
 
 struct bluecl_model {
   std::unique_ptr<bluecl::LlmModel> llm;  // null for a vision-only model (bluecl_model_load_vision)
-  std::unique_ptr<bluecl::Devices> devices;
-  std::mutex run_mu;  // serialises everything that runs the model (LLM and vision tower)
+  std::unique_ptr<bluecl::Devices> devices;  // the language model's
+  std::mutex run_mu;  // serialises everything that runs the language model
   bluecl_progress_callback progress = nullptr;
   void* progress_user = nullptr;
-  // The vision tower (bluecl_model_load_mmproj); the encoder runs on `devices` and is rebuilt when the
-  // batch size changes.
+  bluecl::DeviceOptions device_options;  // what the model was loaded with (the vision devices copy it)
+
+  // The vision tower (bluecl_model_load_mmproj) runs on devices of its own, so that an image can be
+  // encoded on the worker while the language model prefills text. The encoder is rebuilt when the batch
+  // size changes. vision_mu guards vit, vision and vision_devices; the worker holds it while encoding.
+  std::mutex vision_mu;
+  std::unique_ptr<bluecl::Devices> vision_devices;
   std::unique_ptr<bluecl::VitModel> vit;
   std::unique_ptr<bluecl::VisionEncoder> vision;
   int32_t vision_batch = 4;
+  bool release_vision = true;  // free the tower's weights whenever the encode queue runs empty
+  bool vision_released = false;
+  // Declared last: destroyed first, so no encode runs while the rest goes away.
+  std::unique_ptr<bluecl::VisionWorker> worker;
 };
 
 struct bluecl_session {
@@ -85,6 +95,13 @@ inline void copy_str(char* dst, size_t cap, const std::string& s) {
   const size_t n = std::min(cap - 1, s.size());
   std::memcpy(dst, s.data(), n);
   dst[n] = '\0';
+}
+
+inline DeviceOptions device_options(const bluecl_model_params& p) {
+  return DeviceOptions{.device = p.device ? p.device : "",
+                       .n_threads = p.n_threads,
+                       .pins = p.pins ? p.pins : "",
+                       .placement = p.placement ? p.placement : ""};
 }
 
 inline std::function<void(const char*, float)> progress_of(bluecl_model& m) {

@@ -77,6 +77,7 @@ GenerateResult generate_continue(Session& s, const Tokenizer& tok, std::span<con
     const int32_t t = sampler.sample(s.logits());
     if (tok.is_eog(t)) {
       r.reason = StopReason::EndOfGeneration;
+      if (s.n_past() < s.n_ctx()) s.decode(t);  // the turn's end belongs in the context of the next one
       break;
     }
     ++r.n_generated;
@@ -90,6 +91,7 @@ GenerateResult generate_continue(Session& s, const Tokenizer& tok, std::span<con
     }
     if (!emit(t, pending.size() - held_back(pending, p.stop))) {
       r.reason = StopReason::Cancelled;
+      if (s.n_past() < s.n_ctx()) s.decode(t);  // the user saw it: keep it in the context
       break;
     }
     if (s.n_past() >= s.n_ctx()) {

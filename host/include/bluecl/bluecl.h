@@ -288,13 +288,18 @@ BLUECL_API bluecl_status bluecl_image_grid(int32_t width, int32_t height, const 
  * aspect-ratio matching with the mmproj's tile size and grid limits, plus a thumbnail; its tiles
  * (thumbnail first, then row by row) run through the vision tower in batches of `vision_batch`.
  *
- * Encoding is separate from generation (decoupled image encoding): encode an image as soon as it
- * arrives, then use it in bluecl_generate (params.images) or bluecl_session_prefill_image, as often as
- * wanted. The encode calls are serialised with everything else that runs the model (the model's lock)
- * and report "encoding image" through the model's progress callback after each batch (a non-zero return
- * cancels: BLUECL_ERR_CANCELLED). A bluecl_image is immutable once made and may be read from several
- * threads; the functions that read it may wait for its encoding to finish. Free every image before its
- * model. */
+ * Encoding is decoupled from generation (the paper's "decoupled image encoding"): the encode calls
+ * decode the image (a bad file fails there and then), start the vision tower on a worker thread of the
+ * model and return at once, so an app can encode an image as soon as it arrives, while the user is still
+ * typing, and meanwhile prefill text on the language model (the tower has devices of its own). Whatever
+ * needs the image tokens (bluecl_image_wait, bluecl_image_embeddings, bluecl_session_prefill_image,
+ * bluecl_generate with the image) waits for them, and reports an error the encoding ended with.
+ * Encodes run one at a time, in order. The progress callback ("encoding image", after each batch) runs
+ * on the worker thread; a non-zero return cancels that encode. When the worker runs out of images, it
+ * frees the tower's weights (device copies and mapped pages) so peak memory drops; the next encode loads
+ * them again (bluecl_model_set_vision_release(model, 0) keeps them, for conversations with many images).
+ * A bluecl_image is immutable once encoded and may be read from several threads. Images stay valid after
+ * their model is freed (an unfinished one then reports BLUECL_ERR_CANCELLED). */
 
 typedef struct bluecl_image bluecl_image;
 
@@ -321,6 +326,7 @@ typedef struct bluecl_vision_info {
   int32_t max_grid, max_tiles;
   int32_t vision_batch;
   uint64_t weight_bytes;
+  int32_t weights_resident;  /* 0 after the worker freed them (see bluecl_model_set_vision_release) */
 } bluecl_vision_info;
 
 /* BLUECL_ERR_INVALID_ARGUMENT when the model has no vision tower. */
@@ -343,6 +349,13 @@ BLUECL_API bluecl_status bluecl_image_embeddings(const bluecl_image* image, cons
  * image encoded from tiles. */
 BLUECL_API bluecl_status bluecl_image_grid_of(const bluecl_image* image, int32_t* m, int32_t* n);
 BLUECL_API void bluecl_image_free(bluecl_image* image);
+
+/* Waits until the image is encoded; returns the status its encoding ended with. */
+BLUECL_API bluecl_status bluecl_image_wait(const bluecl_image* image);
+/* Waits until every image started on the model is encoded (and the weights freed, where they are). */
+BLUECL_API bluecl_status bluecl_model_wait_vision(bluecl_model* model);
+/* Whether the vision tower's weights are freed whenever no image is left to encode (default 1). */
+BLUECL_API bluecl_status bluecl_model_set_vision_release(bluecl_model* model, int32_t release);
 
 /* Appends the image's tokens to the session (as bluecl_session_prefill_embeddings does). */
 BLUECL_API bluecl_status bluecl_session_prefill_image(bluecl_session* session, const bluecl_image* image);
