@@ -148,6 +148,8 @@ bluecl_status bluecl_model_get_info(const bluecl_model* model, bluecl_model_info
     out->n_head_kv = hp.n_head_kv;
     out->n_ff = hp.n_ff;
     out->weight_bytes = m.llm->vocab_only() ? 0 : m.llm->weight_bytes();
+    out->matmul_params = m.llm->vocab_only() ? 0 : static_cast<uint64_t>(m.llm->matmul_params());
+    out->matmul_weight_bytes = m.llm->vocab_only() ? 0 : m.llm->matmul_weight_bytes();
     out->bos = m.llm->tokenizer().bos();
     out->eos = m.llm->tokenizer().eos();
     std::string devs;

@@ -56,7 +56,7 @@ void load_vision(bluecl_model& m, const char* path) {
   if (m.vision) m.vision->release_weights();  // the devices' copies are keyed by the old file's mapping
   m.vision.reset();
   m.vit = std::move(vit);
-  m.vision = std::make_unique<VisionEncoder>(*m.vit, *m.vision_devices, VisionParams{.batch = m.vision_batch});
+  m.vision = std::make_unique<VisionEncoder>(*m.vit, *m.vision_devices, VisionParams{.batch = m.vision_batch, .pipeline = m.vision_pipeline});
   m.vision_released = false;
   if (!m.worker)
     m.worker = std::make_unique<VisionWorker>([&m] {
@@ -127,7 +127,7 @@ bluecl_status bluecl_model_set_vision_batch(bluecl_model* model, int32_t batch) 
     std::lock_guard lock(m.vision_mu);
     m.vision_batch = batch;
     // Graphs are per batch size: a fresh encoder builds them on first use (the weights stay uploaded).
-    if (m.vision) m.vision = std::make_unique<VisionEncoder>(*m.vit, *m.vision_devices, VisionParams{.batch = batch});
+    if (m.vision) m.vision = std::make_unique<VisionEncoder>(*m.vit, *m.vision_devices, VisionParams{.batch = batch, .pipeline = m.vision_pipeline});
   });
 }
 
@@ -200,6 +200,31 @@ bluecl_status bluecl_image_encode_tiles(bluecl_model* model, const float* tiles,
 
 bluecl_status bluecl_image_wait(const bluecl_image* image) {
   return guard([&] { need(image, "image").ready(); });
+}
+
+bluecl_status bluecl_model_set_vision_pipeline(bluecl_model* model, int32_t mode) {
+  return guard([&] {
+    bluecl_model& m = need(model, "model");
+    if (mode < 0 || mode > 3) fail(Status::InvalidArgument, "vision pipeline mode {} (0 auto, 1 off, 2 serial, 3 on)", mode);
+    if (m.worker) m.worker->wait_idle();
+    std::lock_guard lock(m.vision_mu);
+    m.vision_pipeline = static_cast<VisionPipeline>(mode);
+    if (m.vision)
+      m.vision = std::make_unique<VisionEncoder>(*m.vit, *m.vision_devices,
+                                                 VisionParams{.batch = m.vision_batch, .pipeline = m.vision_pipeline});
+  });
+}
+
+bluecl_status bluecl_model_vision_plan(bluecl_model* model, int32_t n_tiles, char* text, size_t capacity, size_t* len) {
+  return guard([&] {
+    bluecl_model& m = need(model, "model");
+    if (m.worker) m.worker->wait_idle();
+    std::lock_guard lock(m.vision_mu);
+    const std::string plan = encoder(m).plan_text(n_tiles);
+    need(len, "len") = plan.size();
+    if (plan.size() + 1 > capacity) fail(Status::InvalidArgument, "the plan needs {} bytes", plan.size() + 1);
+    std::memcpy(nonnull(text, "text"), plan.c_str(), plan.size() + 1);
+  });
 }
 
 bluecl_status bluecl_model_wait_vision(bluecl_model* model) {

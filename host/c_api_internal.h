@@ -38,6 +38,7 @@ struct bluecl_model {
   std::unique_ptr<bluecl::VitModel> vit;
   std::unique_ptr<bluecl::VisionEncoder> vision;
   int32_t vision_batch = 4;
+  bluecl::VisionPipeline vision_pipeline = bluecl::VisionPipeline::Auto;
   bool release_vision = true;  // free the tower's weights whenever the encode queue runs empty
   bool vision_released = false;
   // Declared last: destroyed first, so no encode runs while the rest goes away.

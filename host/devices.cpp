@@ -50,6 +50,7 @@ Devices::Prepared Devices::prepare(Graph& g, const PrepareCallbacks& cb) {
     Prepared p;
     ScheduleOptions opts = sched_;
     opts.pins.insert(opts.pins.begin(), cb.pins.begin(), cb.pins.end());
+    if (cb.state_device >= 0) opts.state_device = cb.state_device;
     p.plan = schedule(g, list_, opts);
     try {
       p.ex = std::make_unique<Executor>(g, p.plan, list_, cb.weights);

@@ -50,6 +50,7 @@ class Devices {
     std::function<void(Executor&)> bind;  // binds state tensors; may be called again after a fallback
     Executor::Progress weights, kernels;
     std::vector<Pin> pins;  // for this graph, ahead of the devices' own
+    int state_device = -1;  // where its states should live (see ScheduleOptions::state_device)
   };
   Prepared prepare(Graph& g, const PrepareCallbacks& cb);
 

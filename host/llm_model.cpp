@@ -137,3 +137,28 @@ size_t LlmModel::weight_bytes() const {
 }
 
 }  // namespace bluecl
+
+namespace bluecl {
+
+namespace {
+template <typename F>
+void for_each_matmul_weight(const LlmWeights& w, F&& f) {
+  f(w.output);
+  for (const LlmLayerWeights& L : w.layers)
+    for (const WeightRef* r : {&L.wq, &L.wk, &L.wv, &L.wo, &L.gate, &L.up, &L.down}) f(*r);
+}
+}  // namespace
+
+int64_t LlmModel::matmul_params() const {
+  int64_t n = 0;
+  for_each_matmul_weight(w_, [&](const WeightRef& r) { n += r.shape.numel(); });
+  return n;
+}
+
+size_t LlmModel::matmul_weight_bytes() const {
+  size_t n = 0;
+  for_each_matmul_weight(w_, [&](const WeightRef& r) { n += dtype_bytes(r.dtype, r.shape.numel()); });
+  return n;
+}
+
+}  // namespace bluecl

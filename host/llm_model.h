@@ -24,6 +24,9 @@ class LlmModel {
   const GgufFile& file() const { return *file_; }
   bool vocab_only() const { return vocab_only_; }
   size_t weight_bytes() const;  // bytes of every tensor the graph uses (tied output counted once)
+  // The matrices every token multiplies (layers and output head, not the embedding table).
+  int64_t matmul_params() const;
+  size_t matmul_weight_bytes() const;
 
  private:
   std::unique_ptr<GgufFile> file_;

@@ -195,7 +195,9 @@ Plan schedule(Graph& g, const std::vector<Backend*>& backends, const ScheduleOpt
       });
     };
     int dev = opts.states_on_host ? 0 : place[nodes.front()].device;
-    if (by_cost && !opts.states_on_host) {
+    if (!opts.states_on_host && opts.state_device >= 0 && runs_all(opts.state_device)) {
+      dev = opts.state_device;
+    } else if (by_cost && !opts.states_on_host) {
       double best = 1e300;
       for (int d = 0; d < n_dev; ++d) {
         if (!runs_all(d)) continue;

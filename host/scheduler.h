@@ -49,6 +49,8 @@ struct ScheduleOptions {
   std::vector<Pin> pins;
   std::set<const void*> host_weights;  // weights (by host data) that stay in host memory
   bool states_on_host = false;         // state tensors (KV caches) and the ops touching them on the CPU
+  int state_device = -1;               // where state groups live when their users run there (the device of
+                                       // an existing KV cache, so graphs of other shapes do not move it)
   // Placement policy: with `costs` (one per backend) and no `preferred`, the cost model; otherwise the
   // preferred backend (-1: the first OpenCL backend, else the CPU) unless it declines an op.
   std::vector<DeviceCosts> costs;

@@ -52,7 +52,8 @@ Session::Step& Session::step_for(int64_t n_tok, bool embd, const Executor::Progr
   s->lg = build_llm_graph(model_.hparams(), model_.weights(), spec);
   Devices::Prepared p = devices_.prepare(s->lg->g, {.bind = [&](Executor& ex) { bind_caches(ex, *s->lg); },
                                                     .weights = weights,
-                                                    .kernels = kernels});
+                                                    .kernels = kernels,
+                                                    .state_device = caches_.empty() ? -1 : cache_device_});
   s->plan = std::move(p.plan);
   s->ex = std::move(p.ex);
   return *(steps_[key] = std::move(s));

@@ -4,6 +4,7 @@
 // or JSON with --json.
 #include "host/json.h"
 #include "tools/cli_common.h"
+#include "tools/bench_common.h"
 #include "tools/commands.h"
 
 #include <algorithm>
@@ -23,22 +24,6 @@ namespace bluecl::cli {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
-
-struct Row {
-  std::string test;
-  std::vector<double> values;  // one per repetition
-  std::string unit;
-  std::string limit;           // "33.7 GB/s read" or ""
-  double pct = -1;             // of the limit, for the median
-  double median() const {
-    std::vector<double> v = values;
-    std::sort(v.begin(), v.end());
-    return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
-  }
-};
-
 using ModelPtr = std::unique_ptr<bluecl_model, void (*)(bluecl_model*)>;
 using SessionPtr = std::unique_ptr<bluecl_session, void (*)(bluecl_session*)>;
 
@@ -46,7 +31,8 @@ struct Bench {
   std::string model, device;
   int64_t threads = 0, n_prompt = 2048, n_decode = 32, reps = 3;
   std::vector<int64_t> chunks{32, 128, 512, 2048};
-  std::string kv;
+  std::string kv, mmproj;
+  double typing_s = 2.0;
   bool json = false;
 };
 
@@ -83,25 +69,38 @@ std::vector<int64_t> parse_list(const std::string& s) {
   return v;
 }
 
-void print_rows(const std::vector<Row>& rows) {
-  std::printf("| test | median | unit | spread (min..max) | reps | limit | %% of limit |\n");
-  std::printf("|---|---:|---|---|---:|---|---:|\n");
+// The share of a limit a row reaches: bandwidth for bytes, the FMA rate for FLOPs; -1 if none applies.
+double pct_of(const Row& r, const bluecl_limits& l) {
+  if (r.bytes_per_unit > 0 && l.read_gbps > 0) return 100.0 * r.median() * r.bytes_per_unit / (l.read_gbps * 1e9);
+  if (r.flops_per_unit > 0 && l.fma_gflops > 0) return 100.0 * r.median() * r.flops_per_unit / (l.fma_gflops * 1e9);
+  return -1;
+}
+
+std::string pct_text(double p) { return p < 0 ? "-" : std::to_string(static_cast<int>(p + 0.5)) + "%"; }
+
+void print_rows(const std::vector<Row>& rows, const bluecl_limits& host, const bluecl_limits* dev) {
+  std::printf("| test | median | unit | spread (min..max) | reps | bound by | %% of host limit |%s\n",
+              dev ? " % of device limit |" : "");
+  std::printf("|---|---:|---|---|---:|---|---:|%s\n", dev ? "---:|" : "");
   for (const Row& r : rows) {
     const auto [lo, hi] = std::minmax_element(r.values.begin(), r.values.end());
-    std::printf("| %s | %.2f | %s | %.2f..%.2f | %zu | %s | %s |\n", r.test.c_str(), r.median(), r.unit.c_str(), *lo, *hi,
-                r.values.size(), r.limit.empty() ? "-" : r.limit.c_str(),
-                r.pct >= 0 ? (std::to_string(static_cast<int>(r.pct + 0.5)) + "%").c_str() : "-");
+    const char* bound = r.bytes_per_unit > 0 ? "read bandwidth" : r.flops_per_unit > 0 ? "fp32 FMA rate" : "-";
+    std::printf("| %s | %.2f | %s | %.2f..%.2f | %zu | %s | %s |", r.test.c_str(), r.median(), r.unit.c_str(), *lo, *hi,
+                r.values.size(), bound, pct_text(pct_of(r, host)).c_str());
+    if (dev) std::printf(" %s |", pct_text(pct_of(r, *dev)).c_str());
+    std::printf("\n");
   }
 }
 
-Json rows_json(const std::vector<Row>& rows) {
+Json rows_json(const std::vector<Row>& rows, const bluecl_limits& host, const bluecl_limits* dev) {
   Json a = Json::array();
   for (const Row& r : rows) {
     Json o = Json::object();
     Json vals = Json::array();
     for (double v : r.values) vals.push_back(v);
     o.set("test", r.test).set("unit", r.unit).set("median", r.median()).set("values", vals);
-    if (!r.limit.empty()) o.set("limit", r.limit).set("pct_of_limit", r.pct);
+    if (pct_of(r, host) >= 0) o.set("pct_of_host_limit", pct_of(r, host));
+    if (dev && pct_of(r, *dev) >= 0) o.set("pct_of_device_limit", pct_of(r, *dev));
     a.push_back(o);
   }
   return a;
@@ -112,7 +111,7 @@ Json limits_json(const bluecl_limits& l) {
       .set("fma_gflops", l.fma_gflops);
 }
 
-std::vector<Row> bench_model(const Bench& b, const bluecl_limits& lim, Json& info_out) {
+std::vector<Row> bench_model(const Bench& b, Json& info_out) {
   std::vector<Row> rows;
   // Cold and warm load: a fresh kernel cache, then the same cache again.
   const std::string cache = (std::filesystem::temp_directory_path() / ("bluecl-bench-cache-" + std::to_string(getpid()))).string();
@@ -137,7 +136,7 @@ std::vector<Row> bench_model(const Bench& b, const bluecl_limits& lim, Json& inf
   std::uniform_int_distribution<int32_t> tok(10, static_cast<int32_t>(info.n_vocab - 1));
   std::vector<int32_t> prompt(b.n_prompt);
   for (int32_t& t : prompt) t = tok(rng);
-  const double flop_per_token = 2.0 * info.weight_bytes * 2;  // ~2 FLOP per weight; Q4_0 packs 2 weights/byte
+  const double flop_per_token = 2.0 * static_cast<double>(info.matmul_params);  // attention not counted
   for (int64_t chunk : b.chunks) {
     SessionPtr s = session(m.get(), b, chunk);
     Row r{"prefill " + std::to_string(b.n_prompt) + " tok, chunk " + std::to_string(chunk), {}, "tok/s"};
@@ -160,16 +159,11 @@ std::vector<Row> bench_model(const Bench& b, const bluecl_limits& lim, Json& inf
       r.values.push_back(b.n_decode / since(t0));
     }
     // Decode reads every weight once per token: bounded by bandwidth / weight bytes.
-    r.limit = std::to_string(static_cast<int>(lim.read_gbps * 10) / 10.0).substr(0, 5) + " GB/s read";
-    r.pct = 100.0 * r.median() * info.weight_bytes / (lim.read_gbps * 1e9);
+    r.bytes_per_unit = static_cast<double>(info.matmul_weight_bytes);
     rows.push_back(r);
   }
   for (Row& r : rows)
-    if (r.unit == "tok/s" && r.test.rfind("prefill", 0) == 0) {
-      r.limit = std::to_string(static_cast<int>(lim.fma_gflops)) + " GFLOP/s fp32 FMA";
-      r.pct = 100.0 * r.median() * flop_per_token / 2 / (lim.fma_gflops * 1e9);
-    }
-  (void)flop_per_token;
+    if (r.test.rfind("prefill", 0) == 0) r.flops_per_unit = flop_per_token;
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);
   rows.push_back({"peak RSS", {ru.ru_maxrss / 1024.0 / 1024.0}, "GiB"});
@@ -201,6 +195,9 @@ int body(int argc, char** argv) {
   a.opt("--decode", &b.n_decode, "tokens to decode per repetition (default 32)");
   a.opt("-r,--reps", &b.reps, "repetitions (default 3)");
   a.opt("--kv", &b.kv, "KV cache type: auto, f32, f16, q8_0", "TYPE");
+  a.opt("--mmproj", &b.mmproj, "also benchmark images: encode times (1 tile, 2:4), time to first token with and\n"
+        "without decoupled encoding, memory with and without the tower", "FILE");
+  a.opt("--typing", &b.typing_s, "seconds between choosing the image and asking (default 2)", "S");
   a.flag("--json", &b.json, "print JSON instead of a markdown table");
   if (!a.parse(argc, argv)) return 0;
   b.chunks = parse_list(chunks);
@@ -208,6 +205,16 @@ int body(int argc, char** argv) {
   if (!limits_only && b.model.empty()) throw std::runtime_error("give -m MODEL.gguf, or --limits");
   bluecl_set_log_level(BLUECL_LOG_WARN);
 
+  // The model first, so that its peak memory is its own (measuring limits takes gigabytes).
+  std::vector<Row> rows;
+  Json info;
+  if (!limits_only) {
+    rows = bench_model(b, info);
+    if (!b.mmproj.empty()) {
+      const std::vector<Row> img = bench_images(b.model, b.mmproj, b.device, b.threads, b.reps, b.typing_s);
+      rows.insert(rows.end(), img.begin(), img.end());
+    }
+  }
   bluecl_limits host{}, dev{};
   check(bluecl_measure_host_limits(static_cast<int32_t>(b.threads), &host), "measuring the host");
   const bool cpu_only = b.device == "cpu" || bluecl_device_count() == 0;
@@ -221,12 +228,10 @@ int body(int argc, char** argv) {
     if (!cpu_only) std::printf("| %s | %.1f | %.1f | %.0f |\n", dev.device, dev.read_gbps, dev.copy_gbps, dev.fma_gflops);
   }
   if (!limits_only) {
-    Json info;
-    const std::vector<Row> rows = bench_model(b, cpu_only ? host : dev, info);
-    doc.set("model", info).set("results", rows_json(rows));
+    doc.set("model", info).set("results", rows_json(rows, host, cpu_only ? nullptr : &dev));
     if (!b.json) {
       std::printf("\nmodel %s (%s)\n\n", b.model.c_str(), info.at("devices").as_string().c_str());
-      print_rows(rows);
+      print_rows(rows, host, cpu_only ? nullptr : &dev);
     }
   }
   if (b.json) std::printf("%s\n", to_json(doc, 2).c_str());

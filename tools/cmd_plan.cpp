@@ -21,8 +21,8 @@ std::string plan_of(bluecl_session* s, int32_t n) {
 }
 
 int body(int argc, char** argv) {
-  std::string model;
-  int64_t chunk = 128;
+  std::string model, mmproj;
+  int64_t chunk = 128, vision_batch = 4;
   DeviceArgs dev;
   Args a("plan", "-m MODEL.gguf [options]",
          "Prints the placement plan of the prefill-chunk graph and of the one-token (decode) graph: every node\n"
@@ -30,6 +30,8 @@ int body(int argc, char** argv) {
          "weights in host memory, where its KV cache lives, a transfer), then the transfers per step.");
   a.opt("-m,--model", &model, "the language model", "FILE");
   a.opt("--chunk", &chunk, "prefill chunk size (default 128)");
+  a.opt("--mmproj", &mmproj, "also plan the vision tower for a batch of tiles", "FILE");
+  a.opt("--vision-batch", &vision_batch, "tiles per vision batch (default 4)");
   dev.declare(a);
   if (!a.parse(argc, argv)) return 0;
   if (model.empty()) throw std::runtime_error("-m MODEL.gguf is required");
@@ -47,6 +49,16 @@ int body(int argc, char** argv) {
   std::printf("== prefill graph: a chunk of %lld tokens ==\n%s\n", static_cast<long long>(chunk),
               plan_of(s, static_cast<int32_t>(chunk)).c_str());
   std::printf("== decode graph: one token ==\n%s", plan_of(s, 1).c_str());
+  if (!mmproj.empty()) {
+    check(bluecl_model_load_mmproj(m, mmproj.c_str()), ("loading " + mmproj).c_str());
+    check(bluecl_model_set_vision_batch(m, static_cast<int32_t>(vision_batch)), "setting the vision batch");
+    size_t len = 0;
+    bluecl_model_vision_plan(m, static_cast<int32_t>(vision_batch), nullptr, 0, &len);
+    std::string text(len + 1, '\0');
+    check(bluecl_model_vision_plan(m, static_cast<int32_t>(vision_batch), text.data(), text.size(), &len), "planning");
+    text.resize(len);
+    std::printf("\n== vision tower: a batch of %lld tiles ==\n%s", static_cast<long long>(vision_batch), text.c_str());
+  }
   return 0;
 }
 

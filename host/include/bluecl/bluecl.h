@@ -140,6 +140,9 @@ typedef struct bluecl_model_info {
   char arch[32];
   int64_t n_vocab, n_ctx_train, n_embd, n_layer, n_head, n_head_kv, n_ff;
   uint64_t weight_bytes;
+  /* What one token costs: the weights every token multiplies (layers' matrices and the output head; not
+   * the embedding table), as a count (2 FLOPs each) and as bytes read (decode's floor). */
+  uint64_t matmul_params, matmul_weight_bytes;
   int32_t bos, eos;           /* -1 if the vocabulary has none */
   char devices[256];          /* "cpu (2 threads), cl0 (...)" */
   /* OpenCL programs built so far: compiled from source, or loaded from the on-disk binary cache. */
@@ -352,6 +355,13 @@ BLUECL_API void bluecl_image_free(bluecl_image* image);
 
 /* Waits until the image is encoded; returns the status its encoding ended with. */
 BLUECL_API bluecl_status bluecl_image_wait(const bluecl_image* image);
+/* How tile batches go through the tower: 0 auto (pipelined when the blocks run off the CPU), 1 whole tower
+ * per batch, 2 serial (patch embedding on the CPU, then the blocks, batch after batch), 3 pipelined (the
+ * CPU's patch embedding of batch k+1 overlaps the device's blocks of batch k). Default 0. */
+BLUECL_API bluecl_status bluecl_model_set_vision_pipeline(bluecl_model* model, int32_t mode);
+/* The vision tower's placement plan for a batch of n_tiles (as bluecl_session_plan). */
+BLUECL_API bluecl_status bluecl_model_vision_plan(bluecl_model* model, int32_t n_tiles, char* text, size_t capacity,
+                                                  size_t* len);
 /* Waits until every image started on the model is encoded (and the weights freed, where they are). */
 BLUECL_API bluecl_status bluecl_model_wait_vision(bluecl_model* model);
 /* Whether the vision tower's weights are freed whenever no image is left to encode (default 1). */
