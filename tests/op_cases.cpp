@@ -35,13 +35,21 @@ void add_matmul(std::vector<OpCase>& cases) {
                          kDot});
       }
     }
-    // Both variants on shapes where each is not the default.
+    // Every variant on shapes where each is not the default.
     for (const char* v : {"gemv", "tiled"}) {
       cases.push_back({fmt::format("matmul/{}/M9xK192xN37/{}", dtype_name(wt), v),
                        [=](OpBuilder& b) { b.g.matmul(b.input("x", {9, 192}), b.weight("w", wt, {37, 192})); },
                        kDot, {}, "matmul", v});
     }
   }
+  // The CPU-device GEMV ("rows") for quantised weights: one to four rows of x, N not a multiple of its
+  // rows per pass or of the work split.
+  for (DType wt : {DType::Q8_0, DType::Q4_0})
+    for (int64_t m : {1, 3})
+      for (int64_t n : {5, 33, 130})
+        cases.push_back({fmt::format("matmul/{}/M{}xK256xN{}/rows", dtype_name(wt), m, n),
+                         [=](OpBuilder& b) { b.g.matmul(b.input("x", {m, 256}), b.weight("w", wt, {n, 256}), b.input("b", {n})); },
+                         kDot, {}, "matmul", "rows"});
   // F32/F16 rows not a multiple of 8 or 32 (the ViT's patch embedding has K = 588).
   for (DType wt : {DType::F32, DType::F16})
     for (int64_t k : {37, 588}) {

@@ -80,3 +80,4 @@ void ClRuntime::launch(cl::Kernel& k, const cl::NDRange& global, const cl::NDRan
 }
 
 }  // namespace bluecl
+

@@ -1,5 +1,7 @@
-// Variants: "gemv" (1 x 4 outputs per work-item: one token, decode) and "tiled" (4 x 4 per work-item:
-// many tokens, prefill and the ViT). Default: gemv for up to 4 rows of x, tiled beyond.
+// Variants: "gemv" (1 x 4 outputs per work-item: one token, decode), "tiled" (4 x 4 per work-item: many
+// tokens, prefill and the ViT) and "rows" (matmul_rows.cl: each work-item streams a contiguous range of
+// weight rows with explicit 16-wide vectors; quantised weights on CPU devices). Default: rows for up to 4
+// rows of x with Q4_0/Q8_0 weights on a CPU device, else gemv for up to 4 rows, tiled beyond.
 #include "backend/cl/ops/ops.h"
 
 namespace bluecl::clops {
@@ -31,12 +33,28 @@ void matmul(const OpArgs& a) {
   const auto M = static_cast<cl_uint>(xi.shape.rows()), K = static_cast<cl_uint>(xi.shape.last());
   const auto N = static_cast<cl_uint>(wi.shape[0]);
   const ClWeightLayout l = cl_weight_layout(wi.dtype, N, K);
-  const bool tiled = a.rt.variant("matmul", M <= 4 ? "gemv" : "tiled") == "tiled";
+  const bool quant = wi.dtype == DType::Q4_0 || wi.dtype == DType::Q8_0;
+  const std::string_view preferred = M > 4 ? "tiled" : quant && a.rt.features.is_cpu ? "rows" : "gemv";
+  const std::string_view variant = a.rt.variant("matmul", preferred);
+  const Mem b = a.opt(2);
+  if (variant == "rows" && quant && M <= 4) {
+    // A few work-items per compute unit, each over its own contiguous rows (groups of one work-item).
+    const size_t items = std::max<size_t>(1, a.rt.features.compute_units) * 4;
+    const cl_uint per_item = static_cast<cl_uint>((N + items - 1) / items);
+    ClDefines d;
+    d.set("WTYPE", wtype(wi.dtype)).set("NB", K / 32);
+    cl::Kernel& k = a.rt.kernel(ClProgram::MatmulRows, d, "matmul_rows");
+    kernel_args(k, *a.src[0].buf, a.src[0].off, *a.src[1].buf, a.src[1].off + l.quant_offset,
+                a.src[1].off + l.scale_offset, *b.buf, b.off, *a.dst.buf, a.dst.off, M, N, K,
+                cl_int{a.has(2) ? 1 : 0}, per_item);
+    a.rt.launch(k, cl::NDRange((N + per_item - 1) / per_item), cl::NDRange(1));
+    return;
+  }
+  const bool tiled = variant == "tiled";
   const int tm = tiled ? 4 : 1, tn = 4;
   ClDefines d;
   d.set("WTYPE", wtype(wi.dtype)).set("TM", tm).set("TN", tn);
   cl::Kernel& k = a.rt.kernel(ClProgram::Matmul, d, "matmul");
-  const Mem b = a.opt(2);
   kernel_args(k, *a.src[0].buf, a.src[0].off, *a.src[1].buf, a.src[1].off + l.quant_offset,
               a.src[1].off + l.scale_offset, *b.buf, b.off, *a.dst.buf, a.dst.off, M, N, K,
               cl_int{a.has(2) ? 1 : 0});
