@@ -25,6 +25,16 @@ std::string Shape::str() const {
   return s + "]";
 }
 
+ConcatGeometry concat_geometry(const Shape& a, const Shape& b, int axis) {
+  ConcatGeometry c;
+  for (int i = 0; i < axis; ++i) c.outer *= a[i];
+  for (int i = axis; i < a.rank; ++i) {
+    c.a_in *= a[i];
+    c.b_in *= b[i];
+  }
+  return c;
+}
+
 double nmse(const float* a, const float* ref, int64_t n) {
   double num = 0, den = 0;
   for (int64_t i = 0; i < n; ++i) {

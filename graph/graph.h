@@ -138,6 +138,12 @@ class Graph {
   std::vector<Node> nodes_;
 };
 
+// Concatenation along `axis` as a 2D problem: `outer` slices of a_in then b_in contiguous elements.
+struct ConcatGeometry {
+  int64_t outer = 1, a_in = 1, b_in = 1;
+};
+ConcatGeometry concat_geometry(const Shape& a, const Shape& b, int axis);
+
 // Normalised mean squared error sum((a-b)^2) / sum(b^2), the measure every test and bench uses.
 double nmse(const float* a, const float* ref, int64_t n);
 

@@ -119,13 +119,10 @@ bluecl_model_params bluecl_model_default_params(void) { return bluecl_model_para
 bluecl_status bluecl_model_load(const char* path, const bluecl_model_params* params, bluecl_model** out) {
   return guard([&] {
     need(out, "out") = nullptr;
-    const bluecl_model_params p = params ? *params : bluecl_model_default_params();
-    auto m = std::make_unique<bluecl_model>();
-    m->progress = p.progress;
-    m->progress_user = p.progress_user;
-    m->llm = LlmModel::load(nonnull(path, "path"), p.vocab_only != 0);
-    m->device_options = device_options(p);
-    if (!p.vocab_only) m->devices = std::make_unique<Devices>(m->device_options);
+    const bool vocab_only = params && params->vocab_only;
+    auto m = new_model(params);
+    m->llm = LlmModel::load(nonnull(path, "path"), vocab_only);
+    if (!vocab_only) m->devices = std::make_unique<Devices>(m->device_options);
     *out = m.release();
   });
 }

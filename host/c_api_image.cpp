@@ -109,11 +109,7 @@ bluecl_status bluecl_model_load_mmproj(bluecl_model* model, const char* path) {
 bluecl_status bluecl_model_load_vision(const char* mmproj_path, const bluecl_model_params* params, bluecl_model** out) {
   return guard([&] {
     need(out, "out") = nullptr;
-    const bluecl_model_params p = params ? *params : bluecl_model_default_params();
-    auto m = std::make_unique<bluecl_model>();
-    m->progress = p.progress;
-    m->progress_user = p.progress_user;
-    m->device_options = device_options(p);
+    auto m = new_model(params);
     load_vision(*m, mmproj_path);
     *out = m.release();
   });

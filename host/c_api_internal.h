@@ -105,6 +105,16 @@ inline DeviceOptions device_options(const bluecl_model_params& p) {
                        .placement = p.placement ? p.placement : ""};
 }
 
+// A new model handle with the parameters' progress callback and device options (nothing loaded yet).
+inline std::unique_ptr<bluecl_model> new_model(const bluecl_model_params* params) {
+  const bluecl_model_params p = params ? *params : bluecl_model_params{};
+  auto m = std::make_unique<bluecl_model>();
+  m->progress = p.progress;
+  m->progress_user = p.progress_user;
+  m->device_options = device_options(p);
+  return m;
+}
+
 inline std::function<void(const char*, float)> progress_of(bluecl_model& m) {
   if (!m.progress) return nullptr;
   return [&m](const char* stage, float fraction) {

@@ -6,15 +6,7 @@
 namespace bluecl::cpu {
 
 void concat(const OpArgs& a) {
-  const Shape& as = a.in(0).shape;
-  const Shape& bs = a.in(1).shape;
-  const int axis = a.n.a<ConcatAttr>().axis;
-  int64_t outer = 1, a_in = 1, b_in = 1;
-  for (int i = 0; i < axis; ++i) outer *= as[i];
-  for (int i = axis; i < as.rank; ++i) {
-    a_in *= as[i];
-    b_in *= bs[i];
-  }
+  const auto [outer, a_in, b_in] = concat_geometry(a.in(0).shape, a.in(1).shape, a.n.a<ConcatAttr>().axis);
   const float* x = a.f(0);
   const float* z = a.f(1);
   float* y = a.y();
