@@ -19,6 +19,9 @@ struct DeviceOptions {
   std::string pins;     // "pattern=device,..." (see host/scheduler.h)
   std::string decline;  // ops the OpenCL backend declines ("rope,softmax"), for testing fallback
   bool profiling = false;
+  // Fast: 8-bit activations for quantised matmuls, fp32 SIMD elsewhere (inference). Reference: exact
+  // (tests that compare against golden fp32 references). See backend/cpu/cpu_backend.h.
+  CpuPrecision cpu_precision = CpuPrecision::Fast;
 };
 
 class Devices {

@@ -30,18 +30,28 @@ const LlmModel& model(const std::string& stem) {
   return *m;
 }
 
+// The exact CPU backend (and the CPU half of a CPU + OpenCL placement): every check below but GoldenFast.
 Devices& devices(bool cl) {
-  static Devices cpu_only({.device = "cpu", .n_threads = 2});
+  static Devices cpu_only({.device = "cpu", .n_threads = 2, .cpu_precision = CpuPrecision::Reference});
   if (!cl) return cpu_only;
-  static Devices with_cl({.device = "", .n_threads = 2});
+  static Devices with_cl({.device = "", .n_threads = 2, .cpu_precision = CpuPrecision::Reference});
   return with_cl;
 }
 
-std::vector<float> teacher_forced(const std::string& stem, bool cl, int64_t chunk, DType kv) {
-  Session s(model(stem), devices(cl), {.n_ctx = 256, .n_chunk = chunk, .kv_type = kv, .all_logits = true});
+// The CPU backend as inference runs it (CpuPrecision::Fast).
+Devices& fast_devices() {
+  static Devices d({.device = "cpu", .n_threads = 2, .cpu_precision = CpuPrecision::Fast});
+  return d;
+}
+
+std::vector<float> teacher_forced(Devices& dev, const std::string& stem, int64_t chunk, DType kv) {
+  Session s(model(stem), dev, {.n_ctx = 256, .n_chunk = chunk, .kv_type = kv, .all_logits = true});
   const std::vector<int32_t> toks = read_golden_tokens(data_path("golden/" + stem + ".tokens.json")).all();
   s.prefill(toks);
   return s.all_logits();
+}
+std::vector<float> teacher_forced(const std::string& stem, bool cl, int64_t chunk, DType kv) {
+  return teacher_forced(devices(cl), stem, chunk, kv);
 }
 
 struct Case {
@@ -109,6 +119,42 @@ TEST(GoldenKv, ReducedPrecisionCaches) {
       EXPECT_GE(q.top1, 0.95) << f.stem;
       std::printf("  %-20s %-4s kv f16 NMSE %.3g (top-1 %.1f%%), kv q8_0 NMSE %.3g (top-1 %.1f%%)\n", f.stem,
                   cl ? "cl" : "cpu", h.nmse, 100 * h.top1, q.nmse, 100 * q.top1);
+    }
+  }
+}
+
+// The fast CPU backend, teacher-forced, one token at a time (the GEMV kernels) and in chunks of 7 and 128
+// (the GEMM kernels, which cover the whole sequence in one chunk), with an fp16 cache (the CPU default)
+// and an fp32 one. Quantised matrices take 8-bit activations: the README's "8-bit activations" row
+// (NMSE <= 2e-3, top-1 >= 95%), and within 2e-3 of llama.cpp, which computes the same way. F32/F16
+// matrices keep fp32 activations: with the fp16 cache the "fp16 KV cache" row, with the fp32 cache the
+// fp32 row (NMSE <= 1e-6, every top-1).
+// Note on top-1 for tiny-a-q4_0: an 8-bit engine's logits differ from exact by ~0.12 rms there, and
+// several rows have top-2 margins below that; llama.cpp scores 95.5% and so do we (4 of 88 rows), with
+// nothing to spare. A kernel change that moves the rounding can flip a row; NMSE is the robust measure.
+TEST(GoldenFast, TeacherForcedLogits) {
+  for (const File& f : kFiles) {
+    const int64_t n_vocab = model(f.stem).hparams().n_vocab;
+    const std::vector<float> exact = read_f32(data_path(std::string("golden/") + f.stem + ".exact.logits.f32"));
+    const bool quantised = std::string(f.stem).find("q8_0") != std::string::npos ||
+                           std::string(f.stem).find("q4_0") != std::string::npos;
+    for (DType kv : {DType::F16, DType::F32}) {
+      for (int64_t chunk : {1, 7, 128}) {
+        const std::vector<float> got = teacher_forced(fast_devices(), f.stem, chunk, kv);
+        const Agreement e = compare_logits(got, exact, n_vocab);
+        const double max_nmse = quantised ? 2e-3 : kv == DType::F16 ? 1e-4 : 1e-6;
+        const double min_top1 = quantised ? 0.95 : kv == DType::F16 ? 0.98 : 1.0;
+        EXPECT_LE(e.nmse, max_nmse) << f.stem << " kv " << dtype_name(kv) << " chunk " << chunk;
+        EXPECT_GE(e.top1, min_top1) << f.stem << " kv " << dtype_name(kv) << " chunk " << chunk;
+        double vs_llamacpp = 0;
+        if (f.has_llamacpp) {
+          const std::vector<float> lc = read_f32(data_path(std::string("golden/") + f.stem + ".llamacpp.logits.f32"));
+          vs_llamacpp = compare_logits(got, lc, n_vocab).nmse;
+          EXPECT_LE(vs_llamacpp, 2e-3) << f.stem << " kv " << dtype_name(kv) << " chunk " << chunk;
+        }
+        std::printf("  %-20s fast kv %-4s chunk %-4lld NMSE vs exact %.3g (top-1 %.1f%%), vs llama.cpp %.3g\n", f.stem,
+                    std::string(dtype_name(kv)).c_str(), static_cast<long long>(chunk), e.nmse, 100 * e.top1, vs_llamacpp);
+      }
     }
   }
 }

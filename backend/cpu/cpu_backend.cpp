@@ -41,11 +41,13 @@ struct CpuBackend::Weights {
   std::unordered_map<const void*, std::unique_ptr<HostBuffer>> views;
 };
 
-CpuBackend::CpuBackend(int n_threads)
-    : pool_(std::make_unique<cpu::ThreadPool>(n_threads)), weights_(std::make_unique<Weights>()) {}
+CpuBackend::CpuBackend(int n_threads, CpuPrecision precision)
+    : pool_(std::make_unique<cpu::ThreadPool>(n_threads)), precision_(precision), weights_(std::make_unique<Weights>()) {}
 CpuBackend::~CpuBackend() = default;
 
-std::string CpuBackend::name() const { return fmt::format("cpu ({} threads)", pool_->size()); }
+std::string CpuBackend::name() const {
+  return fmt::format("cpu ({} threads{})", pool_->size(), precision_ == CpuPrecision::Reference ? ", reference" : "");
+}
 
 void* CpuBackend::host_ptr(TensorRef r) {
   BLUECL_ASSERT(r.buffer != nullptr, "null tensor ref");
@@ -101,7 +103,7 @@ void CpuBackend::release_weight(const void* host_data) {
 
 void CpuBackend::run(const Graph& g, const Node& n, std::span<const TensorRef> src, TensorRef dst,
                      const Step& step) {
-  cpu::OpArgs a{g, n, step, *pool_};
+  cpu::OpArgs a{g, n, step, *pool_, precision_ == CpuPrecision::Fast};
   for (int i = 0; i < n.n_src; ++i) a.src[i] = host_ptr(src[i]);
   a.dst = host_ptr(dst);
   switch (n.kind) {

@@ -1,5 +1,7 @@
 // y[M, N] = x[M, K] @ W[N, K]^T (+ bias). The reference: W is dequantised exactly to fp32 in tiles of
 // rows and multiplied in fp32 (Eigen); one row of x takes a dequantise-and-dot path per weight row.
+// The fast path (CpuPrecision::Fast) is in backend/cpu/fast_matmul.h.
+#include "backend/cpu/fast_matmul.h"
 #include "backend/cpu/ops/ops.h"
 
 #include <Eigen/Core>
@@ -23,6 +25,12 @@ void matmul(const OpArgs& a) {
   const auto* w = static_cast<const uint8_t*>(a.src[1]);
   const size_t w_row = wi.row_bytes();
   const DType wt = wi.dtype;
+
+  if (a.fast) {
+    const MatmulArgs m{x, M, K, wt, w, w_row, N, bias, y};
+    if (wt == DType::Q4_0 || wt == DType::Q8_0) return qmatmul(a.pool, m);
+    return fmatmul(a.pool, m);
+  }
 
   if (M == 1) {
     a.pool.parallel_for(N, [&](int64_t n0, int64_t n1, int) {

@@ -1,0 +1,241 @@
+// AVX2 qmatmul for M > 1 (prefill chunks, the ViT): bound by arithmetic, not by reading W.
+//
+// Blocks of W rows are unpacked once per call into a panel that stays in L2 (nibbles expanded to bytes,
+// scales as fp32 vectors) and every group of 4 x rows runs against it from L1, so the unpacking is paid
+// once per M rows. The unit of work is a quad of 4 blocks (two pairs, see quant_act.h): for Q4_0 the two
+// pairs' int16 maddubs sums are folded with one hadd (each lane stays below 2^15), so one madd, convert,
+// scale multiply and FMA serve 128 products per x row. Lanes then hold blocks [0 0 2 2 | 1 1 3 3], which is
+// how the scales are stored. Q4_0's -8 offset is applied after the loop as a small fp32 product of per-block
+// x sums and weight scales instead of per block and row.
+#include "backend/cpu/quant_act.h"
+
+#ifdef BLUECL_CPU_AVX2
+
+#include <algorithm>
+#include <cstring>
+
+namespace bluecl::cpu::avx2 {
+
+namespace {
+
+constexpr int kMR = 4;  // x rows per register tile (one W row each: measured faster than 4 x 2 or 2 x 4)
+constexpr int kLane[4] = {0, 4, 2, 6};  // first of the two lanes of block j of a quad in the scale vector
+
+// Four blocks of one x row (Q4_0 weights) or of one W row: bytes in pair order, scales per lane.
+struct alignas(32) Quad {
+  int8_t lo0[32], hi0[32], lo1[32], hi1[32];
+  float d8[8];
+};
+// Four blocks of one x row for Q8_0 weights: maddubs takes |x| as its unsigned operand.
+struct alignas(32) QuadAbs {
+  Quad q;
+  int8_t alo0[32], ahi0[32], alo1[32], ahi1[32];
+};
+
+inline __m256i load(const void* p) {
+  return _mm256_load_si256(static_cast<const __m256i*>(p));
+}
+
+// Block j (0..3) of a quad: where its 32 bytes go (elements 0..15 and 16..31).
+inline int8_t* lo_half(Quad& q, int j) {
+  return (j < 2 ? q.lo0 : q.lo1) + 16 * (j & 1);
+}
+inline int8_t* hi_half(Quad& q, int j) {
+  return (j < 2 ? q.hi0 : q.hi1) + 16 * (j & 1);
+}
+inline void set_scale(Quad& q, int j, float d) {
+  q.d8[kLane[j]] = q.d8[kLane[j] + 1] = d;
+}
+
+// One x row: quads (zero past the last block) and, for Q4_0, tc[b] = 8 d S per block (zero to nb8).
+void quant_x(const float* x, int64_t nb, bool q4, uint8_t* out, float* tc, int64_t nb8) {
+  const int64_t nq = (nb + 3) / 4;
+  const size_t qsize = q4 ? sizeof(Quad) : sizeof(QuadAbs);
+  std::memset(out, 0, nq * qsize);
+  alignas(32) int8_t v[32];
+  for (int64_t b = 0; b < nb; ++b) {
+    int32_t s;
+    const float d = quant_block(x + 32 * b, v, &s);
+    auto* Q = reinterpret_cast<Quad*>(out + (b / 4) * qsize);
+    const int j = static_cast<int>(b % 4);
+    std::memcpy(lo_half(*Q, j), v, 16);
+    std::memcpy(hi_half(*Q, j), v + 16, 16);
+    set_scale(*Q, j, d);
+    if (q4) {
+      tc[b] = 8.0f * d * static_cast<float>(s);
+    } else {
+      auto* A = reinterpret_cast<QuadAbs*>(Q);
+      int8_t* al = (j < 2 ? A->alo0 : A->alo1) + 16 * (j & 1);
+      int8_t* ah = (j < 2 ? A->ahi0 : A->ahi1) + 16 * (j & 1);
+      for (int i = 0; i < 16; ++i) {
+        al[i] = static_cast<int8_t>(v[i] < 0 ? -v[i] : v[i]);
+        ah[i] = static_cast<int8_t>(v[16 + i] < 0 ? -v[16 + i] : v[16 + i]);
+      }
+    }
+  }
+  if (q4) std::fill(tc + nb, tc + nb8, 0.0f);
+}
+
+// W rows [n0, n0 + nc) as quads, row after row; for Q4_0 also each row's block scales (nb8 wide).
+void pack_w(const MatmulArgs& a, int64_t n0, int64_t nc, int64_t nb, Quad* wp, float* dwc, int64_t nb8) {
+  const int64_t nq = (nb + 3) / 4;
+  const bool q4 = a.wt == DType::Q4_0;
+  const __m128i m4 = _mm_set1_epi8(0x0F);
+  std::memset(wp, 0, nc * nq * sizeof(Quad));
+  for (int64_t r = 0; r < nc; ++r) {
+    const uint8_t* row = a.w + (n0 + r) * a.w_row;
+    Quad* dst = wp + r * nq;
+    for (int64_t b = 0; b < nb; ++b) {
+      Quad& Q = dst[b / 4];
+      const int j = static_cast<int>(b % 4);
+      const uint8_t* blk = row + b * (q4 ? kQ4Block : kQ8Block);
+      const float d = _cvtsh_ss(load_u16(blk));
+      set_scale(Q, j, d);
+      if (q4) {
+        const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 2));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(lo_half(Q, j)), _mm_and_si128(q, m4));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(hi_half(Q, j)), _mm_and_si128(_mm_srli_epi16(q, 4), m4));
+        dwc[r * nb8 + b] = d;
+      } else {
+        std::memcpy(lo_half(Q, j), blk + 2, 16);
+        std::memcpy(hi_half(Q, j), blk + 18, 16);
+      }
+    }
+    if (q4) std::fill(dwc + r * nb8 + nb, dwc + (r + 1) * nb8, 0.0f);
+  }
+}
+
+// A tile covers quads [q0, q1) of K; the first chunk of K stores y (with the bias), later ones add to it.
+struct Tile {
+  const uint8_t* x;  // MR rows of quads, row stride x_row bytes
+  size_t x_row;
+  const float* tc;   // Q4_0: 8 d S per x block, nb8 per row
+  const Quad* w;     // one W row's quads
+  const float* dwc;  // Q4_0: that row's block scales
+  int64_t q0, q1, nb8;
+  float* y;  // y of the first x row; rows ldy apart
+  int64_t ldy;
+  float bias;
+  bool first;
+};
+
+inline void store(const Tile& t, int m, __m256 acc) {
+  float& y = t.y[m * t.ldy];
+  y = t.first ? hsum(acc) + t.bias : y + hsum(acc);
+}
+
+template <int MR>
+void tile_q4(const Tile& t) {
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256 acc[MR];
+  for (auto& c : acc) c = _mm256_setzero_ps();
+  for (int64_t q = t.q0; q < t.q1; ++q) {
+    const Quad& W = t.w[q];
+    const __m256i wl0 = load(W.lo0), wh0 = load(W.hi0), wl1 = load(W.lo1), wh1 = load(W.hi1);
+    const __m256 dw = _mm256_load_ps(W.d8);
+#pragma GCC unroll 8
+    for (int m = 0; m < MR; ++m) {
+      const Quad& X = *reinterpret_cast<const Quad*>(t.x + m * t.x_row + q * sizeof(Quad));
+      // Nibbles <= 15, |x| <= 127: every maddubs lane, their sums and the hadd stay below 2^15.
+      const __m256i s0 =
+          _mm256_add_epi16(_mm256_maddubs_epi16(wl0, load(X.lo0)), _mm256_maddubs_epi16(wh0, load(X.hi0)));
+      const __m256i s1 =
+          _mm256_add_epi16(_mm256_maddubs_epi16(wl1, load(X.lo1)), _mm256_maddubs_epi16(wh1, load(X.hi1)));
+      const __m256i i = _mm256_madd_epi16(_mm256_hadd_epi16(s0, s1), ones);
+      acc[m] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i), _mm256_mul_ps(_mm256_load_ps(X.d8), dw), acc[m]);
+    }
+  }
+  // Blocks [4 q0, 4 q1) of the offset correction; chunks start at multiples of 8 blocks, tc/dwc are
+  // zero past the last block.
+  for (int m = 0; m < MR; ++m) {
+    for (int64_t j = 4 * t.q0; j < std::min(4 * t.q1, t.nb8); j += 8)
+      acc[m] = _mm256_fnmadd_ps(_mm256_loadu_ps(t.tc + m * t.nb8 + j), _mm256_loadu_ps(t.dwc + j), acc[m]);
+    store(t, m, acc[m]);
+  }
+}
+
+template <int MR>
+void tile_q8(const Tile& t) {
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256 acc[MR];
+  for (auto& c : acc) c = _mm256_setzero_ps();
+  // Two maddubs sums of 127 * 127 products could overflow int16: each is widened before adding.
+  const auto dot = [&](__m256i absx, __m256i x, __m256i w) {
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(absx, _mm256_sign_epi8(w, x)), ones);
+  };
+  for (int64_t q = t.q0; q < t.q1; ++q) {
+    const Quad& W = t.w[q];
+    const __m256i wl0 = load(W.lo0), wh0 = load(W.hi0), wl1 = load(W.lo1), wh1 = load(W.hi1);
+    const __m256 dw = _mm256_load_ps(W.d8);
+#pragma GCC unroll 8
+    for (int m = 0; m < MR; ++m) {
+      const QuadAbs& X = *reinterpret_cast<const QuadAbs*>(t.x + m * t.x_row + q * sizeof(QuadAbs));
+      const __m256i i0 =
+          _mm256_add_epi32(dot(load(X.alo0), load(X.q.lo0), wl0), dot(load(X.ahi0), load(X.q.hi0), wh0));
+      const __m256i i1 =
+          _mm256_add_epi32(dot(load(X.alo1), load(X.q.lo1), wl1), dot(load(X.ahi1), load(X.q.hi1), wh1));
+      const __m256i i = _mm256_hadd_epi32(i0, i1);
+      acc[m] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i), _mm256_mul_ps(_mm256_load_ps(X.q.d8), dw), acc[m]);
+    }
+  }
+  for (int m = 0; m < MR; ++m) store(t, m, acc[m]);
+}
+
+using TileFn = void (*)(const Tile&);
+TileFn tile_fn(bool q4, int mr) {
+  switch (mr) {
+    case 1:
+      return q4 ? tile_q4<1> : tile_q8<1>;
+    case 2:
+      return q4 ? tile_q4<2> : tile_q8<2>;
+    case 3:
+      return q4 ? tile_q4<3> : tile_q8<3>;
+    default:
+      return q4 ? tile_q4<4> : tile_q8<4>;
+  }
+}
+
+}  // namespace
+
+void qgemm(ThreadPool& pool, const MatmulArgs& a) {
+  const bool q4 = a.wt == DType::Q4_0;
+  const int64_t M = a.M, N = a.N, nb = a.K / 32, nq = (nb + 3) / 4, nb8 = (nb + 7) / 8 * 8;
+  const size_t x_row = nq * (q4 ? sizeof(Quad) : sizeof(QuadAbs));
+  auto* xq = static_cast<uint8_t*>(scratch(0, M * x_row + (q4 ? M * nb8 * sizeof(float) : 0)));
+  float* tc = reinterpret_cast<float*>(xq + M * x_row);
+  pool.parallel_for(M, [&](int64_t m0, int64_t m1, int) {
+    for (int64_t m = m0; m < m1; ++m) quant_x(a.x + m * a.K, nb, q4, xq + m * x_row, tc + m * nb8, nb8);
+  });
+
+  // Blocks of W rows: a packed block stays in L2; at least 4 blocks per thread for balance.
+  const int64_t w_row_packed = nq * sizeof(Quad) + (q4 ? nb8 * sizeof(float) : 0);
+  const int64_t nc = std::clamp<int64_t>(
+      std::min<int64_t>(192 * 1024 / w_row_packed, (N + 4 * pool.size() - 1) / (4 * pool.size())), 1, N);
+  const int64_t n_blocks = (N + nc - 1) / nc;
+  // Chunks of K so that 4 x rows of a chunk (up to 24 KiB) stay in L1 across the block's W rows; an even
+  // number of quads, so that chunks start on the 8-block steps of the correction.
+  const int64_t max_q = 24 * 1024 / (kMR * (q4 ? sizeof(Quad) : sizeof(QuadAbs)));
+  const int64_t n_chunks = (nq + max_q - 1) / max_q;
+  const int64_t kc = ((nq + n_chunks - 1) / n_chunks + 1) / 2 * 2;
+  pool.parallel_dynamic(n_blocks, 1, [&](int64_t b0, int64_t b1, int) {
+    auto* wp = static_cast<Quad*>(scratch(1, nc * w_row_packed));
+    float* dwc = reinterpret_cast<float*>(wp + nc * nq);
+    for (int64_t blk = b0; blk < b1; ++blk) {
+      const int64_t n0 = blk * nc, ncur = std::min(nc, N - n0);
+      pack_w(a, n0, ncur, nb, wp, dwc, nb8);
+      for (int64_t q0 = 0; q0 < nq; q0 += kc) {
+        const int64_t q1 = std::min(nq, q0 + kc);
+        for (int64_t m = 0; m < M; m += kMR) {
+          const TileFn fn = tile_fn(q4, static_cast<int>(std::min<int64_t>(kMR, M - m)));
+          for (int64_t j = 0; j < ncur; ++j)
+            fn(Tile{xq + m * x_row, x_row, tc + m * nb8, wp + j * nq, dwc + j * nb8, q0, q1, nb8,
+                    a.y + m * N + n0 + j, N, a.bias ? a.bias[n0 + j] : 0.0f, q0 == 0});
+        }
+      }
+    }
+  });
+}
+
+}  // namespace bluecl::cpu::avx2
+
+#endif  // BLUECL_CPU_AVX2
