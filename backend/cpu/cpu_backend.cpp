@@ -8,6 +8,8 @@
 #include <mutex>
 #include <unordered_map>
 
+#include <sys/mman.h>
+
 namespace bluecl {
 
 namespace {
@@ -89,10 +91,27 @@ void CpuBackend::write(TensorRef dst, const void* src, size_t bytes) { std::memc
 void CpuBackend::read(TensorRef src, void* dst, size_t bytes) { std::memcpy(dst, host_ptr(src), bytes); }
 void CpuBackend::fill(TensorRef dst, uint8_t byte, size_t bytes) { std::memset(host_ptr(dst), byte, bytes); }
 
+namespace {
+// Decode streams every weight once per token; with 4 KiB pages that is a TLB miss every 4 KiB, and
+// reading through 2 MiB pages was measured ~12% faster (29.5 -> 33 GB/s with two threads). Ask for huge
+// pages over the 2 MiB-aligned interior of each large weight. Only a hint: the contents never change,
+// whether the bytes are a mapped file (the kernel then maps large page-cache folios with PMDs, and reads
+// not-yet-cached files in 2 MiB folios) or anonymous memory.
+void advise_huge_pages(const void* data, size_t bytes) {
+  constexpr uintptr_t kHuge = uintptr_t{2} << 20;
+  const auto lo = (reinterpret_cast<uintptr_t>(data) + kHuge - 1) & ~(kHuge - 1);
+  const auto hi = (reinterpret_cast<uintptr_t>(data) + bytes) & ~(kHuge - 1);
+  if (hi > lo) ::madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_HUGEPAGE);  // failure just means no hint
+}
+}  // namespace
+
 TensorRef CpuBackend::weight(const TensorInfo& w) {
   std::lock_guard lock(weights_->mu);
   auto& v = weights_->views[w.data];
-  if (!v) v = std::make_unique<HostBuffer>(w.data, w.bytes());
+  if (!v) {
+    v = std::make_unique<HostBuffer>(w.data, w.bytes());
+    if (precision_ == CpuPrecision::Fast) advise_huge_pages(w.data, w.bytes());
+  }
   return TensorRef{v.get(), 0};
 }
 

@@ -14,21 +14,33 @@ namespace bluecl::cpu::avx2 {
 
 inline constexpr int kMR = 6, kNR = 16;
 
-// y[MR x nr] (+)= x[MR x kc] @ panel[kc x 16]; `first` starts from the bias (or zero) instead of y. The
-// tile goes through a local buffer so that the accumulators never alias y (GCC then keeps them in
-// registers instead of storing them on every iteration).
+// y[MR x nr] (+)= x[MR x kc] @ panel[kc x 16]; `first` starts from the bias (or zero) instead of y. A
+// partial tile (nr < 16) goes through a local buffer. The accumulators are loaded before and stored after
+// the k loop only, so GCC keeps them in registers.
 template <int MR>
 inline void f32_tile(const float* x, int64_t ldx, const float* panel, int64_t kc, float* y, int64_t ldy,
                      int nr, bool first, const float* bias) {
   alignas(32) float buf[MR][kNR];
-  for (int m = 0; m < MR; ++m)
-    for (int n = 0; n < kNR; ++n)
-      buf[m][n] = n >= nr ? 0.0f : first ? (bias ? bias[n] : 0.0f) : y[m * ldy + n];
+  const bool full = nr == kNR;
+  if (!full)
+    for (int m = 0; m < MR; ++m)
+      for (int n = 0; n < kNR; ++n)
+        buf[m][n] = n >= nr ? 0.0f : first ? (bias ? bias[n] : 0.0f) : y[m * ldy + n];
   __m256 c[MR][2];
 #pragma GCC unroll 8
   for (int m = 0; m < MR; ++m) {
-    c[m][0] = _mm256_load_ps(buf[m]);
-    c[m][1] = _mm256_load_ps(buf[m] + 8);
+    if (!full) {
+      c[m][0] = _mm256_load_ps(buf[m]);
+      c[m][1] = _mm256_load_ps(buf[m] + 8);
+    } else if (!first) {
+      c[m][0] = _mm256_loadu_ps(y + m * ldy);
+      c[m][1] = _mm256_loadu_ps(y + m * ldy + 8);
+    } else if (bias) {
+      c[m][0] = _mm256_loadu_ps(bias);
+      c[m][1] = _mm256_loadu_ps(bias + 8);
+    } else {
+      c[m][0] = c[m][1] = _mm256_setzero_ps();
+    }
   }
   for (int64_t k = 0; k < kc; ++k) {
     const __m256 b0 = _mm256_load_ps(panel + k * kNR), b1 = _mm256_load_ps(panel + k * kNR + 8);
@@ -38,6 +50,14 @@ inline void f32_tile(const float* x, int64_t ldx, const float* panel, int64_t kc
       c[m][0] = _mm256_fmadd_ps(av, b0, c[m][0]);
       c[m][1] = _mm256_fmadd_ps(av, b1, c[m][1]);
     }
+  }
+  if (full) {
+#pragma GCC unroll 8
+    for (int m = 0; m < MR; ++m) {
+      _mm256_storeu_ps(y + m * ldy, c[m][0]);
+      _mm256_storeu_ps(y + m * ldy + 8, c[m][1]);
+    }
+    return;
   }
 #pragma GCC unroll 8
   for (int m = 0; m < MR; ++m) {

@@ -158,6 +158,8 @@ void gemv(ThreadPool& pool, const MatmulArgs& a) {
   // Chunks of rows handed out on demand, each a contiguous stretch of W (a few per thread).
   const int64_t chunk = std::max<int64_t>(16, a.N / (8 * pool.size())) / 4 * 4;
   pool.parallel_dynamic(a.N, chunk, [&](int64_t n0, int64_t n1, int) {
+    // The first group of a chunk has had no prefetch from a previous one.
+    prefetch_linear(a.w + n0 * a.w_row, 0, std::min<int64_t>(4, n1 - n0) * a.w_row);
     for (int64_t n = n0; n < n1; n += 4) {
       const int64_t R = std::min<int64_t>(4, n1 - n);
       const uint8_t* r[4];

@@ -39,7 +39,7 @@ void convert_rows(ThreadPool& pool, DType st, const void* src, DType dt, void* d
     pool.parallel_for(rows * n, [&](int64_t i0, int64_t i1, int) {
       if (st == DType::F32) f32_to_f16(reinterpret_cast<const float*>(s) + i0, reinterpret_cast<uint16_t*>(d) + i0, i1 - i0);
       else f16_to_f32(reinterpret_cast<const uint16_t*>(s) + i0, reinterpret_cast<float*>(d) + i0, i1 - i0);
-    }, 4096);
+    }, kMinParallelElems);
     return;
   }
 #endif
@@ -53,7 +53,7 @@ void convert_rows(ThreadPool& pool, DType st, const void* src, DType dt, void* d
       }
       quantize_row(dt, f, d + r * d_row, n);
     }
-  });
+  }, rows_grain(n));
 }
 
 void copy(const OpArgs& a) {

@@ -40,6 +40,6 @@ void gelu(const OpArgs& a) {
     }
 #endif
     for (; i < i1; ++i) y[i] = x[i] / (1.0f + std::exp(-c2 * (x[i] + 0.044715f * x[i] * x[i] * x[i])));
-  }, 4096);
+  }, kMinParallelElems);
 }
 }  // namespace bluecl::cpu

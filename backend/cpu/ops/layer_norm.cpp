@@ -47,7 +47,7 @@ void layer_norm(const OpArgs& a) {
         yr[i] = static_cast<float>(v * (w ? w[i] : 1.0f) + (b ? b[i] : 0.0f));
       }
     }
-  });
+  }, rows_grain(n));
 }
 
 }  // namespace bluecl::cpu

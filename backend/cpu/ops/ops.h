@@ -6,6 +6,7 @@
 #include "backend/cpu/thread_pool.h"
 #include "graph/graph.h"
 
+#include <algorithm>
 #include <array>
 
 namespace bluecl::cpu {
@@ -25,6 +26,12 @@ struct OpArgs {
   const float* f(int i) const { return has(i) ? static_cast<const float*>(src[i]) : nullptr; }
   float* y() const { return static_cast<float*>(dst); }
 };
+
+// Below about this many elements of work a parallel region (waking a worker, waiting for it) costs more
+// than it saves; a decode step runs hundreds of such small ops.
+inline constexpr int64_t kMinParallelElems = 16384;
+// A parallel_for grain, in rows of `row_elems` elements, that keeps each chunk above that size.
+inline int64_t rows_grain(int64_t row_elems) { return std::max<int64_t>(1, kMinParallelElems / std::max<int64_t>(1, row_elems)); }
 
 // Converts `rows` rows of n elements from type st to type dt (used by copy and kv_write); `fast` allows
 // the SIMD conversions.

@@ -47,7 +47,7 @@ void rms_norm(const OpArgs& a) {
       const double inv = 1.0 / std::sqrt(ss / n + eps);
       for (int64_t i = 0; i < n; ++i) yr[i] = static_cast<float>(xr[i] * inv * (w ? w[i] : 1.0f));
     }
-  });
+  }, rows_grain(n));
 }
 
 }  // namespace bluecl::cpu

@@ -65,7 +65,7 @@ void rope_fast(const OpArgs& a) {
         }
       }
     }
-  }, 8);
+  }, rows_grain(hd));
 }
 
 }  // namespace

@@ -23,6 +23,6 @@ void silu_mul(const OpArgs& a) {
     }
 #endif
     for (; i < i1; ++i) y[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
-  }, 4096);
+  }, kMinParallelElems);
 }
 }  // namespace bluecl::cpu

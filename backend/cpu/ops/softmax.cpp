@@ -29,7 +29,7 @@ void softmax(const OpArgs& a) {
       for (int64_t i = 0; i < n; ++i) sum += std::exp(static_cast<double>(xr[i]) * scale - mx);
       for (int64_t i = 0; i < n; ++i) yr[i] = static_cast<float>(std::exp(static_cast<double>(xr[i]) * scale - mx) / sum);
     }
-  });
+  }, rows_grain(n));
 }
 
 }  // namespace bluecl::cpu
