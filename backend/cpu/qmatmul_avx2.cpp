@@ -113,7 +113,7 @@ __m128 gemv_q4_rows(const uint8_t* const r[4], const uint8_t* next, const XPair4
   return _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
 }
 
-// Four Q8_0 rows against one x row (natural element order; q, |q| and d per block).
+// Four Q8_0 rows against one x row (natural element order: q and d per block; |q| made here).
 __m128 gemv_q8_rows(const uint8_t* const r[4], const uint8_t* next, const int8_t* xq, const float* xd,
                     int64_t nb) {
   const __m256i ones = _mm256_set1_epi16(1);

@@ -3,9 +3,12 @@
 // several threads at once are serialised. An exception thrown by fn in any thread reaches the caller
 // after every chunk has finished.
 //
-// A decode step runs ~600 parallel regions back to back, so waking workers through the kernel for each
+// A decode step runs ~260 parallel regions back to back, so waking workers through the kernel for each
 // would cost more than some regions take. Workers (and the caller, waiting for them) therefore spin on
 // an atomic for a short while (spin_us) before blocking on it; an idle pool sleeps and burns no CPU.
+// The default spin (100 us) outlasts the single-threaded stretches inside a decode step (attention over
+// a short context, norms, the executor), so workers do not sleep mid-token; it bounds the CPU a pool
+// burns after its last region. Measured: decode speed is the same from 2 us to 1 ms (within noise).
 #pragma once
 
 #include <atomic>
