@@ -80,7 +80,11 @@ void pack(const MatmulArgs& a, int64_t n0, int64_t nc, int64_t k0, int64_t kc, f
 
 void gemm(ThreadPool& pool, const MatmulArgs& a) {
   const int64_t M = a.M, N = a.N, K = a.K;
-  const int64_t nc = std::min(kNC, ((N + 4 * pool.size() - 1) / (4 * pool.size()) + kNR - 1) / kNR * kNR);
+  // Blocks of at most kNC W rows, their count rounded up to a multiple of twice the threads (each block is
+  // a long stretch of work: 9 blocks on 2 threads would leave one idle for a ninth of the time).
+  const int64_t th2 = 2 * pool.size();
+  const int64_t want = (std::max<int64_t>((N + kNC - 1) / kNC, th2) + th2 - 1) / th2 * th2;
+  const int64_t nc = std::min(kNC, ((N + want - 1) / want + kNR - 1) / kNR * kNR);
   const int64_t n_blocks = (N + nc - 1) / nc;
   pool.parallel_dynamic(n_blocks, 1, [&](int64_t b0, int64_t b1, int) {
     auto* packed = static_cast<float*>(scratch(1, (nc + kNR) * kKC * sizeof(float)));

@@ -226,10 +226,12 @@ void qgemm(ThreadPool& pool, const MatmulArgs& a) {
       quant_x(a.x + m * a.K, nb, q4, reinterpret_cast<Quad*>(xq + m * x_row), tc + m * nb8, nb8);
   });
 
-  // Blocks of W rows: a packed block stays in L2; at least 4 blocks per thread for balance.
+  // Blocks of W rows: a packed block stays in L2, and their count is a multiple of twice the threads
+  // (at least 4 per thread) so that no thread is left idle at the end.
   const int64_t w_row_packed = nq * w_quad + (q4 ? nb8 * sizeof(float) : 0);
-  const int64_t nc = std::clamp<int64_t>(
-      std::min<int64_t>(192 * 1024 / w_row_packed, (N + 4 * pool.size() - 1) / (4 * pool.size())), 1, N);
+  const int64_t max_rows = std::max<int64_t>(1, 192 * 1024 / w_row_packed), th2 = 2 * pool.size();
+  const int64_t want = (std::max<int64_t>((N + max_rows - 1) / max_rows, 2 * th2) + th2 - 1) / th2 * th2;
+  const int64_t nc = std::clamp<int64_t>((N + want - 1) / want, 1, N);
   const int64_t n_blocks = (N + nc - 1) / nc;
   // Chunks of K so that 4 x rows of a chunk (up to 24 KiB) stay in L1 across the block's W rows; an even
   // number of quads, so that chunks start on the 8-block steps of the correction.

@@ -55,6 +55,33 @@ inline float exp_fast(float x) {
 // only where the including file is built for AVX2).
 void exp_array(const float* x, float* y, int64_t n);
 
+// max(init, x[0..n)) (NaN-free input assumed, as for scores).
+inline float max_of(const float* x, int64_t n, float init) {
+  int64_t i = 0;
+  float m = init;
+#ifdef BLUECL_CPU_AVX2
+  if (n >= 8) {
+    __m256 v = _mm256_set1_ps(init);
+    for (; i + 8 <= n; i += 8) v = _mm256_max_ps(v, _mm256_loadu_ps(x + i));
+    __m128 h = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+    m = _mm_cvtss_f32(_mm_max_ss(h, _mm_movehdup_ps(h)));
+  }
+#endif
+  for (; i < n; ++i) m = x[i] > m ? x[i] : m;
+  return m;
+}
+
+// x[0..n) *= s.
+inline void scale_in_place(float* x, int64_t n, float s) {
+  int64_t i = 0;
+#ifdef BLUECL_CPU_AVX2
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), _mm256_set1_ps(s)));
+#endif
+  for (; i < n; ++i) x[i] *= s;
+}
+
 // y[i] = exp(x[i] - shift) for i < n; returns the sum of the y[i].
 inline float exp_shifted_sum(const float* x, float shift, float* y, int64_t n) {
   int64_t i = 0;

@@ -150,10 +150,8 @@ void query_heads(const Attn& at, int64_t b, int64_t i, int64_t h0, int64_t h1) {
     for (int64_t h = 0; h < nh; ++h) sc[h * n8 + j] = score1(at, b, j, (h0 + h) / at.group, qv + h * hd);
   for (int64_t h = 0; h < nh; ++h) {
     float* s = sc + h * n8;
-    float mx = -INFINITY;
-    for (int64_t t = 0; t < n; ++t) mx = std::max(mx, s[t]);
-    const float inv = 1.0f / exp_shifted_sum(s, mx, s, n);
-    for (int64_t t = 0; t < n; ++t) s[t] *= inv;
+    const float mx = max_of(s, n, -INFINITY);
+    scale_in_place(s, n, 1.0f / exp_shifted_sum(s, mx, s, n));
   }
   std::fill_n(o, nh * hd, 0.0f);
   // Blocks of 16 positions (all heads' V rows of a block stay in L1); per head, 64 output dims per pass
@@ -285,15 +283,13 @@ void tile_unit(const Attn& at, int64_t b, int64_t hk) {
           std::fill_n(s, kt, 0.0f);
           continue;
         }
-        float mx = mrow[r];
-        for (int64_t t = 0; t < lim; ++t) mx = std::max(mx, s[t]);
+        const float mx = max_of(s, lim, mrow[r]);
         const float alpha = exp_fast(mrow[r] - mx);
         const float sum = exp_shifted_sum(s, mx, s, lim);
         std::fill(s + lim, s + kt, 0.0f);
         lrow[r] = lrow[r] * alpha + sum;
         mrow[r] = mx;
-        if (alpha != 1.0f)
-          for (int64_t d = 0; d < hdp; ++d) O[r * hdp + d] *= alpha;
+        if (alpha != 1.0f) scale_in_place(O + r * hdp, hdp, alpha);
       }
       for (int64_t r = 0; r < R; r += kMR) {
         const int mr = static_cast<int>(std::min<int64_t>(kMR, R - r));
