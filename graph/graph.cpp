@@ -137,7 +137,7 @@ bool broadcastable(const Shape& a, const Shape& b) {
 }
 }  // namespace
 
-Tensor Graph::matmul(Tensor x, Tensor w, Tensor bias, std::string name) {
+Tensor Graph::matmul(Tensor x, Tensor w, Tensor bias, std::string name, MatMulAttr attr) {
   const Shape& xs = shape(x);
   const Shape& ws = shape(w);
   BLUECL_ASSERT(info(x).dtype == DType::F32 && ws.rank == 2 && xs.last() == ws[1], "matmul {} x {}^T",
@@ -145,7 +145,7 @@ Tensor Graph::matmul(Tensor x, Tensor w, Tensor bias, std::string name) {
   BLUECL_ASSERT(!bias || shape(bias).numel() == ws[0], "matmul bias {}", shape(bias).str());
   Shape ys = xs;
   ys[ys.rank - 1] = ws[0];
-  return add_node(OpKind::MatMul, MatMulAttr{}, {x, w, bias}, DType::F32, ys, std::move(name));
+  return add_node(OpKind::MatMul, attr, {x, w, bias}, DType::F32, ys, std::move(name));
 }
 
 Tensor Graph::add(Tensor a, Tensor b, std::string name) {

@@ -92,7 +92,7 @@ class Graph {
   Tensor rows(Tensor x, int64_t first, int64_t count, std::string name = {});  // over x.shape.rows()
 
   // --- ops; an empty name gets "<op>-<node index>" ---
-  Tensor matmul(Tensor x, Tensor w, Tensor bias = {}, std::string name = {});
+  Tensor matmul(Tensor x, Tensor w, Tensor bias = {}, std::string name = {}, MatMulAttr attr = {});
   Tensor add(Tensor a, Tensor b, std::string name = {});
   Tensor mul(Tensor a, Tensor b, std::string name = {});
   Tensor scale(Tensor x, float s, std::string name = {});

@@ -35,7 +35,11 @@ enum class OpKind : uint8_t {
 };
 inline constexpr int kNumOps = static_cast<int>(OpKind::Count_);
 
-struct MatMulAttr {};
+struct MatMulAttr {
+  // The activations must keep (at least) fp16-level precision: a backend may not quantise them to 8 bits
+  // (the ViT: int8 weights, fp16 activations, as the paper). Otherwise it may, as llama.cpp's CPU does.
+  bool precise = false;
+};
 struct AddAttr {};
 struct MulAttr {};
 struct ScaleAttr {

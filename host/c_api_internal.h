@@ -102,7 +102,8 @@ inline DeviceOptions device_options(const bluecl_model_params& p) {
   return DeviceOptions{.device = p.device ? p.device : "",
                        .n_threads = p.n_threads,
                        .pins = p.pins ? p.pins : "",
-                       .placement = p.placement ? p.placement : ""};
+                       .placement = p.placement ? p.placement : "",
+                       .cpu_precision = p.exact_cpu ? CpuPrecision::Reference : CpuPrecision::Fast};
 }
 
 // A new model handle with the parameters' progress callback and device options (nothing loaded yet).

@@ -11,7 +11,8 @@
 
 namespace bluecl {
 
-Devices::Devices(const DeviceOptions& opts) : cpu_(std::make_unique<CpuBackend>(opts.n_threads)) {
+Devices::Devices(const DeviceOptions& opts)
+    : cpu_(std::make_unique<CpuBackend>(opts.n_threads, opts.cpu_precision)) {
   list_.push_back(cpu_.get());
   sched_.pins = parse_pins(opts.pins);
   if (opts.device != "cpu") {

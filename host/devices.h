@@ -24,6 +24,9 @@ struct DeviceOptions {
   // "device": the OpenCL device unless it declines the op. Empty: BLUECL_PLACEMENT, else "cost".
   std::string placement;
   bool profiling = false;
+  // Fast: 8-bit activations for quantised matmuls, fp32 SIMD elsewhere (inference). Reference: exact
+  // (tests that compare against golden fp32 references). See backend/cpu/cpu_backend.h.
+  CpuPrecision cpu_precision = CpuPrecision::Fast;
 };
 
 class Devices {

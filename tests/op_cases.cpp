@@ -50,6 +50,17 @@ void add_matmul(std::vector<OpCase>& cases) {
         cases.push_back({fmt::format("matmul/{}/M{}xK256xN{}/rows", dtype_name(wt), m, n),
                          [=](OpBuilder& b) { b.g.matmul(b.input("x", {m, 256}), b.weight("w", wt, {n, 256}), b.input("b", {n})); },
                          kDot, {}, "matmul", "rows"});
+  // Precise quantised matmuls (the ViT's: activations kept at fp32): one row, a batch, K not a multiple of
+  // the CPU GEMM's 256-column panels.
+  for (DType wt : {DType::Q8_0, DType::Q4_0})
+    for (int64_t m : {1, 9, 70})
+      cases.push_back({fmt::format("matmul/{}/M{}xK{}xN37/precise", dtype_name(wt), m, m == 70 ? 1152 : 288),
+                       [=](OpBuilder& b) {
+                         const int64_t k = m == 70 ? 1152 : 288;
+                         b.g.matmul(b.input("x", {m, k}), b.weight("w", wt, {37, k}), b.input("b", {37}), {},
+                                    MatMulAttr{.precise = true});
+                       },
+                       kDot});
   // F32/F16 rows not a multiple of 8 or 32 (the ViT's patch embedding has K = 588).
   for (DType wt : {DType::F32, DType::F16})
     for (int64_t k : {37, 588}) {

@@ -31,6 +31,7 @@ ModelPtr load(const std::string& stem, const char* device = "cpu") {
   bluecl_model_params p = bluecl_model_default_params();
   p.device = device;
   p.placement = "device";  // the OpenCL tests are about the device's kernels
+  p.exact_cpu = 1;         // and compare with the float64 reference
   bluecl_model* m = nullptr;
   const bluecl_status st = bluecl_model_load(data_path("golden/" + stem + ".gguf").c_str(), &p, &m);
   EXPECT_EQ(st, BLUECL_OK) << bluecl_last_error();

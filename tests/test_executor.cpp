@@ -110,7 +110,7 @@ Result run(std::vector<Backend*> backends, const ScheduleOptions& opts = {}) {
 }
 
 CpuBackend& cpu() {
-  static CpuBackend be(2);
+  static CpuBackend be(2, CpuPrecision::Reference);
   return be;
 }
 

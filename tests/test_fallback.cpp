@@ -29,7 +29,7 @@ struct Outcome {
 
 // Teacher-forced logits with fresh devices (so environment variables read at backend creation apply).
 Outcome run(const char* device) {
-  Devices d({.device = device, .n_threads = 2, .placement = "device"});
+  Devices d({.device = device, .n_threads = 2, .placement = "device", .cpu_precision = CpuPrecision::Reference});
   Session s(model(), d, {.n_ctx = 128, .n_chunk = 16, .kv_type = DType::F32, .all_logits = true});
   s.prefill(read_golden_tokens(data_path("golden/tiny-a-q8_0.tokens.json")).all());
   return {s.all_logits(), s.plan_text(16)};

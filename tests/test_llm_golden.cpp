@@ -9,8 +9,11 @@
 #include "tests/golden.h"
 #include "tests/testing.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <map>
 
 namespace bluecl::testing {
@@ -30,18 +33,28 @@ const LlmModel& model(const std::string& stem) {
   return *m;
 }
 
+// The exact CPU backend (and the CPU half of a CPU + OpenCL placement): every check below but GoldenFast.
 Devices& devices(bool cl) {
-  static Devices cpu_only({.device = "cpu", .n_threads = 2});
+  static Devices cpu_only({.device = "cpu", .n_threads = 2, .cpu_precision = CpuPrecision::Reference});
   if (!cl) return cpu_only;
-  static Devices with_cl({.device = "", .n_threads = 2, .placement = "device"});
+  static Devices with_cl({.device = "", .n_threads = 2, .placement = "device", .cpu_precision = CpuPrecision::Reference});
   return with_cl;
 }
 
-std::vector<float> teacher_forced(const std::string& stem, bool cl, int64_t chunk, DType kv) {
-  Session s(model(stem), devices(cl), {.n_ctx = 256, .n_chunk = chunk, .kv_type = kv, .all_logits = true});
+// The CPU backend as inference runs it (CpuPrecision::Fast).
+Devices& fast_devices() {
+  static Devices d({.device = "cpu", .n_threads = 2, .cpu_precision = CpuPrecision::Fast});
+  return d;
+}
+
+std::vector<float> teacher_forced(Devices& dev, const std::string& stem, int64_t chunk, DType kv) {
+  Session s(model(stem), dev, {.n_ctx = 256, .n_chunk = chunk, .kv_type = kv, .all_logits = true});
   const std::vector<int32_t> toks = read_golden_tokens(data_path("golden/" + stem + ".tokens.json")).all();
   s.prefill(toks);
   return s.all_logits();
+}
+std::vector<float> teacher_forced(const std::string& stem, bool cl, int64_t chunk, DType kv) {
+  return teacher_forced(devices(cl), stem, chunk, kv);
 }
 
 struct Case {
@@ -109,6 +122,71 @@ TEST(GoldenKv, ReducedPrecisionCaches) {
       EXPECT_GE(q.top1, 0.95) << f.stem;
       std::printf("  %-20s %-4s kv f16 NMSE %.3g (top-1 %.1f%%), kv q8_0 NMSE %.3g (top-1 %.1f%%)\n", f.stem,
                   cl ? "cl" : "cpu", h.nmse, 100 * h.top1, q.nmse, 100 * q.top1);
+    }
+  }
+}
+
+// Rows where `got` picks another token than `ref`, with ref's margin between its top two logits.
+std::vector<double> top1_misses(const std::vector<float>& got, const std::vector<float>& ref, int64_t n_vocab) {
+  std::vector<double> margins;
+  for (size_t r = 0; r < ref.size() / n_vocab; ++r) {
+    const float* g = got.data() + r * n_vocab;
+    const float* f = ref.data() + r * n_vocab;
+    const int64_t gi = std::max_element(g, g + n_vocab) - g, fi = std::max_element(f, f + n_vocab) - f;
+    if (gi == fi) continue;
+    float second = -INFINITY;
+    for (int64_t i = 0; i < n_vocab; ++i)
+      if (i != fi) second = std::max(second, f[i]);
+    margins.push_back(f[fi] - second);
+  }
+  return margins;
+}
+
+// The fast CPU backend, teacher-forced, one token at a time (the GEMV kernels) and in chunks of 7 and 128
+// (the GEMM kernels, which cover the whole sequence in one chunk), with an fp16 cache (the CPU default)
+// and an fp32 one. F32/F16 matrices keep fp32 activations: with the fp16 cache they meet the README's
+// "fp16 KV cache" row, with the fp32 cache its fp32 row (NMSE <= 1e-6, every top-1).
+// Quantised matrices take 8-bit activations: the "8-bit activations" row's NMSE (<= 2e-3), and within
+// 2e-3 of llama.cpp, which computes the same way. Its top-1 >= 95% is not a usable test for an 8-bit
+// engine on these files: their logits differ from exact by ~0.12 rms (tiny-a-q4_0) and many rows have
+// top-2 margins below that, so top-1 lands anywhere in 93-98% with the fp32 rounding order (llama.cpp
+// scores 95.5%, one row from failing; simulating the noise gives a 60% chance of >= 95%). Instead, every
+// disagreement must be a near-tie: the exact margin below 4x this run's rms logit error (a real error
+// moves rows with wide margins too), and top-1 must stay >= 90%.
+TEST(GoldenFast, TeacherForcedLogits) {
+  for (const File& f : kFiles) {
+    const int64_t n_vocab = model(f.stem).hparams().n_vocab;
+    const std::vector<float> exact = read_f32(data_path(std::string("golden/") + f.stem + ".exact.logits.f32"));
+    const bool quantised = std::string(f.stem).find("q8_0") != std::string::npos ||
+                           std::string(f.stem).find("q4_0") != std::string::npos;
+    double exact_ms = 0;  // mean square of the exact logits
+    for (float v : exact) exact_ms += static_cast<double>(v) * v;
+    exact_ms /= static_cast<double>(exact.size());
+    for (DType kv : {DType::F16, DType::F32}) {
+      for (int64_t chunk : {1, 7, 128}) {
+        const std::string what = fmt::format("{} kv {} chunk {}", f.stem, dtype_name(kv), chunk);
+        const std::vector<float> got = teacher_forced(fast_devices(), f.stem, chunk, kv);
+        const Agreement e = compare_logits(got, exact, n_vocab);
+        if (quantised) {
+          EXPECT_LE(e.nmse, 2e-3) << what;
+          EXPECT_GE(e.top1, 0.90) << what;
+          const double near_tie = 4 * std::sqrt(e.nmse * exact_ms);
+          for (double m : top1_misses(got, exact, n_vocab)) EXPECT_LE(m, near_tie) << what << ": a clear top-1 lost";
+        } else {
+          EXPECT_LE(e.nmse, kv == DType::F16 ? 1e-4 : 1e-6) << what;
+          EXPECT_GE(e.top1, kv == DType::F16 ? 0.98 : 1.0) << what;
+        }
+        double vs_llamacpp = 0;
+        if (f.has_llamacpp) {
+          const std::vector<float> lc =
+              read_f32(data_path(std::string("golden/") + f.stem + ".llamacpp.logits.f32"));
+          vs_llamacpp = compare_logits(got, lc, n_vocab).nmse;
+          EXPECT_LE(vs_llamacpp, 2e-3) << what;
+        }
+        std::printf("  %-20s fast kv %-4s chunk %-4lld NMSE vs exact %.3g (top-1 %.1f%%), vs llama.cpp %.3g\n",
+                    f.stem, std::string(dtype_name(kv)).c_str(), static_cast<long long>(chunk), e.nmse,
+                    100 * e.top1, vs_llamacpp);
+      }
     }
   }
 }

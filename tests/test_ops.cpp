@@ -20,7 +20,7 @@ namespace bluecl::testing {
 namespace {
 
 CpuBackend& cpu() {
-  static CpuBackend be(2);
+  static CpuBackend be(2, CpuPrecision::Reference);
   return be;
 }
 

@@ -41,9 +41,9 @@ const LlmModel& llm(const std::string& stem) {
 }
 
 Devices& devices(bool cl) {
-  static Devices cpu_only({.device = "cpu", .n_threads = 2});
+  static Devices cpu_only({.device = "cpu", .n_threads = 2, .cpu_precision = CpuPrecision::Reference});
   if (!cl) return cpu_only;
-  static Devices with_cl({.device = "", .n_threads = 2, .placement = "device"});
+  static Devices with_cl({.device = "", .n_threads = 2, .placement = "device", .cpu_precision = CpuPrecision::Reference});
   return with_cl;
 }
 
@@ -139,7 +139,7 @@ TEST(VisionPlacement, OpenClRunsTheTower) {
 // pins match exist, the split inserts transfers, and the result is unchanged.
 TEST(VisionPlacement, PatchEmbeddingPinnedToCpu) {
   BLUECL_REQUIRE_CL();
-  Devices split({.device = "", .n_threads = 2, .pins = "v.patch*=cpu", .placement = "device"});
+  Devices split({.device = "", .n_threads = 2, .pins = "v.patch*=cpu", .placement = "device", .cpu_precision = CpuPrecision::Reference});
   VisionEncoder enc(vit("tiny-v-f32"), split, {.batch = 2, .pipeline = VisionPipeline::Off});
   const std::string plan = enc.plan_text(2);
   EXPECT_NE(plan.find("pinned"), std::string::npos) << plan;

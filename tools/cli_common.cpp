@@ -57,6 +57,8 @@ void DeviceArgs::declare(Args& a) {
         "cost: each op where a per-device calibration (run once, cached) says it is fastest; device: the "
         "OpenCL device unless it declines the op (default: BLUECL_PLACEMENT, else cost)",
         "cost|device");
+  a.flag("--exact", &exact, "the CPU runs the exact fp32 reference path (default: the fast path, which runs quantised "
+                            "matmuls on 8-bit activations as llama.cpp does)");
 }
 
 bluecl_model_params DeviceArgs::model_params() const {
@@ -65,6 +67,7 @@ bluecl_model_params DeviceArgs::model_params() const {
   p.n_threads = static_cast<int32_t>(threads);
   p.pins = pins.empty() ? nullptr : pins.c_str();
   p.placement = placement.empty() ? nullptr : placement.c_str();
+  p.exact_cpu = exact ? 1 : 0;
   p.progress = stderr_progress;
   return p;
 }

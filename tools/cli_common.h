@@ -28,6 +28,7 @@ struct DeviceArgs {
   int64_t threads = 0;
   std::string pins;
   std::string placement;
+  bool exact = false;  // the CPU's exact reference path
   void declare(Args& a);
   bluecl_model_params model_params() const;  // with stderr progress
 };

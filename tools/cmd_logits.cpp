@@ -41,6 +41,7 @@ std::vector<int32_t> read_tokens(const std::string& path) {
 
 int body(int argc, char** argv) {
   std::string model, tokens_path, out, kv = "f32";
+  bool fast = false;
   int64_t chunk = 128;
   DeviceArgs dev;
   Args a("logits", "-m MODEL.gguf --tokens FILE.json --out LOGITS.f32 [options]",
@@ -52,7 +53,9 @@ int body(int argc, char** argv) {
   a.opt("--chunk", &chunk, "prefill chunk size (default 128)");
   a.opt("--kv", &kv, "KV cache type: f32 (default), f16, q8_0", "TYPE");
   dev.declare(a);
+  a.flag("--fast", &fast, "use the CPU's fast path (8-bit activations) instead of the exact one, the default here");
   if (!a.parse(argc, argv)) return 0;
+  dev.exact = !fast;  // logits are for comparisons: exact unless asked otherwise
   if (model.empty() || tokens_path.empty() || out.empty()) throw std::runtime_error("-m, --tokens and --out are required");
   const std::vector<int32_t> ids = read_tokens(tokens_path);
 

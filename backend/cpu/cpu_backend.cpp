@@ -8,6 +8,8 @@
 #include <mutex>
 #include <unordered_map>
 
+#include <sys/mman.h>
+
 namespace bluecl {
 
 namespace {
@@ -41,11 +43,13 @@ struct CpuBackend::Weights {
   std::unordered_map<const void*, std::unique_ptr<HostBuffer>> views;
 };
 
-CpuBackend::CpuBackend(int n_threads)
-    : pool_(std::make_unique<cpu::ThreadPool>(n_threads)), weights_(std::make_unique<Weights>()) {}
+CpuBackend::CpuBackend(int n_threads, CpuPrecision precision)
+    : pool_(std::make_unique<cpu::ThreadPool>(n_threads)), precision_(precision), weights_(std::make_unique<Weights>()) {}
 CpuBackend::~CpuBackend() = default;
 
-std::string CpuBackend::name() const { return fmt::format("cpu ({} threads)", pool_->size()); }
+std::string CpuBackend::name() const {
+  return fmt::format("cpu ({} threads{})", pool_->size(), precision_ == CpuPrecision::Reference ? ", reference" : "");
+}
 
 void* CpuBackend::host_ptr(TensorRef r) {
   BLUECL_ASSERT(r.buffer != nullptr, "null tensor ref");
@@ -87,10 +91,27 @@ void CpuBackend::write(TensorRef dst, const void* src, size_t bytes) { std::memc
 void CpuBackend::read(TensorRef src, void* dst, size_t bytes) { std::memcpy(dst, host_ptr(src), bytes); }
 void CpuBackend::fill(TensorRef dst, uint8_t byte, size_t bytes) { std::memset(host_ptr(dst), byte, bytes); }
 
+namespace {
+// Decode streams every weight once per token; with 4 KiB pages that is a TLB miss every 4 KiB, and
+// reading through 2 MiB pages was measured ~12% faster (29.5 -> 33 GB/s with two threads). Ask for huge
+// pages over the 2 MiB-aligned interior of each large weight. Only a hint: the contents never change,
+// whether the bytes are a mapped file (the kernel then maps large page-cache folios with PMDs, and reads
+// not-yet-cached files in 2 MiB folios) or anonymous memory.
+void advise_huge_pages(const void* data, size_t bytes) {
+  constexpr uintptr_t kHuge = uintptr_t{2} << 20;
+  const auto lo = (reinterpret_cast<uintptr_t>(data) + kHuge - 1) & ~(kHuge - 1);
+  const auto hi = (reinterpret_cast<uintptr_t>(data) + bytes) & ~(kHuge - 1);
+  if (hi > lo) ::madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_HUGEPAGE);  // failure just means no hint
+}
+}  // namespace
+
 TensorRef CpuBackend::weight(const TensorInfo& w) {
   std::lock_guard lock(weights_->mu);
   auto& v = weights_->views[w.data];
-  if (!v) v = std::make_unique<HostBuffer>(w.data, w.bytes());
+  if (!v) {
+    v = std::make_unique<HostBuffer>(w.data, w.bytes());
+    if (precision_ == CpuPrecision::Fast) advise_huge_pages(w.data, w.bytes());
+  }
   return TensorRef{v.get(), 0};
 }
 
@@ -101,7 +122,7 @@ void CpuBackend::release_weight(const void* host_data) {
 
 void CpuBackend::run(const Graph& g, const Node& n, std::span<const TensorRef> src, TensorRef dst,
                      const Step& step) {
-  cpu::OpArgs a{g, n, step, *pool_};
+  cpu::OpArgs a{g, n, step, *pool_, precision_ == CpuPrecision::Fast};
   for (int i = 0; i < n.n_src; ++i) a.src[i] = host_ptr(src[i]);
   a.dst = host_ptr(dst);
   switch (n.kind) {

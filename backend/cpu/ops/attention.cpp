@@ -1,7 +1,8 @@
 // y[b, i, h*hd + d] = sum_j softmax_j(scale * q[b,i,h] . k[b,j,h/g]) v[b,j,h/g,d], g = H / Hkv.
 // With a KV cache the keys are rows 0 .. n_past + nq - 1 of the cache and query i sits at n_past + i;
 // without, past = nkv - nq. A causal query at position p sees keys j <= p.
-// K and V rows may be F32, F16 or Q8_0 (blocks along head_dim).
+// K and V rows may be F32, F16 or Q8_0 (blocks along head_dim). This file is the exact reference (double
+// scores and sums); CpuPrecision::Fast runs attention_fast.cpp.
 #include "backend/cpu/ops/ops.h"
 
 #include "graph/error.h"
@@ -13,6 +14,11 @@
 namespace bluecl::cpu {
 
 void attention(const OpArgs& a) {
+  if (a.fast) return attention_fast(a);
+  attention_reference(a);
+}
+
+void attention_reference(const OpArgs& a) {
   const Shape& qs = a.in(0).shape;
   const Shape& ks = a.in(1).shape;
   const AttentionAttr& at = a.n.a<AttentionAttr>();

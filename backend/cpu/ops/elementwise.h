@@ -19,7 +19,7 @@ void binary_rows(const OpArgs& a, F f) {
     } else {
       for (int64_t i = i0; i < i1; ++i) y[i] = f(x[i], b[i % nb]);
     }
-  }, 4096);
+  }, kMinParallelElems);
 }
 
 template <typename F>
@@ -29,7 +29,7 @@ void unary(const OpArgs& a, F f) {
   float* y = a.y();
   a.pool.parallel_for(n, [&](int64_t i0, int64_t i1, int) {
     for (int64_t i = i0; i < i1; ++i) y[i] = f(x[i]);
-  }, 4096);
+  }, kMinParallelElems);
 }
 
 }  // namespace bluecl::cpu

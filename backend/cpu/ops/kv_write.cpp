@@ -14,7 +14,7 @@ void kv_write(const OpArgs& a) {
          a.step.n_past + n - 1, n_ctx);
   const int64_t per_pos = si.shape.numel() / n;  // n_head_kv * head_dim elements per position
   auto* dst = static_cast<uint8_t*>(a.dst) + a.step.n_past * dtype_bytes(ci.dtype, per_pos);
-  convert_rows(a.pool, si.dtype, a.src[0], ci.dtype, dst, n, per_pos);
+  convert_rows(a.pool, si.dtype, a.src[0], ci.dtype, dst, n, per_pos, a.fast);
 }
 
 }  // namespace bluecl::cpu

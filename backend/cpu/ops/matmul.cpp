@@ -1,5 +1,7 @@
 // y[M, N] = x[M, K] @ W[N, K]^T (+ bias). The reference: W is dequantised exactly to fp32 in tiles of
 // rows and multiplied in fp32 (Eigen); one row of x takes a dequantise-and-dot path per weight row.
+// The fast path (CpuPrecision::Fast) is in backend/cpu/fast_matmul.h.
+#include "backend/cpu/fast_matmul.h"
 #include "backend/cpu/ops/ops.h"
 
 #include <Eigen/Core>
@@ -23,6 +25,16 @@ void matmul(const OpArgs& a) {
   const auto* w = static_cast<const uint8_t*>(a.src[1]);
   const size_t w_row = wi.row_bytes();
   const DType wt = wi.dtype;
+
+  const bool quantised = wt == DType::Q4_0 || wt == DType::Q8_0;
+  const bool precise = a.n.a<MatMulAttr>().precise;
+  if (a.fast && !(precise && quantised && M == 1)) {
+    const MatmulArgs m{x, M, K, wt, w, w_row, N, bias, y};
+    // Quantised weights multiply 8-bit activations unless the op asks for precise ones; then they are
+    // dequantised into the fp32 GEMM's packed panels (the paper's int8 ViT with fp16 activations).
+    if (quantised && !precise) return qmatmul(a.pool, m);
+    return fmatmul(a.pool, m);
+  }
 
   if (M == 1) {
     a.pool.parallel_for(N, [&](int64_t n0, int64_t n1, int) {

@@ -127,6 +127,9 @@ typedef struct bluecl_model_params {
   int32_t vocab_only;   /* load only the tokenizer (for vocabulary files) */
   bluecl_progress_callback progress;
   void* progress_user;
+  int32_t exact_cpu;      /* 1: the CPU runs the exact fp32 reference path (for comparisons with other
+                             engines; several times slower); 0 (default): its fast path, with quantised
+                             matmuls on 8-bit activations (as llama.cpp's CPU backend) */
   const char* placement;  /* "cost" (each op where a per-device calibration says it is fastest; the
                              calibration runs once and is cached), "device" (the OpenCL device unless it
                              declines the op), NULL: BLUECL_PLACEMENT, else "cost" */
