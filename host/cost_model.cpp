@@ -20,7 +20,8 @@ namespace bluecl {
 
 namespace {
 
-constexpr const char* kFormat = "bluecl-costs-1";
+// Part of every cache key: a new format or bluecl version measures again (kernels change between versions).
+constexpr const char* kFormat = "bluecl-costs-2 v0.1.0";
 
 CostClass matmul_class(DType t, bool gemv) {
   switch (t) {
@@ -63,6 +64,20 @@ OpWork op_work(const Graph& g, const Node& n) {
       w.flops = 4.0 * q[0] * q[1] * q[2] * q[3] * n_kv;
       w.bytes = 2.0 * static_cast<double>(k.bytes()) * frac + 2.0 * g.info(n.src[0]).bytes();
       w.cls = CostClass::Attention;
+      break;
+    }
+    case OpKind::GetRows: {  // only the rows asked for are read
+      const TensorInfo& t = g.info(n.src[0]);
+      w.bytes = static_cast<double>(g.info(n.src[1]).bytes() + g.info(n.src[1]).shape.numel() * t.row_bytes() +
+                                    out.bytes());
+      w.cls = CostClass::Memory;
+      break;
+    }
+    case OpKind::KvWrite: {  // the chunk's rows are read and written; the rest of the cache is untouched
+      const TensorInfo& src = g.info(n.src[0]);
+      const TensorInfo& cache = g.info(n.src[1]);
+      w.bytes = static_cast<double>(src.bytes() + dtype_bytes(cache.dtype, src.shape.numel()));
+      w.cls = CostClass::Memory;
       break;
     }
     default: w.cls = CostClass::Memory; break;
