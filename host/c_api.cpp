@@ -122,7 +122,10 @@ bluecl_status bluecl_model_load(const char* path, const bluecl_model_params* par
     const bool vocab_only = params && params->vocab_only;
     auto m = new_model(params);
     m->llm = LlmModel::load(nonnull(path, "path"), vocab_only);
-    if (!vocab_only) m->devices = std::make_unique<Devices>(m->device_options);
+    if (!vocab_only) {
+      m->devices = std::make_unique<Devices>(m->device_options);
+      m->devices->release_host_pages = [llm = m->llm.get()](const void* p, size_t n) { llm->file().release_pages(p, n); };
+    }
     *out = m.release();
   });
 }

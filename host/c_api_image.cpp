@@ -52,7 +52,13 @@ void load_vision(bluecl_model& m, const char* path) {
   if (m.llm) check_projection(*vit, *m.llm);
   if (m.worker) m.worker->wait_idle();
   std::lock_guard lock(m.vision_mu);
-  if (!m.vision_devices) m.vision_devices = std::make_unique<Devices>(m.device_options);
+  if (!m.vision_devices) {
+    m.vision_devices = std::make_unique<Devices>(m.device_options);
+    // Pages of the current tower's file (replaced towers have released theirs).
+    m.vision_devices->release_host_pages = [&m](const void* p, size_t n) {
+      if (m.vit) m.vit->file().release_pages(p, n);
+    };
+  }
   if (m.vision) m.vision->release_weights();  // the devices' copies are keyed by the old file's mapping
   m.vision.reset();
   m.vit = std::move(vit);

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include <cstdlib>
+#include <map>
 #include <set>
 
 namespace bluecl {
@@ -62,7 +63,10 @@ Devices::Prepared Devices::prepare(Graph& g, const PrepareCallbacks& cb) {
       continue;
     }
     const std::vector<Executor::Failure> failed = p.ex->prepare(cb.kernels);
-    if (failed.empty()) return p;
+    if (failed.empty()) {
+      if (release_host_pages) release_device_only_weights(g, p.plan);
+      return p;
+    }
     for (const Executor::Failure& f : failed) {
       const Node& n = g.nodes()[f.node];
       const std::string first_line = f.what.substr(0, f.what.find('\n'));
@@ -72,6 +76,17 @@ Devices::Prepared Devices::prepare(Graph& g, const PrepareCallbacks& cb) {
       cl_->decline(n.kind, fmt::format("its kernel failed to build: {}", first_line));
     }
   }
+}
+
+void Devices::release_device_only_weights(const Graph& g, const Plan& plan) {
+  std::map<const void*, bool> cpu_reads;  // weight -> read by a CPU node in this graph
+  for (size_t i = 0; i < g.nodes().size(); ++i)
+    for (int k = 0; k < g.nodes()[i].n_src; ++k) {
+      const TensorInfo& t = g.info(g.nodes()[i].src[k]);
+      if (t.kind == TensorKind::Weight) cpu_reads[t.data] |= plan.nodes[i].device == 0;
+    }
+  for (const TensorInfo& t : g.tensors())
+    if (t.kind == TensorKind::Weight && !cpu_reads[t.data]) release_host_pages(t.data, t.bytes());
 }
 
 void Devices::give_up_memory(const Graph& g, const std::string& what) {

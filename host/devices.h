@@ -40,6 +40,11 @@ class Devices {
   // Frees every backend's copy of these host bytes (a model being unloaded).
   void release_weight(const void* host_data);
 
+  // Drops host pages of weights that only devices read (they have their own copy), so a model is not
+  // resident twice. Set by whoever owns the weights' mapping (GgufFile::release_pages ignores memory
+  // outside it); unset, nothing is released.
+  std::function<void(const void* data, size_t bytes)> release_host_pages;
+
   // Makes a graph ready to run: schedules g (in place) over the devices, builds its executor (weights
   // reach their devices), lets `bind` bind its states, and compiles its kernels. Never gives up on the
   // OpenCL device's account: an op whose kernel fails to build is declined from then on (it runs on the
@@ -59,6 +64,7 @@ class Devices {
 
  private:
   void give_up_memory(const Graph& g, const std::string& what);
+  void release_device_only_weights(const Graph& g, const Plan& plan);
 
  public:
 

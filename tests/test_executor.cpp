@@ -178,12 +178,13 @@ TEST(Scheduler, PinParsingAndGlobs) {
 namespace bluecl {
 namespace {
 
-DeviceCosts synthetic(double matmul_rate, double memory_rate, double transfer_bps, bool is_device) {
+DeviceCosts synthetic(double matmul_rate, double memory_rate, double transfer_bps, bool is_device,
+                      double latency_s = 1e-5) {
   DeviceCosts c;
   for (double& r : c.rate) r = matmul_rate;
   c.rate[static_cast<int>(CostClass::Memory)] = memory_rate;
   c.launch_s = 1e-6;
-  if (is_device) c.to_host_bps = c.from_host_bps = transfer_bps, c.transfer_latency_s = 1e-5;
+  if (is_device) c.to_host_bps = c.from_host_bps = transfer_bps, c.transfer_latency_s = latency_s;
   return c;
 }
 
@@ -219,7 +220,7 @@ TEST(CostModel, MergesRunsWhenTransfersCost) {
   ClBackend cl(*testing::cl_device());
   std::vector<Backend*> backends{&cpu(), &cl};
   auto cheap = build();
-  const Plan pc = schedule(cheap->g, backends, {.costs = {synthetic(1e9, 1e11, 0, false), synthetic(1e11, 1e9, 1e15, true)}});
+  const Plan pc = schedule(cheap->g, backends, {.costs = {synthetic(1e9, 1e11, 0, false), synthetic(1e11, 1e9, 1e15, true, 0)}});
   auto costly = build();
   const Plan px = schedule(costly->g, backends, {.costs = {synthetic(1e9, 1e11, 0, false), synthetic(1e11, 1e9, 1e6, true)}});
   EXPECT_GT(pc.n_transfers, px.n_transfers) << format_plan(costly->g, px, backends);
@@ -232,7 +233,7 @@ TEST(CostModel, CostPlacementComputesTheSame) {
   BLUECL_REQUIRE_CL();
   ClBackend cl(*testing::cl_device());
   const Result ref = run({&cpu()});
-  const Result got = run({&cpu(), &cl}, {.costs = {synthetic(1e9, 1e11, 0, false), synthetic(1e11, 1e9, 1e15, true)}});
+  const Result got = run({&cpu(), &cl}, {.costs = {synthetic(1e9, 1e11, 0, false), synthetic(1e11, 1e9, 1e15, true, 0)}});
   EXPECT_GT(got.plan.n_transfers, 0) << got.plan_text;
   EXPECT_LE(nmse(got.out.data(), ref.out.data(), kTok * kEmbd), 1e-9);
 }
