@@ -34,14 +34,20 @@ bluecl_kv_type kv_type(const std::string& s) {
 
 using ImagePtr = std::unique_ptr<bluecl_image, void (*)(bluecl_image*)>;
 
-// Encodes each image file, printing what the encoder made of it.
+// Encodes each image file, printing what the encoder made of it. Encoding runs on the model's worker
+// (decoupled): the images are all started first, then waited for.
 std::vector<ImagePtr> encode_images(bluecl_model* m, const std::vector<std::string>& files, bool quiet) {
   std::vector<ImagePtr> out;
+  const auto t0 = std::chrono::steady_clock::now();
   for (const std::string& file : files) {
-    const auto t0 = std::chrono::steady_clock::now();
     bluecl_image* img = nullptr;
     check(bluecl_image_encode_file(m, file.c_str(), &img), ("encoding " + file).c_str());
     out.emplace_back(img, bluecl_image_free);
+  }
+  for (size_t i = 0; i < files.size(); ++i) {
+    const std::string& file = files[i];
+    bluecl_image* img = out[i].get();
+    check(bluecl_image_wait(img), ("encoding " + file).c_str());
     const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     int32_t gm = 0, gn = 0;
     const float* embd = nullptr;
@@ -49,7 +55,7 @@ std::vector<ImagePtr> encode_images(bluecl_model* m, const std::vector<std::stri
     check(bluecl_image_grid_of(img, &gm, &gn), "reading the image grid");
     check(bluecl_image_embeddings(img, &embd, &n_tokens, &n_embd), "reading the image tokens");
     if (!quiet)
-      std::fprintf(stderr, "image %s: grid %d:%d, %d tiles, %zu image tokens, encoded in %.0f ms\n", file.c_str(), gm,
+      std::fprintf(stderr, "image %s: grid %d:%d, %d tiles, %zu image tokens, encoded by %.0f ms\n", file.c_str(), gm,
                    gn, gm * gn + 1, n_tokens, ms);
   }
   return out;
