@@ -1,6 +1,7 @@
 #include "host/cost_model.h"
 
 #include "backend/cl/cl_backend.h"
+#include "backend/cl/cl_runtime.h"
 #include "graph/error.h"
 #include "graph/log.h"
 #include "host/executor.h"
@@ -216,7 +217,11 @@ double measure(Backend& be, CostClass c, std::vector<std::vector<uint8_t>>& keep
 
 std::string cost_key(Backend& be) {
   std::string key = fmt::format("{} {}", kFormat, be.name());
-  if (auto* cl = dynamic_cast<ClBackend*>(&be)) key += " driver " + cl->features().driver_version;
+  if (auto* cl = dynamic_cast<ClBackend*>(&be)) {
+    key += " driver " + cl->features().driver_version;
+    // Tuned launches change the kernels' speed: a new tuning measures again.
+    for (const auto& [k, l] : cl->runtime().tuning.choices()) key += fmt::format(" {}={}", k, l.str());
+  }
   return key;
 }
 

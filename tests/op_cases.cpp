@@ -3,8 +3,11 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <ostream>
 
 namespace bluecl::testing {
+
+void PrintTo(const OpCase& c, std::ostream* os) { *os << c.name; }
 
 namespace {
 

@@ -146,6 +146,27 @@ TEST(Cli, BadInputIsAClearError) {
   EXPECT_NE(r.err.find("no OpenCL device 99"), std::string::npos) << r.err;
 }
 
+// bluecl bench prints a markdown table and valid JSON with every row measured; bluecl tune runs.
+TEST(Cli, BenchAndTune) {
+  const std::string model = q(data_path("golden/tiny-a-q4_0.gguf")), mmproj = q(data_path("golden/tiny-v-q8_0.gguf"));
+  const std::string args = "bench -m " + model + " --mmproj " + mmproj + " --prompt 16 --chunks 8,16 --decode 4 -r 2 --typing 0.1";
+  Result r = cli(args);
+  ASSERT_EQ(r.code, 0) << r.err;
+  for (const char* row : {"| host", "prefill", "decode", "encode 1 tile", "time to first token", "RSS"})
+    EXPECT_NE(r.out.find(row), std::string::npos) << row << " in\n" << r.out;
+  r = cli(args + " --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const Json doc = parse_json(r.out);
+  EXPECT_GT(doc.at("host_limits").at("read_gbps").as_number(), 0.0);
+  const auto& rows = doc.at("results").as_array();
+  ASSERT_GE(rows.size(), 6u);
+  for (const Json& row : rows) EXPECT_FALSE(row.at("values").as_array().empty());
+  r = cli("tune --quick --dry-run", "BLUECL_CACHE_DIR=none");
+  if (r.code == 1 && r.err.find("no OpenCL device") != std::string::npos) return;  // nothing to tune
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("matmul/q4_0/gemv"), std::string::npos) << r.out;
+}
+
 // With no OpenCL platform at all (an ICD directory with no drivers), everything still runs on the CPU,
 // with a notice.
 TEST(Cli, NoOpenClDeviceRunsOnCpu) {

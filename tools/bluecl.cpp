@@ -23,6 +23,7 @@ const Command kCommands[] = {
     {"grid", bluecl::cli::grid_main, "the tile grid chosen for an image size"},
     {"plan", bluecl::cli::plan_main, "show where each op runs and why (the placement plan)"},
     {"bench", bluecl::cli::bench_main, "measure limits, and a model's load, prefill and decode speed"},
+    {"tune", bluecl::cli::tune_main, "find the fastest correct OpenCL kernel launches for this device (kept for later runs)"},
     {"gen-model", bluecl::cli::gen_model_main, "write a random-weight model (for tests, demos and benchmarks)"},
 };
 

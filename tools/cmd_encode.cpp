@@ -43,7 +43,7 @@ void write_floats(const std::string& path, const float* data, size_t n) {
 }
 
 int body(int argc, char** argv) {
-  std::string mmproj, image, tiles_path, out, vit_out, trace;
+  std::string mmproj, image, tiles_path, out, vit_out, trace, pipeline = "auto";
   int64_t n_tiles = 0, batch = 4, repeat = 1;
   DeviceArgs dev;
   Args a("encode", "--mmproj VISION.gguf (--image FILE | --tiles TILES.f32 --n-tiles N) --out TOKENS.f32 [options]",
@@ -62,6 +62,9 @@ int body(int argc, char** argv) {
   a.opt("--trace", &trace, "write a Chrome trace of the last encode (chrome://tracing, ui.perfetto.dev)", "FILE");
   a.opt("--repeat", &repeat, "encode N times and report each time: the first includes uploading weights and\n"
                              "compiling kernels (default 1)");
+  a.opt("--pipeline", &pipeline, "auto|off|serial|on: whether the CPU prepares tile batch k+1 while the device\n"
+                                 "runs the ViT blocks of batch k (serial: the same split, one stage at a time;\n"
+                                 "auto: pipelined when the blocks run on an OpenCL device; default auto)", "MODE");
   dev.declare(a);
   if (!a.parse(argc, argv)) return 0;
   if (mmproj.empty() || out.empty()) throw std::runtime_error("--mmproj and --out are required");
@@ -69,6 +72,9 @@ int body(int argc, char** argv) {
   if (!tiles_path.empty() && n_tiles < 1) throw std::runtime_error("--tiles needs --n-tiles N (N >= 1)");
   if (!vit_out.empty() && tiles_path.empty()) throw std::runtime_error("--vit-out needs --tiles");
   if (repeat < 1) throw std::runtime_error("--repeat must be >= 1");
+  const char* modes[] = {"auto", "off", "serial", "on"};
+  const auto mode = std::find(std::begin(modes), std::end(modes), pipeline) - std::begin(modes);
+  if (mode == 4) throw std::runtime_error("--pipeline must be auto, off, serial or on, not " + pipeline);
 
   bluecl_model_params mp = dev.model_params();
   bluecl_model* m = nullptr;
@@ -77,6 +83,7 @@ int body(int argc, char** argv) {
   if (repeat > 1) check(bluecl_model_set_vision_release(m, 0), "keeping the vision weights");
   std::unique_ptr<bluecl_model, void (*)(bluecl_model*)> model_owner(m, bluecl_model_free);
   check(bluecl_model_set_vision_batch(m, static_cast<int32_t>(batch)), "setting the batch size");
+  check(bluecl_model_set_vision_pipeline(m, static_cast<int32_t>(mode)), "setting the pipeline mode");
   bluecl_vision_info info{};
   check(bluecl_model_get_vision_info(m, &info), "reading the vision tower");
 

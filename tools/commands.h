@@ -14,5 +14,6 @@ int gen_model_main(int argc, char** argv);
 int bench_main(int argc, char** argv);
 int plan_main(int argc, char** argv);
 int encode_main(int argc, char** argv);
+int tune_main(int argc, char** argv);
 
 }  // namespace bluecl::cli

@@ -2,7 +2,10 @@
 
 #include "backend/cl/cl_error.h"
 
+#include "graph/log.h"
+
 #include <cstdlib>
+#include <cstring>
 
 namespace bluecl {
 
@@ -39,6 +42,15 @@ ClRuntime::ClRuntime(const ClDeviceInfo& dev, bool profiling_)
       if (const size_t eq = item.find('='); eq != std::string_view::npos)
         forced_[std::string(item.substr(0, eq))] = std::string(item.substr(eq + 1));
       rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+    }
+  }
+  // Launch parameters found by `bluecl tune` for this device and driver; BLUECL_TUNING=off ignores them.
+  const char* tuning_env = std::getenv("BLUECL_TUNING");
+  if (!(tuning_env && std::strcmp(tuning_env, "off") == 0)) {
+    const std::string path = ClTuning::path_for(features);
+    if (!path.empty() && tuning.load(path)) {
+      tuning_file = path;
+      log(LogLevel::Info, "cl", "tuned launch parameters for {} kernels from {}", tuning.choices().size(), path);
     }
   }
 }

@@ -5,6 +5,7 @@
 
 #include "backend/cl/cl_device.h"
 #include "backend/cl/cl_programs.h"
+#include "backend/cl/cl_tuning.h"
 #include "graph/dtype.h"
 
 #include <CL/opencl.hpp>
@@ -47,6 +48,12 @@ class ClRuntime {
   // wins over `preferred`, which the op picks from the device's features.
   std::string_view variant(std::string_view op, std::string_view preferred) const;
   void force_variant(std::string op, std::string variant);  // empty variant: back to preferred
+
+  // The tuned launch for `key` ("matmul/q4_0/gemv"), or null: the op then uses its defaults. Loaded from
+  // the device's tuning file (ClTuning) at construction; the tuner edits `tuning` in place.
+  const ClLaunch* tuned(std::string_view key) const { return tuning.find(key); }
+  ClTuning tuning;
+  std::string tuning_file;  // where `tuning` was read from ("" when no file was used)
 
   // When non-null, every launch appends its event here (benchmarks time kernels this way).
   std::vector<cl::Event>* events = nullptr;

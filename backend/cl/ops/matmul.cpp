@@ -2,6 +2,8 @@
 // tokens, prefill and the ViT) and "rows" (matmul_rows.cl: each work-item streams a contiguous range of
 // weight rows with explicit 16-wide vectors; quantised weights on CPU devices). Default: rows for up to 4
 // rows of x with Q4_0/Q8_0 weights on a CPU device, else gemv for up to 4 rows, tiled beyond.
+// Tunable (matmul_tuning_key): the variant; gemv: tn (outputs per work-item), wg (work-group size);
+// tiled: tm x tn (tile per work-item), wg; rows: items (work-items per compute unit).
 #include "backend/cl/ops/ops.h"
 
 namespace bluecl::clops {
@@ -34,12 +36,18 @@ void matmul(const OpArgs& a) {
   const auto N = static_cast<cl_uint>(wi.shape[0]);
   const ClWeightLayout l = cl_weight_layout(wi.dtype, N, K);
   const bool quant = wi.dtype == DType::Q4_0 || wi.dtype == DType::Q8_0;
-  const std::string_view preferred = M > 4 ? "tiled" : quant && a.rt.features.is_cpu ? "rows" : "gemv";
+  const ClLaunch* tuned = a.rt.tuned(matmul_tuning_key(wi.dtype, M));
+  const std::string_view preferred = tuned                          ? std::string_view(tuned->variant)
+                                     : M > 4                        ? "tiled"
+                                     : quant && a.rt.features.is_cpu ? "rows"
+                                                                    : "gemv";
   const std::string_view variant = a.rt.variant("matmul", preferred);
+  if (tuned && variant != tuned->variant) tuned = nullptr;  // a forced variant runs with its defaults
+  auto param = [&](const char* name, int fallback) { return tuned ? tuned->get(name, fallback) : fallback; };
   const Mem b = a.opt(2);
   if (variant == "rows" && quant && M <= 4) {
     // A few work-items per compute unit, each over its own contiguous rows (groups of one work-item).
-    const size_t items = std::max<size_t>(1, a.rt.features.compute_units) * 4;
+    const size_t items = std::max<size_t>(1, a.rt.features.compute_units) * static_cast<size_t>(param("items", 4));
     const cl_uint per_item = static_cast<cl_uint>((N + items - 1) / items);
     ClDefines d;
     d.set("WTYPE", wtype(wi.dtype)).set("NB", K / 32);
@@ -51,7 +59,8 @@ void matmul(const OpArgs& a) {
     return;
   }
   const bool tiled = variant == "tiled";
-  const int tm = tiled ? 4 : 1, tn = 4;
+  const int tm = tiled ? param("tm", 4) : 1, tn = param("tn", 4);
+  const size_t wg = static_cast<size_t>(param("wg", 16));
   ClDefines d;
   d.set("WTYPE", wtype(wi.dtype)).set("TM", tm).set("TN", tn);
   cl::Kernel& k = a.rt.kernel(ClProgram::Matmul, d, "matmul");
@@ -59,7 +68,7 @@ void matmul(const OpArgs& a) {
               a.src[1].off + l.scale_offset, *b.buf, b.off, *a.dst.buf, a.dst.off, M, N, K,
               cl_int{a.has(2) ? 1 : 0});
   const size_t gx = (N + tn - 1) / tn, gy = (M + tm - 1) / tm;
-  a.rt.launch(k, cl::NDRange(round_up(gx, 16), gy), cl::NDRange(16, 1));
+  a.rt.launch(k, cl::NDRange(round_up(gx, wg), gy), cl::NDRange(wg, 1));
 }
 
 }  // namespace bluecl::clops

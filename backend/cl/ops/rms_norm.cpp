@@ -1,4 +1,5 @@
 // Variants: "row" (one work-item per row; CPU devices) and "wg" (a work-group per row; GPUs).
+// Tunable: the variant; wg: wg (work-group size, a power of two).
 #include "backend/cl/ops/elementwise.h"
 
 namespace bluecl::clops {
@@ -11,12 +12,15 @@ void rms_norm(const OpArgs& a) {
   const cl_int has_w = a.has(1) ? 1 : 0;
   const Mem w = a.opt(1);
   const float eps = a.n.a<RmsNormAttr>().eps;
-  if (a.rt.variant("rms_norm", a.rt.features.is_cpu ? "row" : "wg") == "row") {
+  const ClLaunch* tuned = a.rt.tuned("rms_norm");
+  const std::string_view variant =
+      a.rt.variant("rms_norm", tuned ? std::string_view(tuned->variant) : a.rt.features.is_cpu ? "row" : "wg");
+  if (variant == "row") {
     cl::Kernel& k = a.rt.kernel(ClProgram::RmsNorm, {}, "rms_norm_row");
     kernel_args(k, *a.src[0].buf, a.src[0].off, *w.buf, w.off, *a.dst.buf, a.dst.off, n, rows, eps, has_w);
     a.rt.launch(k, cl::NDRange(rows));
   } else {
-    constexpr int kWg = 64;
+    const int kWg = tuned && tuned->variant == variant ? tuned->get("wg", 64) : 64;
     cl::Kernel& k = a.rt.kernel(ClProgram::RmsNorm, ClDefines().set("WG", kWg), "rms_norm_wg");
     kernel_args(k, *a.src[0].buf, a.src[0].off, *w.buf, w.off, *a.dst.buf, a.dst.off, n, rows, eps, has_w);
     a.rt.launch(k, cl::NDRange(size_t{rows} * kWg), cl::NDRange(kWg));

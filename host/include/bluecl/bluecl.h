@@ -118,6 +118,40 @@ typedef struct bluecl_model bluecl_model;
  * [0, 1]. Returning non-zero cancels the step (BLUECL_ERR_CANCELLED). */
 typedef int (*bluecl_progress_callback)(const char* stage, float fraction, void* user);
 
+/* ---- auto-tuning -------------------------------------------------------------------------------------- */
+
+/* The launch kept for one kernel key ("matmul/q4_0/gemv", "rms_norm", ...). */
+typedef struct bluecl_tune_result {
+  const char* key;
+  const char* best;        /* "rows items=8"; "default" when the built-in choice stayed fastest */
+  double default_ms;       /* the built-in choice, summed over the key's shapes (0 if it was wrong) */
+  double best_ms;
+  int32_t n_tried;         /* candidate launches run */
+  int32_t n_rejected;      /* of them: wrong results or refused by the device */
+} bluecl_tune_result;
+typedef void (*bluecl_tune_callback)(const bluecl_tune_result* result, void* user);
+
+typedef struct bluecl_tune_params {
+  const char* device;      /* as in bluecl_model_params; must name an OpenCL device */
+  const char* model;       /* NULL: the full-size bluelm-v-3b shapes; else this LLM's matrices ... */
+  const char* mmproj;      /* ... and/or this vision tower's */
+  int32_t n_chunk;         /* rows of the prefill shapes (0: 128) */
+  int32_t quick;           /* 1: a few small shapes and candidates (tests) */
+  int32_t save;            /* 1 (default): write the tuning file that later runs read */
+  int32_t n_threads;       /* for the CPU reference every candidate is checked against (0: every core) */
+  bluecl_progress_callback progress;
+  void* progress_user;
+  bluecl_tune_callback on_result;
+  void* result_user;
+} bluecl_tune_params;
+
+BLUECL_API bluecl_tune_params bluecl_tune_default_params(void);
+/* Tries each hot kernel's launch parameters on the device at the model's shapes, keeps the fastest launch
+ * whose result matches the CPU reference, and (with save) writes the choices to the device's tuning file
+ * in the cache directory (keyed by device and driver), whose path goes to `file` (may be NULL). Every
+ * later model load on that device uses them; BLUECL_TUNING=off ignores them. Minutes at full size. */
+BLUECL_API bluecl_status bluecl_tune(const bluecl_tune_params* params, char* file, size_t file_cap);
+
 typedef struct bluecl_model_params {
   const char* device;   /* NULL or "": BLUECL_DEVICE, else the first GPU, else the first OpenCL device,
                            else the CPU; "cpu": the CPU alone; a number: that OpenCL device; other text: the

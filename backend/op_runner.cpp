@@ -1,13 +1,12 @@
-#include "tests/op_harness.h"
+#include "backend/op_runner.h"
 
 #include "graph/error.h"
 
 #include <cmath>
 #include <cstring>
-#include <ostream>
 #include <random>
 
-namespace bluecl::testing {
+namespace bluecl {
 
 namespace {
 constexpr uint8_t kGuardByte = 0xA5;
@@ -119,8 +118,6 @@ PreparedOp::~PreparedOp() {
     if (t.kind == TensorKind::Weight) be_.release_weight(t.data);
 }
 
-void PrintTo(const OpCase& c, std::ostream* os) { *os << c.name; }
-
 void PreparedOp::run() {
   std::vector<TensorRef> src(node_.n_src);
   for (int i = 0; i < node_.n_src; ++i) src[i] = refs_[node_.src[i]];
@@ -150,4 +147,4 @@ OpRun run_op(Backend& be, const OpBuilder& b, const Step& step) {
   return p.result();
 }
 
-}  // namespace bluecl::testing
+}  // namespace bluecl
