@@ -16,7 +16,6 @@ bluecl_tune_params bluecl_tune_default_params(void) {
 }
 
 bluecl_status bluecl_tune(const bluecl_tune_params* params, char* file, size_t file_cap) {
-  using namespace bluecl;
   return guard([&] {
     const bluecl_tune_params p = params ? *params : bluecl_tune_default_params();
     if (file && file_cap) file[0] = '\0';

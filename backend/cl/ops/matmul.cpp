@@ -36,7 +36,8 @@ void matmul(const OpArgs& a) {
   const auto N = static_cast<cl_uint>(wi.shape[0]);
   const ClWeightLayout l = cl_weight_layout(wi.dtype, N, K);
   const bool quant = wi.dtype == DType::Q4_0 || wi.dtype == DType::Q8_0;
-  const ClLaunch* tuned = a.rt.tuned(matmul_tuning_key(wi.dtype, M));
+  // No key is built (a string per launch) unless something was tuned.
+  const ClLaunch* tuned = a.rt.tuning.choices().empty() ? nullptr : a.rt.tuned(matmul_tuning_key(wi.dtype, M));
   const std::string_view preferred = tuned                          ? std::string_view(tuned->variant)
                                      : M > 4                        ? "tiled"
                                      : quant && a.rt.features.is_cpu ? "rows"
