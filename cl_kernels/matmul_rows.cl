@@ -37,6 +37,18 @@ inline float hsum16(float16 v) {
   return s4.x + s4.y + s4.z + s4.w;
 }
 
+// Sums of the 32 x values of each block (Q4_0: sum((q - 8) x) = sum(q x) - 8 sum(x) per block, so the
+// block loop needs no subtraction; the -8 term is one dot product of the row's scales with these sums).
+inline void block_sums(__global const float* xr, float* xs) {
+  for (int b = 0; b < (NB + 15) / 16 * 16; ++b) {
+    xs[b] = 0.0f;
+    if (b < NB) {
+      const float16 v = vload16(0, xr + b * 32) + vload16(1, xr + b * 32);
+      xs[b] = hsum16(v);
+    }
+  }
+}
+
 __kernel void matmul_rows(__global const float* x, ulong x_off, __global const uchar* w, ulong wq_off, ulong ws_off,
                           __global const float* bias, ulong b_off, __global float* y, ulong y_off, uint M, uint N,
                           uint K, int has_bias, uint rows_per_item) {
@@ -47,23 +59,34 @@ __kernel void matmul_rows(__global const float* x, ulong x_off, __global const u
   __global const float* bb = CPTR(float, bias, b_off);
   __global float* yb = PTR(float, y, y_off);
   float ds[(NB + 15) / 16 * 16];
-  for (uint row = r0; row < r1; ++row) {
-    row_scales(sc, row, ds);
-    for (uint m = 0; m < M; ++m) {
-      __global const float* xr = xb + (size_t)m * K;
+#if WTYPE == 3
+  float xs[(NB + 15) / 16 * 16];
+#endif
+  for (uint m = 0; m < M; ++m) {
+    __global const float* xr = xb + (size_t)m * K;
+#if WTYPE == 3
+    block_sums(xr, xs);
+#endif
+    for (uint row = r0; row < r1; ++row) {
+      row_scales(sc, row, ds);
       float16 acc = (float16)0.0f;
 #pragma unroll 1
       for (int b = 0; b < NB; ++b) {
         const float16 xl = vload16(0, xr + b * 32), xh = vload16(1, xr + b * 32);
 #if WTYPE == 3
         const uchar16 q = vload16(b, CPTR(uchar, w, wq_off) + (size_t)row * NB * 16);
-        const float16 t = (convert_float16(q & (uchar16)0x0f) - 8.0f) * xl + (convert_float16(q >> (uchar16)4) - 8.0f) * xh;
+        const float16 t = convert_float16(q & (uchar16)0x0f) * xl + convert_float16(q >> (uchar16)4) * xh;
 #else
         __global const char* qrow = CPTR(char, w, wq_off) + (size_t)row * NB * 32;
         const float16 t = convert_float16(vload16(2 * b, qrow)) * xl + convert_float16(vload16(2 * b + 1, qrow)) * xh;
 #endif
         acc = fma(t, (float16)ds[b], acc);
       }
+#if WTYPE == 3
+      float16 corr = (float16)0.0f;
+      for (int b = 0; b < NB; b += 16) corr = fma(vload16(0, ds + b), vload16(0, xs + b), corr);
+      acc = fma(corr, (float16)-8.0f, acc);
+#endif
       yb[(size_t)m * N + row] = hsum16(acc) + (has_bias ? bb[row] : 0.0f);
     }
   }
