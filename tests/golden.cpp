@@ -2,10 +2,14 @@
 
 #include "graph/error.h"
 #include "graph/graph.h"
+#include "host/devices.h"
+#include "host/llm_model.h"
 #include "host/json.h"
 #include "tests/testing.h"
 
 #include <algorithm>
+#include <map>
+#include <memory>
 
 namespace bluecl::testing {
 
@@ -38,6 +42,20 @@ Agreement compare_logits(const std::vector<float>& got, const std::vector<float>
   }
   a.top1 = static_cast<double>(same) / rows;
   return a;
+}
+
+const LlmModel& golden_llm(const std::string& stem) {
+  static std::map<std::string, std::unique_ptr<LlmModel>> cache;
+  auto& m = cache[stem];
+  if (!m) m = LlmModel::load(data_path("golden/" + stem + ".gguf"));
+  return *m;
+}
+
+Devices& exact_devices(bool cl) {
+  static Devices cpu_only({.device = "cpu", .n_threads = 2, .cpu_precision = CpuPrecision::Reference});
+  if (!cl) return cpu_only;
+  static Devices with_cl({.device = "", .n_threads = 2, .placement = "device", .cpu_precision = CpuPrecision::Reference});
+  return with_cl;
 }
 
 }  // namespace bluecl::testing

@@ -6,7 +6,18 @@
 #include <string>
 #include <vector>
 
+namespace bluecl {
+class Devices;
+class LlmModel;
+}  // namespace bluecl
+
 namespace bluecl::testing {
+
+// A golden language model (tests/data/golden/<stem>.gguf), loaded once per test binary.
+const LlmModel& golden_llm(const std::string& stem);
+// Exact CPU arithmetic (CpuPrecision::Reference), alone or as the CPU half of a placement on the OpenCL
+// device (--placement device): what the golden tolerances for fp32 engines apply to.
+Devices& exact_devices(bool cl);
 
 struct GoldenTokens {
   std::vector<int32_t> prompt, generated;

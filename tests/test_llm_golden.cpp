@@ -26,20 +26,10 @@ struct File {
 const File kFiles[] = {{"tiny-a-f32", true}, {"tiny-a-f16", true}, {"tiny-a-q8_0", true}, {"tiny-a-q4_0", true},
                        {"tiny-c-bluelm-q4_0", false}};
 
-const LlmModel& model(const std::string& stem) {
-  static std::map<std::string, std::unique_ptr<LlmModel>> cache;
-  auto& m = cache[stem];
-  if (!m) m = LlmModel::load(data_path("golden/" + stem + ".gguf"));
-  return *m;
-}
+const LlmModel& model(const std::string& stem) { return golden_llm(stem); }
 
 // The exact CPU backend (and the CPU half of a CPU + OpenCL placement): every check below but GoldenFast.
-Devices& devices(bool cl) {
-  static Devices cpu_only({.device = "cpu", .n_threads = 2, .cpu_precision = CpuPrecision::Reference});
-  if (!cl) return cpu_only;
-  static Devices with_cl({.device = "", .n_threads = 2, .placement = "device", .cpu_precision = CpuPrecision::Reference});
-  return with_cl;
-}
+Devices& devices(bool cl) { return exact_devices(cl); }
 
 // The CPU backend as inference runs it (CpuPrecision::Fast).
 Devices& fast_devices() {

@@ -33,19 +33,9 @@ const VitModel& vit(const std::string& stem) {
   return *m;
 }
 
-const LlmModel& llm(const std::string& stem) {
-  static std::map<std::string, std::unique_ptr<LlmModel>> cache;
-  auto& m = cache[stem];
-  if (!m) m = LlmModel::load(data_path("golden/" + stem + ".gguf"));
-  return *m;
-}
+const LlmModel& llm(const std::string& stem) { return golden_llm(stem); }
 
-Devices& devices(bool cl) {
-  static Devices cpu_only({.device = "cpu", .n_threads = 2, .cpu_precision = CpuPrecision::Reference});
-  if (!cl) return cpu_only;
-  static Devices with_cl({.device = "", .n_threads = 2, .placement = "device", .cpu_precision = CpuPrecision::Reference});
-  return with_cl;
-}
+Devices& devices(bool cl) { return exact_devices(cl); }
 
 // ||a - ref|| / ||ref||, the golden README's measure for the vision tower.
 double rel_l2(const std::vector<float>& a, const std::vector<float>& ref) {
