@@ -17,6 +17,8 @@ constexpr double kExact = 1e-12;
 constexpr double kElementwise = 1e-10;
 constexpr double kReduce = 1e-9;
 constexpr double kDot = 1e-8;
+// fp16 products with fp32 accumulation across blocks: ~2^-11 per product, sums of 32 in half.
+constexpr double kHalfDot = 3e-5;
 
 void add_matmul(std::vector<OpCase>& cases) {
   struct S {
@@ -44,6 +46,32 @@ void add_matmul(std::vector<OpCase>& cases) {
                        [=](OpBuilder& b) { b.g.matmul(b.input("x", {9, 192}), b.weight("w", wt, {37, 192})); },
                        kDot, {}, "matmul", v});
     }
+  }
+  // The GPU-style variants at odd shapes: GEMV for 1-4 rows of x (N not a multiple of the rows per group,
+  // float K not a multiple of the 16-byte chunk), GEMM tiles over M and N not multiples of the tile.
+  struct V {
+    int64_t m, k, n;
+  };
+  for (DType wt : {DType::F32, DType::F16, DType::Q8_0, DType::Q4_0}) {
+    const bool quant = wt == DType::Q8_0 || wt == DType::Q4_0;
+    for (const char* v : {"vec", "vec_sg", "vec_h"})
+      for (V s : {V{1, 256, 33}, V{2, 96, 130}, V{3, 1152, 37}, V{4, 64, 5}, V{1, quant ? 2560 : 37, 70}}) {
+        const bool half = std::string_view(v).ends_with("_h");
+        cases.push_back({fmt::format("matmul/{}/M{}xK{}xN{}/{}", dtype_name(wt), s.m, s.k, s.n, v),
+                         [=](OpBuilder& b) {
+                           b.g.matmul(b.input("x", {s.m, s.k}), b.weight("w", wt, {s.n, s.k}), b.input("b", {s.n}));
+                         },
+                         half ? kHalfDot : kDot, {}, "matmul", v});
+      }
+    for (const char* v : {"tile", "tile_h"})
+      for (V s : {V{5, 64, 9}, V{9, 192, 37}, V{70, 288, 130}, V{129, 96, 65}, V{33, quant ? 1152 : 588, 21}}) {
+        const bool half = std::string_view(v).ends_with("_h");
+        cases.push_back({fmt::format("matmul/{}/M{}xK{}xN{}/{}", dtype_name(wt), s.m, s.k, s.n, v),
+                         [=](OpBuilder& b) {
+                           b.g.matmul(b.input("x", {s.m, s.k}), b.weight("w", wt, {s.n, s.k}), b.input("b", {s.n}));
+                         },
+                         half ? kHalfDot : kDot, {}, "matmul", v});
+      }
   }
   // The CPU-device GEMV ("rows") for quantised weights: one to four rows of x, N not a multiple of its
   // rows per pass or of the work split.

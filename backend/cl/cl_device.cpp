@@ -4,6 +4,7 @@
 #include "graph/log.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <cctype>
@@ -35,10 +36,11 @@ bool has_ext(const std::string& exts, std::string_view name) {
 std::string DeviceFeatures::summary() const {
   return fmt::format(
       "OpenCL C {}.{}, {} compute units at {} MHz, {} MiB global ({} MiB max alloc), {} KiB local, "
-      "work-group <= {}, fp16 {}, subgroups {}, images {}, unified memory {}, base align {} B",
+      "work-group <= {}, fp16 {}, subgroups {}{}, int8 dot {}, images {}, unified memory {}, base align {} B",
       cl_c_major, cl_c_minor, compute_units, max_clock_mhz, global_mem_bytes >> 20, max_alloc_bytes >> 20,
       local_mem_bytes >> 10, max_work_group_size, fp16 ? "yes" : "no", subgroups ? "yes" : "no",
-      images ? "yes" : "no", unified_memory ? "yes" : "no", base_align_bytes);
+      required_subgroup_sizes.empty() ? "" : fmt::format(" (required sizes {})", fmt::join(required_subgroup_sizes, "/")),
+      int_dot ? "yes" : "no", images ? "yes" : "no", unified_memory ? "yes" : "no", base_align_bytes);
 }
 
 DeviceFeatures read_device_features(const cl::Platform& p, const cl::Device& d) {
@@ -65,6 +67,16 @@ DeviceFeatures read_device_features(const cl::Platform& p, const cl::Device& d) 
     f.fp64 = has_ext(f.extensions, "cl_khr_fp64");
     f.subgroups = has_ext(f.extensions, "cl_khr_subgroups") || has_ext(f.extensions, "cl_intel_subgroups");
     f.command_buffer = has_ext(f.extensions, "cl_khr_command_buffer");
+    f.int_dot = has_ext(f.extensions, "cl_khr_integer_dot_product");
+    if (has_ext(f.extensions, "cl_intel_required_subgroup_size") && has_ext(f.extensions, "cl_intel_subgroups")) {
+      constexpr cl_device_info kSubGroupSizesIntel = 0x4108;  // CL_DEVICE_SUB_GROUP_SIZES_INTEL
+      size_t bytes = 0;
+      if (clGetDeviceInfo(d(), kSubGroupSizesIntel, 0, nullptr, &bytes) == CL_SUCCESS && bytes > 0) {
+        f.required_subgroup_sizes.resize(bytes / sizeof(size_t));
+        if (clGetDeviceInfo(d(), kSubGroupSizesIntel, bytes, f.required_subgroup_sizes.data(), nullptr) != CL_SUCCESS)
+          f.required_subgroup_sizes.clear();
+      }
+    }
     f.images = d.getInfo<CL_DEVICE_IMAGE_SUPPORT>();
     f.unified_memory = f.is_cpu || d.getInfo<CL_DEVICE_HOST_UNIFIED_MEMORY>();
     f.compute_units = d.getInfo<CL_DEVICE_MAX_COMPUTE_UNITS>();

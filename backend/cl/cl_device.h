@@ -27,6 +27,9 @@ struct DeviceFeatures {
   bool images = false;
   bool unified_memory = false;   // host and device share memory (CPU devices, APUs, mobile GPUs)
   bool command_buffer = false;   // cl_khr_command_buffer
+  bool int_dot = false;          // cl_khr_integer_dot_product (packed 4x8-bit dot products)
+  // Subgroup sizes a kernel may require (cl_intel_required_subgroup_size); empty: none can be required.
+  std::vector<size_t> required_subgroup_sizes;
   uint32_t compute_units = 0;
   uint32_t max_clock_mhz = 0;
   uint64_t global_mem_bytes = 0;

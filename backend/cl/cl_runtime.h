@@ -72,6 +72,13 @@ void kernel_args(cl::Kernel& k, const Args&... args) {
   (k.setArg(i++, args), ...);
 }
 
+// Sets kernel arguments first, first + 1, ... (the rest of a list begun by kernel_args).
+template <typename... Args>
+void kernel_args_from(cl::Kernel& k, cl_uint first, const Args&... args) {
+  cl_uint i = first;
+  (k.setArg(i++, args), ...);
+}
+
 inline size_t round_up(size_t n, size_t m) { return (n + m - 1) / m * m; }
 
 }  // namespace bluecl
