@@ -18,7 +18,7 @@ constexpr double kElementwise = 1e-10;
 constexpr double kReduce = 1e-9;
 constexpr double kDot = 1e-8;
 // fp16 products with fp32 accumulation across blocks: ~2^-11 per product, sums of 32 in half.
-constexpr double kHalfDot = 3e-5;
+constexpr double kHalfDot = 1e-5;
 
 void add_matmul(std::vector<OpCase>& cases) {
   struct S {
@@ -259,6 +259,46 @@ void add_attention(std::vector<OpCase>& cases) {
   }
 }
 
+// The GPU-style attention variants: flash (query blocks, K/V tiles) at the model's head dims without a
+// cache and over one, split (key ranges + merge) over caches longer than one range, GQA groups of 1-4.
+void add_attention_variants(std::vector<OpCase>& cases) {
+  struct S {
+    int64_t B, nq, H, Hkv, hd, nkv;
+    bool causal;
+  };
+  const S flash[] = {{1, 29, 4, 4, 72, 29, false}, {2, 17, 2, 1, 64, 17, true}, {1, 37, 2, 2, 80, 37, true},
+                     {1, 20, 3, 1, 96, 20, false}, {1, 33, 4, 2, 128, 33, true}};
+  for (const char* v : {"flash", "stream"})
+    for (const S& s : flash)
+      cases.push_back({fmt::format("attention/B{}xq{}xH{}/{}xd{}/kv{}{}/{}", s.B, s.nq, s.H, s.Hkv, s.hd, s.nkv,
+                                   s.causal ? "/causal" : "", v),
+                       [=](OpBuilder& b) {
+                         const AttentionAttr at{.scale = 1.0f / std::sqrt(float(s.hd)), .causal = s.causal};
+                         b.g.attention(b.input("q", {s.B, s.nq, s.H, s.hd}), b.input("k", {s.B, s.nkv, s.Hkv, s.hd}),
+                                       b.input("v", {s.B, s.nkv, s.Hkv, s.hd}), at);
+                       },
+                       kDot, {}, "attention", v});
+  // Over a cache of each type: decode (1 query) and a short chunk, past 300 (3 ranges of 128 keys).
+  struct C {
+    int64_t nq, H, Hkv, hd;
+  };
+  for (DType t : {DType::F32, DType::F16, DType::Q8_0})
+    for (const char* v : {"split", "flash"})
+      for (C c : {C{1, 4, 1, 64}, C{1, 8, 2, 128}, C{3, 4, 2, 96}, C{2, 2, 2, 64}}) {
+        if (t == DType::Q8_0 && c.hd % 32 != 0) continue;
+        cases.push_back({fmt::format("attention/cache-{}/q{}xH{}/{}xd{}/past300/{}", dtype_name(t), c.nq, c.H, c.Hkv,
+                                     c.hd, v),
+                         [=](OpBuilder& b) {
+                           const AttentionAttr at{.scale = 1.0f / std::sqrt(float(c.hd)), .causal = true, .kv_cache = true};
+                           Tensor kc = b.state("kc", t, {310, c.Hkv, c.hd});
+                           Tensor vc = b.state("vc", t, {310, c.Hkv, c.hd});
+                           b.g.attention(b.input("q", {1, c.nq, c.H, c.hd}), b.g.reshape(kc, {1, 310, c.Hkv, c.hd}),
+                                         b.g.reshape(vc, {1, 310, c.Hkv, c.hd}), at);
+                         },
+                         kDot, Step{300}, "attention", v});
+      }
+}
+
 }  // namespace
 
 std::vector<OpCase> all_op_cases() {
@@ -272,6 +312,7 @@ std::vector<OpCase> all_op_cases() {
   add_copy_kv(cases);
   add_layout_ops(cases);
   add_attention(cases);
+  add_attention_variants(cases);
   return cases;
 }
 

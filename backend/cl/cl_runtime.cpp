@@ -76,6 +76,15 @@ cl::Kernel& ClRuntime::kernel(ClProgram p, const ClDefines& defines, const char*
   return kernels_.emplace(std::move(key), std::move(k)).first->second;
 }
 
+const cl::Buffer& ClRuntime::scratch(size_t bytes) {
+  if (bytes > scratch_bytes_) {
+    const size_t n = std::max(bytes, scratch_bytes_ * 2);
+    scratch_ = cl_guard("allocating a scratch buffer", [&] { return cl::Buffer(ctx, CL_MEM_READ_WRITE, n); });
+    scratch_bytes_ = n;
+  }
+  return scratch_;
+}
+
 void ClRuntime::launch(cl::Kernel& k, const cl::NDRange& global, const cl::NDRange& local) {
   if (dry) return;
   cl::NDRange g = global;

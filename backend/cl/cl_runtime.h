@@ -10,6 +10,7 @@
 
 #include <CL/opencl.hpp>
 
+#include <algorithm>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -44,6 +45,11 @@ class ClRuntime {
   // profiling is on.
   void launch(cl::Kernel& k, const cl::NDRange& global, const cl::NDRange& local = cl::NullRange);
 
+  // A device buffer of at least `bytes` for a kernel's intermediate results (split attention's partial
+  // sums). Grow-only and shared by every op: the in-order queue runs one op's kernels before the next
+  // op's, so a launcher may use it between its own launches and no longer.
+  const cl::Buffer& scratch(size_t bytes);
+
   // The kernel variant an op uses: a forced choice (tests, the tuner, BLUECL_CL_VARIANT="op=variant,...")
   // wins over `preferred`, which the op picks from the device's features.
   std::string_view variant(std::string_view op, std::string_view preferred) const;
@@ -55,6 +61,12 @@ class ClRuntime {
   ClTuning tuning;
   std::string tuning_file;  // where `tuning` was read from ("" when no file was used)
 
+  // The least precise arithmetic a launch used since the last reset (fp16 or 8-bit variants set it), so
+  // that checks can apply the threshold of what actually ran.
+  enum class Precision : uint8_t { Fp32, Fp16, Int8 };
+  Precision precision_used = Precision::Fp32;
+  void used(Precision p) { precision_used = std::max(precision_used, p); }
+
   // When non-null, every launch appends its event here (benchmarks time kernels this way).
   std::vector<cl::Event>* events = nullptr;
   bool profiling = false;
@@ -62,6 +74,8 @@ class ClRuntime {
 
  private:
   std::unordered_map<std::string, cl::Kernel> kernels_;
+  cl::Buffer scratch_;
+  size_t scratch_bytes_ = 0;
   std::unordered_map<std::string, std::string> forced_;
 };
 
