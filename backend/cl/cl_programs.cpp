@@ -98,6 +98,8 @@ ClPrograms::ClPrograms(cl::Context ctx, cl::Device dev, const DeviceFeatures& fe
   base_options_ = fmt::format("-cl-std=CL{}.{} -DHAS_FP16={} -DHAS_SUBGROUPS={}", std::min(features.cl_c_major, 1),
                               features.cl_c_major > 1 ? 2 : features.cl_c_minor, features.fp16 ? 1 : 0,
                               features.subgroups ? 1 : 0);
+  // BLUECL_CL_OPTIONS: extra build options for every program (kernel development; the Oclgrind test).
+  if (const char* extra = std::getenv("BLUECL_CL_OPTIONS"); extra && *extra) base_options_ += fmt::format(" {}", extra);
 }
 
 ClBuildStats ClPrograms::stats() const {

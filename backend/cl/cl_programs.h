@@ -4,7 +4,7 @@
 //
 // Cache directory: BLUECL_CACHE_DIR, else $XDG_CACHE_HOME/bluecl, else ~/.cache/bluecl;
 // BLUECL_CACHE_DIR=none disables the disk cache. BLUECL_KERNEL_DIR=<dir> reads the .cl files from
-// disk instead of the embedded copies (for kernel development).
+// disk instead of the embedded copies (for kernel development); BLUECL_CL_OPTIONS adds build options.
 #pragma once
 
 #include "backend/cl/cl_device.h"

@@ -78,7 +78,7 @@ cl::Kernel& ClRuntime::kernel(ClProgram p, const ClDefines& defines, const char*
 
 const cl::Buffer& ClRuntime::scratch(size_t bytes) {
   if (bytes > scratch_bytes_) {
-    const size_t n = std::max(bytes, scratch_bytes_ * 2);
+    const size_t n = bytes;
     scratch_ = cl_guard("allocating a scratch buffer", [&] { return cl::Buffer(ctx, CL_MEM_READ_WRITE, n); });
     scratch_bytes_ = n;
   }
