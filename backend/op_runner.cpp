@@ -1,6 +1,6 @@
 #include "backend/op_runner.h"
 
-#include "graph/error.h"
+#include "graph/base/error.h"
 
 #include <cmath>
 #include <cstring>

@@ -2,7 +2,7 @@
 // test files, logits against the golden references, grid against every golden case, run on a model,
 // clear errors for bad input, and a machine without any OpenCL device.
 #include "graph/graph.h"
-#include "host/json.h"
+#include "host/util/json.h"
 #include "tests/golden.h"
 #include "tests/testing.h"
 

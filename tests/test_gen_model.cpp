@@ -3,10 +3,10 @@
 // files are byte-identical for a seed whatever the thread count and differ across seeds; the weight types
 // hold the same underlying values; the mmproj has exactly the keys and tensors of model-format.md (and of
 // the golden mmproj); existing files are not overwritten without --force; bad options fail clearly.
-#include "graph/error.h"
-#include "host/gguf.h"
-#include "host/llm_model.h"
-#include "host/session.h"
+#include "graph/base/error.h"
+#include "host/gguf/gguf.h"
+#include "host/model/llm_model.h"
+#include "host/session/session.h"
 #include "tests/testing.h"
 #include "tools/commands.h"
 #include "tools/model_gen.h"

@@ -1,8 +1,8 @@
 // GGUF reader and writer: the reference models and vocabularies read as documented, the writer round
 // trips every value type and dtype, and broken or hostile files are refused with Error(BadFile, Io or
 // Unsupported) whose message names the problem, never a crash or a huge allocation.
-#include "graph/error.h"
-#include "host/gguf.h"
+#include "graph/base/error.h"
+#include "host/gguf/gguf.h"
 #include "tests/testing.h"
 
 #include <gtest/gtest.h>

@@ -1,8 +1,8 @@
 // Image decoding (PNG and JPEG written here by libpng's and libjpeg's encoders, EXIF orientation, broken
 // and hostile files) and bicubic resizing.
-#include "graph/error.h"
-#include "host/image.h"
-#include "host/image_codecs.h"
+#include "graph/base/error.h"
+#include "host/image/image.h"
+#include "host/image/image_codecs.h"
 #include "tests/image_encode.h"
 #include "tests/testing.h"
 

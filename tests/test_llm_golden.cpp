@@ -2,9 +2,9 @@
 // on the CPU backend and on the OpenCL device, with chunk sizes 1, 7, 128 and the whole sequence, match
 // the float64 evaluation (`.exact`) and llama.cpp (`.llamacpp`) within the golden README's tolerances;
 // all placements and chunkings agree with each other; greedy generation is identical on CPU and OpenCL.
-#include "host/llm_model.h"
-#include "host/sampler.h"
-#include "host/session.h"
+#include "host/model/llm_model.h"
+#include "host/session/sampler.h"
+#include "host/session/session.h"
 #include "tests/cl_testing.h"
 #include "tests/golden.h"
 #include "tests/testing.h"

@@ -1,6 +1,6 @@
 #include "tests/testing.h"
 
-#include "graph/error.h"
+#include "graph/base/error.h"
 
 #include <cstring>
 #include <filesystem>

@@ -2,7 +2,7 @@
 
 #include "backend/cache_dir.h"
 #include "backend/cl/cl_error.h"
-#include "graph/log.h"
+#include "graph/base/log.h"
 
 #include <fmt/format.h>
 

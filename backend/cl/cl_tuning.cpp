@@ -1,8 +1,8 @@
 #include "backend/cl/cl_tuning.h"
 
 #include "backend/cache_dir.h"
-#include "graph/error.h"
-#include "graph/log.h"
+#include "graph/base/error.h"
+#include "graph/base/log.h"
 
 #include <fmt/format.h>
 
