@@ -1,5 +1,5 @@
 // Bicubic resampling that follows PIL's Image.resize(BICUBIC) (Pillow's libImaging/Resample.c), and the
-// aspect-preserving letterbox fit built on it. Contract in host/image.h.
+// aspect-preserving letterbox fit built on it. Contract in host/image/image.h.
 //
 // Facts taken from Pillow: Keys cubic with a = -0.5 and support 2; when shrinking by `scale`, the
 // kernel is stretched by `scale` (support 2 * scale), which antialiases; output pixel i is centred at
@@ -8,6 +8,8 @@
 // each pass rounded and clamped to 8 bits. Pillow uses 22-bit fixed-point weights where we use float,
 // so results can differ from PIL's in rare near-ties: checked against a replica of its integer path,
 // 0 to 0.2% of values differ, by at most 2 levels (the second pass can amplify a first-pass tie).
+// Against Pillow's own output (tests/data/resize, test_image's ImageResize.MatchesPil): at most 0.1% of
+// values may differ, by 1 level (measured: 2 of 100k values, with Pillow 13).
 #include "graph/base/error.h"
 #include "host/image/image.h"
 #include "host/image/image_codecs.h"
