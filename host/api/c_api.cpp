@@ -1,6 +1,6 @@
 // The C API (host/include/bluecl/bluecl.h): handles wrap the C++ objects; every entry point runs inside
 // guard(), which turns exceptions into a status code and a per-thread message. The handles and helpers are
-// in host/c_api_internal.h; images and bluecl_generate are in host/c_api_image.cpp.
+// in host/api/c_api_internal.h; images and bluecl_generate are in host/api/c_api_image.cpp.
 #include "host/api/c_api_internal.h"
 
 #include "backend/cl/cl_device.h"
@@ -292,7 +292,7 @@ bluecl_generate_params bluecl_generate_default_params(void) {
   return p;
 }
 
-// bluecl_generate lives in host/c_api_image.cpp: it expands <image> markers.
+// bluecl_generate lives in host/api/c_api_image.cpp: it expands <image> markers.
 
 bluecl_grid_params bluecl_grid_default_params(void) {
   const GridOptions d;

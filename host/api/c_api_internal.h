@@ -1,4 +1,4 @@
-// Shared by the C API's translation units (host/c_api.cpp, host/c_api_image.cpp): the handle structs
+// Shared by the C API's translation units (host/api/c_api.cpp, host/api/c_api_image.cpp): the handle structs
 // behind the opaque C types, and the helpers every entry point uses: guard() turns exceptions into a
 // status code and a per-thread message, need()/nonnull() reject NULL arguments, progress_of() adapts the
 // model's progress callback (a non-zero return cancels with Status::Cancelled).

@@ -1,4 +1,4 @@
-// The C API's auto-tuning entry point (bluecl_tune); the tuner is host/tune.cpp.
+// The C API's auto-tuning entry point (bluecl_tune); the tuner is host/runtime/tune.cpp.
 #include "backend/cl/cl_device.h"
 #include "backend/cl/cl_runtime.h"
 #include "host/api/c_api_internal.h"

@@ -33,7 +33,7 @@ std::string ggml_type_name(uint32_t ggml_type);  // "q4_K", or "type 99" if unkn
 std::optional<DType> dtype_from_ggml(uint32_t ggml_type);
 uint32_t ggml_from_dtype(DType t);
 
-struct GgufKv;  // a metadata value as encoded in the file; private to the reader (host/gguf_internal.h)
+struct GgufKv;  // a metadata value as encoded in the file; private to the reader (host/gguf/gguf_internal.h)
 
 struct GgufTensor {
   std::string name;

@@ -2,7 +2,7 @@
 // cursor before anything is allocated from a count read out of the file. Every length, count, dimension,
 // type and offset is checked against what the file can hold; a failure throws Error(BadFile) whose
 // message names the file, the problem and where it is (byte offset, key or tensor name).
-// Metadata values stay in the mapping and are decoded by the getters (host/gguf_metadata.cpp).
+// Metadata values stay in the mapping and are decoded by the getters (host/gguf/gguf_metadata.cpp).
 #include "graph/base/error.h"
 #include "graph/base/log.h"
 #include "host/gguf/gguf_internal.h"

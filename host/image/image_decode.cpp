@@ -1,6 +1,6 @@
 // Image decoding front door: reads the file, sniffs the format from its magic bytes, dispatches to the
 // PNG or JPEG decoder, and names the file in every error. Also the EXIF orientation parser and transform
-// shared by both decoders. Contract in host/image.h.
+// shared by both decoders. Contract in host/image/image.h.
 #include "host/image/image.h"
 
 #include "graph/base/error.h"

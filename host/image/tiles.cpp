@@ -1,5 +1,5 @@
 // Tile preparation: resize once into the grid canvas and the thumbnail, then cut and normalise tiles on
-// demand. Contract in host/tiles.h.
+// demand. Contract in host/image/tiles.h.
 #include "host/image/tiles.h"
 
 #include "graph/base/error.h"

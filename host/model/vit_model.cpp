@@ -1,4 +1,4 @@
-// Loading an mmproj GGUF into VitHParams and VitWeights (contract in host/vit_model.h).
+// Loading an mmproj GGUF into VitHParams and VitWeights (contract in host/model/vit_model.h).
 #include "host/model/vit_model.h"
 
 #include "graph/base/error.h"

@@ -18,7 +18,7 @@ struct DeviceOptions {
   std::string device;   // "" (BLUECL_DEVICE, else the first GPU, else the first OpenCL device), "cpu",
                         // an index, or a name substring
   int n_threads = 0;    // CPU threads; 0: BLUECL_THREADS, else all cores
-  std::string pins;     // "pattern=device,..." (see host/scheduler.h)
+  std::string pins;     // "pattern=device,..." (see host/runtime/scheduler.h)
   std::string decline;  // ops the OpenCL backend declines ("rope,softmax"), for testing fallback
   // "cost": each op where the cost model (a calibration per device, cached) says it is fastest;
   // "device": the OpenCL device unless it declines the op. Empty: BLUECL_PLACEMENT, else "cost".

@@ -1,4 +1,4 @@
-// Image encoding and multimodal prompt assembly (contract in host/multimodal.h).
+// Image encoding and multimodal prompt assembly (contract in host/session/multimodal.h).
 #include "host/session/multimodal.h"
 
 #include "graph/base/error.h"

@@ -1,4 +1,4 @@
-// VisionEncoder and the token-embedding helper (contract in host/vision.h).
+// VisionEncoder and the token-embedding helper (contract in host/session/vision.h).
 #include "host/session/vision.h"
 
 #include "graph/base/error.h"

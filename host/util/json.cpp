@@ -1,4 +1,4 @@
-// JSON parsing and writing for host/json.h: a recursive-descent parser over the text (depth-limited, so
+// JSON parsing and writing for host/util/json.h: a recursive-descent parser over the text (depth-limited, so
 // hostile input cannot exhaust the stack) that reports errors by line and column, and a writer.
 #include "host/util/json.h"
 
