@@ -107,8 +107,8 @@ def check(src_dir, layers):
                             problems.append(f"{rel}:{n}: includes {m.group(1)}, which is in no layer")
                         elif dst != src and dst not in reach[src] and "*" not in reach[src]:
                             allowed = " ".join(sorted(reach[src])) or "nothing"
-                            problems.append(f"{rel}:{n}: {src} includes {m.group(1)} from {dst}, a layer it may "
-                                            f"not use (it may include: {allowed})")
+                            problems.append(f"{rel}:{n}: {src} includes {m.group(1)} from {dst}, a layer it "
+                                            f"may not use (it may include: {allowed})")
     return problems
 
 

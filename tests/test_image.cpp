@@ -1,6 +1,7 @@
 // Image decoding (PNG and JPEG written here by libpng's and libjpeg's encoders, EXIF orientation, broken
 // and hostile files) and bicubic resizing.
 #include "graph/base/error.h"
+#include "graph/base/random_fill.h"
 #include "host/image/image.h"
 #include "host/image/image_codecs.h"
 #include "tests/image_encode.h"
@@ -29,13 +30,6 @@ using testing::PngSpec;
 using testing::data_path;
 using testing::read_bytes;
 using testing::read_text;
-
-std::vector<uint8_t> random_bytes(size_t n, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::vector<uint8_t> v(n);
-  for (auto& b : v) b = uint8_t(rng());
-  return v;
-}
 
 uint8_t composite(unsigned v, unsigned a) {
   return uint8_t(std::lround(v * a / 255.0));

@@ -1,8 +1,9 @@
-// GgufWriter: collects metadata and tensors, then writes a GGUF v3 file in one pass to "<path>.tmp" and
-// renames it, so a reader never sees a half-written model. Each metadata value is held in its encoded
-// form (exactly the bytes that follow the type tag in the file), which lets copy_kv copy a value of any
-// type, nested arrays included, from a GgufFile without decoding it. Tensor data is padded to
-// general.alignment (32 unless set), as llama.cpp does.
+// GgufWriter: collects metadata and tensors, then writes a GGUF v3 file in one pass to a temporary and
+// renames it (graph/base/atomic_file.h), so a reader never sees a half-written model. Each metadata value
+// is held in its encoded form (exactly the bytes that follow the type tag in the file), which lets copy_kv
+// copy a value of any type, nested arrays included, from a GgufFile without decoding it. Tensor data is
+// padded to general.alignment (32 unless set), as llama.cpp does.
+#include "graph/base/atomic_file.h"
 #include "graph/base/error.h"
 #include "host/gguf/gguf_internal.h"
 
@@ -61,44 +62,15 @@ std::vector<uint8_t> plain_array(GgufType elem, const std::vector<T>& values) {
 
 size_t align_up(size_t n, size_t a) { return (n + a - 1) / a * a; }
 
-// The temporary output file: closed and removed unless commit() renamed it into place.
-class TmpFile {
- public:
-  explicit TmpFile(std::string final_path) : final_(std::move(final_path)), tmp_(final_ + ".tmp") {
-    f_ = std::fopen(tmp_.c_str(), "wb");
-    if (!f_) fail(Status::Io, "{}: cannot create: {}", tmp_, errno_text());
+// Zero bytes from `written` up to the next multiple of `alignment`.
+void pad_to(AtomicFile& out, size_t written, size_t alignment) {
+  static const uint8_t zeros[256] = {};
+  for (size_t n = align_up(written, alignment) - written; n > 0;) {
+    const size_t k = std::min(n, sizeof(zeros));
+    out.write(zeros, k);
+    n -= k;
   }
-  ~TmpFile() {
-    if (f_) std::fclose(f_);
-    if (!committed_) std::remove(tmp_.c_str());
-  }
-  void write(const void* p, size_t n) {
-    if (n && std::fwrite(p, 1, n, f_) != n) fail(Status::Io, "{}: write failed: {}", tmp_, errno_text());
-  }
-  void pad_to(size_t written, size_t alignment) {
-    static const uint8_t zeros[256] = {};
-    for (size_t n = align_up(written, alignment) - written; n > 0;) {
-      const size_t k = std::min(n, sizeof(zeros));
-      write(zeros, k);
-      n -= k;
-    }
-  }
-  void commit() {
-    std::FILE* f = f_;
-    f_ = nullptr;
-    if (std::fclose(f) != 0) fail(Status::Io, "{}: close failed: {}", tmp_, errno_text());
-    if (std::rename(tmp_.c_str(), final_.c_str()) != 0) {
-      fail(Status::Io, "cannot rename {} to {}: {}", tmp_, final_, errno_text());
-    }
-    committed_ = true;
-  }
-
- private:
-  static std::string errno_text() { return std::error_code(errno, std::generic_category()).message(); }
-  std::string final_, tmp_;
-  std::FILE* f_ = nullptr;
-  bool committed_ = false;
-};
+}
 
 }  // namespace
 
@@ -212,9 +184,9 @@ void GgufWriter::write(const std::string& path) const {
     offset = align_up(offset + bytes, alignment);
   }
 
-  TmpFile out(path);
+  AtomicFile out(path);  // readers never see a half-written model
   out.write(header.data(), header.size());
-  out.pad_to(header.size(), alignment);
+  pad_to(out, header.size(), alignment);
   std::vector<uint8_t> buffer;  // one tensor at a time, for the streamed ones
   for (size_t i = 0; i < tensors_.size(); ++i) {
     const TensorEntry& t = tensors_[i];
@@ -225,7 +197,7 @@ void GgufWriter::write(const std::string& path) const {
       data = buffer.data();
     }
     out.write(data, sizes[i]);
-    out.pad_to(sizes[i], alignment);
+    pad_to(out, sizes[i], alignment);
   }
   out.commit();
 }

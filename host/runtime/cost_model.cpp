@@ -2,8 +2,11 @@
 
 #include "backend/cl/cl_backend.h"
 #include "backend/cl/cl_runtime.h"
+#include "graph/base/atomic_file.h"
 #include "graph/base/error.h"
+#include "graph/base/hash.h"
 #include "graph/base/log.h"
+#include "graph/base/random_fill.h"
 #include "host/runtime/executor.h"
 #include "host/util/json.h"
 
@@ -106,8 +109,7 @@ namespace {
 class Probe {
  public:
   Probe(Backend& be, std::unique_ptr<Graph> g) : be_(be), g_(std::move(g)) {
-    std::mt19937_64 rng(1);
-    std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+    uint64_t seed = 1;
     Plan plan;
     plan.nodes.assign(g_->nodes().size(), Placement{0, "calibration"});
     for (const TensorInfo& t : g_->tensors()) {
@@ -117,10 +119,8 @@ class Probe {
       if (t.dtype == DType::I32) {
         std::fill(d.begin(), d.end(), 0);
       } else {
-        for (size_t i = 0; i + 4 <= d.size(); i += 4) {
-          const float v = dist(rng);
-          std::memcpy(d.data() + i, &v, 4);
-        }
+        const std::vector<float> v = random_floats(d.size() / 4, seed++);
+        std::memcpy(d.data(), v.data(), v.size() * 4);
       }
     }
     ex_ = std::make_unique<Executor>(*g_, plan, std::vector<Backend*>{&be});
@@ -161,14 +161,10 @@ class Probe {
 
 // A weight of random values stored as `t`, kept alive by `keep`.
 Tensor random_weight(Graph& g, DType t, Shape s, std::vector<std::vector<uint8_t>>& keep) {
-  std::mt19937_64 rng(7);
-  std::uniform_real_distribution<float> dist(-0.05f, 0.05f);
-  std::vector<float> row(s.last());
+  const std::vector<float> w = random_floats(s.numel(), 7, -0.05f, 0.05f);
   keep.emplace_back(dtype_bytes(t, s.numel()));
-  for (int64_t r = 0; r < s.rows(); ++r) {
-    for (float& v : row) v = dist(rng);
-    quantize_row(t, row.data(), keep.back().data() + dtype_bytes(t, r * s.last()), s.last());
-  }
+  for (int64_t r = 0; r < s.rows(); ++r)
+    quantize_row(t, w.data() + r * s.last(), keep.back().data() + dtype_bytes(t, r * s.last()), s.last());
   return g.weight("w", t, s, keep.back().data());
 }
 
@@ -284,10 +280,8 @@ bool from_json_costs(const Json& j, DeviceCosts& c) {
 
 DeviceCosts calibrate(Backend& be, const std::string& cache_dir) {
   const std::string key = cost_key(be);
-  uint64_t h = 0xcbf29ce484222325ULL;
-  for (unsigned char ch : key) h = (h ^ ch) * 0x100000001b3ULL;
   const std::filesystem::path file =
-      cache_dir.empty() ? std::filesystem::path() : std::filesystem::path(cache_dir) / fmt::format("costs-{:016x}.json", h);
+      cache_dir.empty() ? std::filesystem::path() : std::filesystem::path(cache_dir) / ("costs-" + hash128(key).hex() + ".json");
   if (!file.empty()) {
     std::ifstream f(file);
     if (f) {
@@ -308,9 +302,11 @@ DeviceCosts calibrate(Backend& be, const std::string& cache_dir) {
   if (!file.empty()) {
     std::error_code ec;
     std::filesystem::create_directories(file.parent_path(), ec);
-    const std::filesystem::path tmp = file.string() + ".tmp";
-    std::ofstream(tmp) << to_json(to_json_costs(c), 2);
-    std::filesystem::rename(tmp, file, ec);
+    try {
+      write_file_atomic(file, to_json(to_json_costs(c), 2));  // two processes may calibrate at once
+    } catch (const Error& e) {
+      log(LogLevel::Warn, "cost", "calibration not cached: {}", e.what());
+    }
   }
   return c;
 }

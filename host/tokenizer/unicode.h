@@ -10,6 +10,8 @@
 // - GPT-2 byte-level mapping: each byte 0..255 to a printable code point and back.
 #pragma once
 
+#include "graph/base/utf8.h"
+
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -37,7 +39,7 @@ struct Decoded {
 Decoded decode_utf8(std::string_view s, size_t pos);
 
 std::vector<uint32_t> to_codepoints(std::string_view s);  // invalid bytes become U+FFFD
-void append_utf8(std::string& out, uint32_t cpt);         // cpt <= 0x10FFFF
+using bluecl::append_utf8;  // graph/base/utf8.h; cpt <= 0x10FFFF
 std::string to_utf8(uint32_t cpt);
 
 bool is_letter(uint32_t cpt);
