@@ -1,6 +1,7 @@
 #include "backend/op_runner.h"
 
-#include "graph/error.h"
+#include "graph/base/error.h"
+#include "graph/base/random_fill.h"
 
 #include <cmath>
 #include <cstring>
@@ -14,11 +15,7 @@ constexpr size_t kGuardBytes = 256;
 }  // namespace
 
 std::vector<float> OpBuilder::floats(size_t n, float lo, float hi) {
-  std::mt19937_64 rng(seed_++);
-  std::uniform_real_distribution<float> dist(lo, hi);
-  std::vector<float> v(n);
-  for (float& x : v) x = dist(rng);
-  return v;
+  return random_floats(n, seed_++, lo, hi);
 }
 
 Tensor OpBuilder::input(const std::string& name, Shape shape, float lo, float hi) {

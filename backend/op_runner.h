@@ -1,6 +1,6 @@
 // Single-op graphs with random inputs, run on any backend with guard bytes around the output: the
 // machinery behind the op test table (tests/test_ops.cpp), the kernel microbenchmarks (bench/) and the
-// OpenCL auto-tuner (host/tune.cpp).
+// OpenCL auto-tuner (host/runtime/tune.cpp).
 #pragma once
 
 #include "backend/backend.h"

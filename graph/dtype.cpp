@@ -1,6 +1,6 @@
 #include "graph/dtype.h"
 
-#include "graph/error.h"
+#include "graph/base/error.h"
 
 #include <algorithm>
 #include <bit>

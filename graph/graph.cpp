@@ -1,6 +1,6 @@
 #include "graph/graph.h"
 
-#include "graph/error.h"
+#include "graph/base/error.h"
 
 #include <fmt/format.h>
 

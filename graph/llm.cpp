@@ -1,6 +1,6 @@
 #include "graph/llm.h"
 
-#include "graph/error.h"
+#include "graph/base/error.h"
 
 #include <cmath>
 

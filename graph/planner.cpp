@@ -1,6 +1,6 @@
 #include "graph/planner.h"
 
-#include "graph/error.h"
+#include "graph/base/error.h"
 
 #include <algorithm>
 #include <climits>

@@ -1,7 +1,7 @@
 // The SigLIP ViT, downsampler and projector graph (contract in graph/vit.h).
 #include "graph/vit.h"
 
-#include "graph/error.h"
+#include "graph/base/error.h"
 
 #include <cmath>
 

@@ -1,10 +1,10 @@
 #include "tests/golden.h"
 
-#include "graph/error.h"
+#include "graph/base/error.h"
 #include "graph/graph.h"
-#include "host/devices.h"
-#include "host/llm_model.h"
-#include "host/json.h"
+#include "host/runtime/devices.h"
+#include "host/model/llm_model.h"
+#include "host/util/json.h"
 #include "tests/testing.h"
 
 #include <algorithm>

@@ -2,7 +2,7 @@
 // float64 reference), generation with streaming, stop strings and cancellation, and the status codes and
 // messages of bad input (corrupt files, bad arguments, a prompt past the context).
 #include "bluecl/bluecl.h"
-#include "host/sampler.h"
+#include "host/session/sampler.h"
 #include "tests/cl_testing.h"
 #include "tests/golden.h"
 #include "tests/testing.h"

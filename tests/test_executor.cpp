@@ -3,9 +3,9 @@
 // (so transfers cross devices) and with pins; every placement gives the same numbers.
 #include "backend/cl/cl_backend.h"
 #include "backend/cpu/cpu_backend.h"
-#include "graph/error.h"
-#include "host/executor.h"
-#include "host/scheduler.h"
+#include "graph/base/error.h"
+#include "host/runtime/executor.h"
+#include "host/runtime/scheduler.h"
 #include "tests/cl_testing.h"
 #include "tests/testing.h"
 

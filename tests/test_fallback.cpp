@@ -2,8 +2,8 @@
 // weights load, and ops declined by BLUECL_DECLINE all leave the model running (those ops on the CPU,
 // with the reason in the plan) and computing the same logits as the CPU alone.
 #include "graph/graph.h"
-#include "host/llm_model.h"
-#include "host/session.h"
+#include "host/model/llm_model.h"
+#include "host/session/session.h"
 #include "tests/cl_testing.h"
 #include "tests/golden.h"
 #include "tests/testing.h"

@@ -1,5 +1,5 @@
 // Graph IR: shape rules, views, names, and the liveness memory planner.
-#include "graph/error.h"
+#include "graph/base/error.h"
 #include "graph/graph.h"
 #include "graph/planner.h"
 

@@ -1,9 +1,9 @@
 // Dynamic resolution: grid selection against the golden grids.json (both rules) and the spec's reference
 // cases, image token counts, and tile cutting (order, thumbnail padding, normalisation, sub-ranges).
-#include "graph/error.h"
-#include "host/grid.h"
-#include "host/json.h"
-#include "host/tiles.h"
+#include "graph/base/error.h"
+#include "host/image/grid.h"
+#include "host/util/json.h"
+#include "host/image/tiles.h"
 #include "tests/testing.h"
 
 #include <gtest/gtest.h>

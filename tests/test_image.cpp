@@ -1,8 +1,9 @@
 // Image decoding (PNG and JPEG written here by libpng's and libjpeg's encoders, EXIF orientation, broken
 // and hostile files) and bicubic resizing.
-#include "graph/error.h"
-#include "host/image.h"
-#include "host/image_codecs.h"
+#include "graph/base/error.h"
+#include "graph/base/random_fill.h"
+#include "host/image/image.h"
+#include "host/image/image_codecs.h"
 #include "tests/image_encode.h"
 #include "tests/testing.h"
 
@@ -15,6 +16,8 @@
 #include <filesystem>
 #include <functional>
 #include <random>
+#include <sstream>
+#include <stdexcept>
 
 #include <jpeglib.h>  // after <cstdio>: it needs FILE
 
@@ -24,13 +27,9 @@ namespace {
 using testing::encode_jpeg;
 using testing::encode_png;
 using testing::PngSpec;
-
-std::vector<uint8_t> random_bytes(size_t n, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::vector<uint8_t> v(n);
-  for (auto& b : v) b = uint8_t(rng());
-  return v;
-}
+using testing::data_path;
+using testing::read_bytes;
+using testing::read_text;
 
 uint8_t composite(unsigned v, unsigned a) {
   return uint8_t(std::lround(v * a / 255.0));
@@ -432,6 +431,60 @@ TEST(ImageResize, DownscaleAveragesStripes) {
     for (int x = 0; x < 256; x += 2) std::fill_n(src.pixel(x, y), 3, uint8_t(255));
   const Image out = resize_bicubic(src, 64, 2);
   for (int x = 4; x < 60; ++x) EXPECT_NEAR(out.pixel(x, 1)[0], 128, 2) << x;
+}
+
+// How far resize_bicubic may be from Pillow (see MatchesPil): off by at most this many levels, in at most
+// this fraction of the values.
+constexpr int kPilMaxDiff = 1;
+constexpr double kPilMaxDiffFraction = 0.001;
+
+// A binary PPM (P6, maxval 255) as PIL writes it: "P6\nW H\n255\n" then the pixels.
+Image read_ppm(const std::string& path) {
+  const std::vector<uint8_t> b = read_bytes(path);
+  const std::string head(b.begin(), b.begin() + std::min<size_t>(b.size(), 64));
+  int w = 0, h = 0, maxval = 0, used = 0;
+  if (std::sscanf(head.c_str(), "P6 %d %d %d%n", &w, &h, &maxval, &used) != 3 || maxval != 255)
+    throw std::runtime_error(path + ": not an 8-bit binary PPM");
+  Image img = make_image(w, h);
+  const size_t start = size_t(used) + 1;  // one whitespace byte after maxval
+  if (b.size() != start + img.rgb.size()) throw std::runtime_error(path + ": wrong size");
+  std::copy(b.begin() + start, b.end(), img.rgb.begin());
+  return img;
+}
+
+// Against Pillow's Image.resize(BICUBIC) itself (tests/data/resize, made by make_pil_resize.py): sources
+// with hard edges and noise, shrunk, enlarged and stretched along one axis. Pillow's fixed-point weights
+// and ours (float) may round a near-tie differently, so a few values may be off by a level or two; no
+// more, and rarely.
+TEST(ImageResize, MatchesPil) {
+  std::istringstream manifest(read_text(data_path("resize/manifest.txt")));
+  std::string line;
+  int cases = 0;
+  while (std::getline(manifest, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    std::istringstream f(line);
+    std::string src_name, out_name;
+    int w = 0, h = 0;
+    ASSERT_TRUE(f >> src_name >> w >> h >> out_name) << line;
+    const Image want = read_ppm(data_path("resize/" + out_name));
+    const Image got = resize_bicubic(read_ppm(data_path("resize/" + src_name)), w, h);
+    ASSERT_EQ(got.width, want.width) << line;
+    ASSERT_EQ(got.height, want.height) << line;
+    int max_diff = 0;
+    size_t n_diff = 0;
+    for (size_t i = 0; i < got.rgb.size(); ++i) {
+      const int d = std::abs(int(got.rgb[i]) - int(want.rgb[i]));
+      max_diff = std::max(max_diff, d);
+      n_diff += d != 0;
+    }
+    const double frac = double(n_diff) / double(got.rgb.size());
+    std::printf("  %-20s %zu of %zu values differ from PIL (%.3f%%), by at most %d\n", out_name.c_str(), n_diff,
+                got.rgb.size(), 100 * frac, max_diff);
+    EXPECT_LE(max_diff, kPilMaxDiff) << line;
+    EXPECT_LE(frac, kPilMaxDiffFraction) << line;
+    ++cases;
+  }
+  EXPECT_GE(cases, 8);
 }
 
 TEST(ImageResize, LetterboxCentresAndPads) {

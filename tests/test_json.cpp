@@ -1,8 +1,8 @@
 // JSON: the golden token and grid files parse into the values they hold, values round trip through the
 // writer (compact and indented), escapes and surrogate pairs decode, and malformed text throws
 // Error(BadFile) with the line and column of the problem.
-#include "graph/error.h"
-#include "host/json.h"
+#include "graph/base/error.h"
+#include "host/util/json.h"
 #include "tests/testing.h"
 
 #include <gtest/gtest.h>

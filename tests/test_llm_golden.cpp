@@ -2,9 +2,9 @@
 // on the CPU backend and on the OpenCL device, with chunk sizes 1, 7, 128 and the whole sequence, match
 // the float64 evaluation (`.exact`) and llama.cpp (`.llamacpp`) within the golden README's tolerances;
 // all placements and chunkings agree with each other; greedy generation is identical on CPU and OpenCL.
-#include "host/llm_model.h"
-#include "host/sampler.h"
-#include "host/session.h"
+#include "host/model/llm_model.h"
+#include "host/session/sampler.h"
+#include "host/session/session.h"
 #include "tests/cl_testing.h"
 #include "tests/golden.h"
 #include "tests/testing.h"
@@ -200,21 +200,31 @@ TEST(GoldenGreedy, CpuAndOpenClAgree) {
 // Our greedy choice at each step equals the float64 reference's argmax for as long as our continuation
 // still equals the golden one (the exact logits are for that sequence). llama.cpp's continuation may
 // leave ours at a near-tie (its fp16 rounding), which the golden README expects: at that step too our
-// token must be the float64 reference's argmax.
+// token must be the float64 reference's argmax. The float64 reference's own argmax follows the golden
+// continuation for ref_same steps (15 to 32 in the golden files); ours must follow it at least as far, and
+// at least kMinGreedySteps steps must be compared, so a short or diverging file cannot pass unnoticed.
+constexpr size_t kMinGreedySteps = 16;
+
 TEST(GoldenGreedy, MatchesReferenceContinuation) {
   for (const File& f : kFiles) {
     const GoldenTokens t = read_golden_tokens(data_path(std::string("golden/") + f.stem + ".tokens.json"));
     const std::vector<float> exact = read_f32(data_path(std::string("golden/") + f.stem + ".exact.logits.f32"));
     const int64_t n_vocab = model(f.stem).hparams().n_vocab;
-    const std::vector<int32_t> got = greedy(f.stem, false, static_cast<int>(t.generated.size()));
-    size_t same = 0;
-    while (same < got.size() && got[same] == t.generated[same]) ++same;
-    for (size_t i = 0; i <= same && i < got.size(); ++i) {
+    ASSERT_GE(t.generated.size(), kMinGreedySteps) << f.stem;
+    ASSERT_EQ(exact.size(), (t.prompt.size() + t.generated.size()) * size_t(n_vocab)) << f.stem;
+    auto exact_argmax = [&](size_t i) {  // the reference's choice after prompt + generated[0..i)
       const size_t row = t.prompt.size() - 1 + i;
-      const std::vector<float> r(exact.begin() + row * n_vocab, exact.begin() + (row + 1) * n_vocab);
-      EXPECT_EQ(got[i], argmax(r)) << f.stem << " step " << i;
-    }
-    std::printf("  %-20s greedy continuation equals the golden one for %zu of %zu tokens\n", f.stem, same, got.size());
+      return argmax(std::vector<float>(exact.begin() + row * n_vocab, exact.begin() + (row + 1) * n_vocab));
+    };
+    const std::vector<int32_t> got = greedy(f.stem, false, static_cast<int>(t.generated.size()));
+    size_t same = 0, ref_same = 0;
+    while (same < got.size() && got[same] == t.generated[same]) ++same;
+    while (ref_same < t.generated.size() && exact_argmax(ref_same) == t.generated[ref_same]) ++ref_same;
+    for (size_t i = 0; i <= same && i < got.size(); ++i) EXPECT_EQ(got[i], exact_argmax(i)) << f.stem << " step " << i;
+    EXPECT_GE(same, ref_same) << f.stem << ": left the golden continuation before the float64 reference does";
+    EXPECT_GE(std::min(same + 1, got.size()), kMinGreedySteps) << f.stem << ": too few steps compared";
+    std::printf("  %-20s greedy continuation equals the golden one for %zu of %zu tokens (float64 reference: %zu)\n",
+                f.stem, same, got.size(), ref_same);
   }
 }
 

@@ -1,4 +1,4 @@
-// The multimodal path (host/multimodal.h, the C API's images section, bluecl run --image, bluecl encode):
+// The multimodal path (host/session/multimodal.h, the C API's images section, bluecl run --image, bluecl encode):
 //  - mm-tiny-a-v through the C API: tiny-a-f32 + tiny-v-f32, the golden tiles encoded with
 //    bluecl_image_encode_tiles, pre_tokens, the image and post_tokens give the float64 reference's logits
 //    (NMSE <= 1e-6, every top-1), on the CPU and on OpenCL, at vision batch sizes 1, 2 and 3; and
@@ -11,12 +11,12 @@
 //  - the CLI end to end: bluecl encode matches the golden tokens, bluecl run with an image runs, and bad
 //    inputs exit non-zero with a clear message.
 #include "bluecl/bluecl.h"
-#include "graph/error.h"
+#include "graph/base/error.h"
 #include "graph/graph.h"
-#include "host/gguf.h"
-#include "host/json.h"
-#include "host/multimodal.h"
-#include "host/tiles.h"
+#include "host/gguf/gguf.h"
+#include "host/util/json.h"
+#include "host/session/multimodal.h"
+#include "host/image/tiles.h"
 #include "tests/cl_testing.h"
 #include "tests/golden.h"
 #include "tests/image_encode.h"

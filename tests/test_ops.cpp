@@ -7,7 +7,7 @@
 #include "tests/cl_testing.h"
 #include "tests/op_cases.h"
 #include "tests/testing.h"
-#include "graph/error.h"
+#include "graph/base/error.h"
 
 #include <gtest/gtest.h>
 

@@ -1,7 +1,7 @@
 // The sampler: greedy, top-k, top-p, min-p, temperature, repetition penalty and seeding, checked
 // against the distributions they should produce.
-#include "graph/error.h"
-#include "host/sampler.h"
+#include "graph/base/error.h"
+#include "host/session/sampler.h"
 
 #include <gtest/gtest.h>
 

@@ -1,11 +1,11 @@
 // Tokenizer tests against llama.cpp's own test vectors (tests/data/vocab: inputs and the token ids that
 // llama.cpp produced, without BOS), plus round trips over every token and every code point, streaming
 // detokenisation, special-token parsing, vocabulary validation and the golden prompt of the tiny models.
-#include "host/tokenizer.h"
+#include "host/tokenizer/tokenizer.h"
 
-#include "graph/error.h"
-#include "host/gguf.h"
-#include "host/unicode.h"
+#include "graph/base/error.h"
+#include "host/gguf/gguf.h"
+#include "host/tokenizer/unicode.h"
 #include "tests/testing.h"
 
 #include <gtest/gtest.h>

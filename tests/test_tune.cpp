@@ -1,11 +1,11 @@
-// The auto-tuner (host/tune.cpp, `bluecl tune`): every launch it may choose computes the same result as
+// The auto-tuner (host/runtime/tune.cpp, `bluecl tune`): every launch it may choose computes the same result as
 // the CPU at awkward shapes; it rejects a launch whose kernel is wrong; the tuning file round-trips, a
 // malformed one is ignored, and a new backend on the same device picks the saved choices up.
 #include "backend/cl/cl_backend.h"
 #include "backend/cl/cl_runtime.h"
 #include "backend/cpu/cpu_backend.h"
 #include "bluecl/bluecl.h"
-#include "host/tune.h"
+#include "host/runtime/tune.h"
 #include "tests/cl_testing.h"
 #include "tests/op_harness.h"
 #include "tests/testing.h"

@@ -6,10 +6,10 @@
 //    give the float64 reference's logits (NMSE <= 1e-6, every top-1);
 //  - the downsampler's column-major switch permutes tokens exactly as documented;
 //  - the mmproj loader: defaults, and clear errors for broken files written with GgufWriter.
-#include "graph/error.h"
-#include "host/json.h"
-#include "host/session.h"
-#include "host/vision.h"
+#include "graph/base/error.h"
+#include "host/util/json.h"
+#include "host/session/session.h"
+#include "host/session/vision.h"
 #include "tests/cl_testing.h"
 #include "tests/golden.h"
 #include "tests/testing.h"

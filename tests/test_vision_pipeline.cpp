@@ -1,8 +1,8 @@
 // Pipelined tile encoding (spec section 2(c)): the CPU cuts the tiles of batch k+1 and runs their patch
 // embedding while the device runs the blocks of batch k. Its tokens are identical to the serial run of the
 // same two stages, match the golden tokens at every batch size, and its trace shows the overlap.
-#include "host/trace.h"
-#include "host/vision.h"
+#include "host/runtime/trace.h"
+#include "host/session/vision.h"
 #include "tests/cl_testing.h"
 #include "tests/testing.h"
 #include "tools/model_gen.h"

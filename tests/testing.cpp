@@ -1,6 +1,7 @@
 #include "tests/testing.h"
 
-#include "graph/error.h"
+#include "graph/base/error.h"
+#include "graph/base/random_fill.h"
 
 #include <cstring>
 #include <filesystem>
@@ -31,11 +32,7 @@ std::string read_text(const std::string& path) {
 }
 
 std::vector<float> random_floats(size_t n, uint64_t seed, float lo, float hi) {
-  std::mt19937_64 rng(seed);
-  std::uniform_real_distribution<float> dist(lo, hi);
-  std::vector<float> v(n);
-  for (float& x : v) x = dist(rng);
-  return v;
+  return bluecl::random_floats(n, seed, lo, hi);  // one generator for tests, benches, tuner and cost model
 }
 
 std::string temp_dir(const std::string& prefix) {

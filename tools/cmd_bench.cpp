@@ -2,7 +2,7 @@
 // (cold and with the kernel cache warm), prefill tok/s at several chunk sizes, decode tok/s, peak memory;
 // each as a median over repetitions with its spread, beside the limit it is bounded by. Markdown table,
 // or JSON with --json.
-#include "host/json.h"
+#include "host/util/json.h"
 #include "tools/cli_common.h"
 #include "tools/bench_common.h"
 #include "tools/commands.h"

@@ -1,6 +1,6 @@
 // bluecl logits: teacher-forced logits of every position of a token sequence, as raw float32 rows
 // [n_tokens][n_vocab] (for tests and for comparing with other engines).
-#include "host/json.h"
+#include "host/util/json.h"
 #include "tools/cli_common.h"
 #include "tools/commands.h"
 

@@ -5,7 +5,7 @@
 //
 // The default vocabulary is the compile definition BLUECL_DEFAULT_VOCAB (the source tree's
 // tests/data/vocab/ggml-vocab-llama-spm.gguf); without it, --vocab is required.
-#include "graph/error.h"
+#include "graph/base/error.h"
 #include "tools/commands.h"
 #include "tools/model_gen.h"
 

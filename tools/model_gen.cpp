@@ -8,10 +8,10 @@
 // weights are 1 and biases small, so no stage is skipped by a zero or blown up by a large factor.
 #include "tools/model_gen.h"
 
-#include "graph/error.h"
+#include "graph/base/error.h"
 #include "graph/graph.h"
-#include "host/gguf.h"
-#include "host/tokenizer.h"
+#include "host/gguf/gguf.h"
+#include "host/tokenizer/tokenizer.h"
 
 #include <fmt/format.h>
 

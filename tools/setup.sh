@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config
   ocl-icd-opencl-dev opencl-clhpp-headers opencl-c-headers pocl-opencl-icd clinfo
-  libeigen3-dev libfmt-dev libpng-dev libjpeg-dev
+  libeigen3-dev libfmt-dev libpng-dev libjpeg-dev libxxhash-dev
   googletest libgtest-dev libbenchmark-dev
 )
 

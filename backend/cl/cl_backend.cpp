@@ -3,7 +3,7 @@
 #include "backend/cl/cl_error.h"
 #include "backend/cl/cl_runtime.h"
 #include "backend/cl/ops/ops.h"
-#include "graph/log.h"
+#include "graph/base/log.h"
 
 #include <atomic>
 #include <cstdlib>

@@ -1,7 +1,7 @@
 #include "backend/cl/cl_device.h"
 
 #include "backend/cl/cl_error.h"
-#include "graph/log.h"
+#include "graph/base/log.h"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>

@@ -3,7 +3,7 @@
 // Status::OutOfMemory, everything else to Status::Device.
 #pragma once
 
-#include "graph/error.h"
+#include "graph/base/error.h"
 
 #include <CL/opencl.hpp>
 

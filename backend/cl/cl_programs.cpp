@@ -2,7 +2,10 @@
 
 #include "backend/cache_dir.h"
 #include "backend/cl/cl_error.h"
-#include "graph/log.h"
+#include "graph/base/atomic_file.h"
+#include "graph/base/error.h"
+#include "graph/base/hash.h"
+#include "graph/base/log.h"
 
 #include <fmt/format.h>
 
@@ -21,15 +24,7 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr char kMagic[8] = {'B', 'L', 'U', 'E', 'C', 'L', 'P', 'B'};
-constexpr uint32_t kFormat = 1;
-
-uint64_t fnv1a(std::string_view s, uint64_t h) {
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 0x100000001b3ULL;
-  }
-  return h;
-}
+constexpr uint32_t kFormat = 2;  // 2: XXH3 key and checksum
 
 double ms_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
@@ -41,15 +36,18 @@ std::string read_file(const fs::path& p) {
   return std::string(std::istreambuf_iterator<char>(f), {});
 }
 
-// Cache file: magic, format, key hash (u64), binary size (u64), binary, checksum of the binary (u64).
-std::vector<unsigned char> load_cached(const fs::path& path, uint64_t key) {
+// Cache file: magic, format, key (XXH3-128, low then high u64), binary size (u64), binary, XXH3-64 of
+// the binary (u64).
+std::vector<unsigned char> load_cached(const fs::path& path, const Hash128& key) {
   std::ifstream f(path, std::ios::binary);
   if (!f) return {};
   char magic[8];
   uint32_t format = 0;
-  uint64_t stored_key = 0, size = 0, sum = 0;
+  Hash128 stored_key;
+  uint64_t size = 0, sum = 0;
   f.read(magic, 8).read(reinterpret_cast<char*>(&format), 4);
-  f.read(reinterpret_cast<char*>(&stored_key), 8).read(reinterpret_cast<char*>(&size), 8);
+  f.read(reinterpret_cast<char*>(&stored_key.lo), 8).read(reinterpret_cast<char*>(&stored_key.hi), 8);
+  f.read(reinterpret_cast<char*>(&size), 8);
   if (!f || std::memcmp(magic, kMagic, 8) != 0 || format != kFormat || stored_key != key || size > (1u << 30))
     return {};
   std::vector<unsigned char> bin(size);
@@ -57,32 +55,29 @@ std::vector<unsigned char> load_cached(const fs::path& path, uint64_t key) {
   f.read(reinterpret_cast<char*>(&sum), 8);
   if (!f) return {};
   const std::string_view view(reinterpret_cast<const char*>(bin.data()), bin.size());
-  if (fnv1a(view, 0xcbf29ce484222325ULL) != sum) return {};
+  if (hash64(view) != sum) return {};
   return bin;
 }
 
-void store_cached(const fs::path& path, uint64_t key, const std::vector<unsigned char>& bin) {
+void store_cached(const fs::path& path, const Hash128& key, const std::vector<unsigned char>& bin) {
   std::error_code ec;
   fs::create_directories(path.parent_path(), ec);
-  const fs::path tmp = path.string() + fmt::format(".tmp{:x}", std::random_device{}());
-  {
-    std::ofstream f(tmp, std::ios::binary);
-    const uint64_t size = bin.size();
-    const uint64_t sum =
-        fnv1a(std::string_view(reinterpret_cast<const char*>(bin.data()), bin.size()), 0xcbf29ce484222325ULL);
-    f.write(kMagic, 8).write(reinterpret_cast<const char*>(&kFormat), 4);
-    f.write(reinterpret_cast<const char*>(&key), 8).write(reinterpret_cast<const char*>(&size), 8);
-    f.write(reinterpret_cast<const char*>(bin.data()), static_cast<std::streamsize>(size));
-    f.write(reinterpret_cast<const char*>(&sum), 8);
-    if (!f) {
-      f.close();
-      fs::remove(tmp, ec);
-      log(LogLevel::Warn, "cl", "cannot write the program cache at {}", path.parent_path().string());
-      return;
-    }
+  const uint64_t size = bin.size();
+  const std::string_view payload(reinterpret_cast<const char*>(bin.data()), bin.size());
+  const uint64_t sum = hash64(payload);
+  try {
+    AtomicFile f(path);  // readers see the old file or the whole new one
+    f.write(kMagic, 8);
+    f.write(&kFormat, 4);
+    f.write(&key.lo, 8);
+    f.write(&key.hi, 8);
+    f.write(&size, 8);
+    f.write(payload);
+    f.write(&sum, 8);
+    f.commit();
+  } catch (const Error& e) {
+    log(LogLevel::Warn, "cl", "cannot write the program cache at {}: {}", path.parent_path().string(), e.what());
   }
-  fs::rename(tmp, path, ec);  // atomic: readers see the old file or the whole new one
-  if (ec) fs::remove(tmp, ec);
 }
 
 }  // namespace
@@ -119,10 +114,9 @@ cl::Program ClPrograms::build(ClProgram p, const std::string& source, const std:
   const std::string key_text = fmt::format("{}\n{}\n{}\n{}\n{}\n{}\n{}", source, options, features_.device_name,
                                            features_.device_version, features_.driver_version,
                                            features_.platform_name, features_.platform_version);
-  const uint64_t key = fnv1a(key_text, 0xcbf29ce484222325ULL);
-  const uint64_t key2 = fnv1a(key_text, 0x84222325cbf29ce4ULL);
+  const Hash128 key = hash128(key_text);
   const fs::path cache_file =
-      cache_dir_.empty() ? fs::path() : fs::path(cache_dir_) / fmt::format("{}-{:016x}{:016x}.bin", stem, key, key2);
+      cache_dir_.empty() ? fs::path() : fs::path(cache_dir_) / fmt::format("{}-{}.bin", stem, key.hex());
 
   if (!cache_file.empty()) {
     const auto t0 = std::chrono::steady_clock::now();

@@ -2,7 +2,7 @@
 
 #include "backend/cl/cl_error.h"
 
-#include "graph/log.h"
+#include "graph/base/log.h"
 
 #include <cstdlib>
 #include <cstring>

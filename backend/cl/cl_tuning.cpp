@@ -1,8 +1,10 @@
 #include "backend/cl/cl_tuning.h"
 
 #include "backend/cache_dir.h"
-#include "graph/error.h"
-#include "graph/log.h"
+#include "graph/base/atomic_file.h"
+#include "graph/base/error.h"
+#include "graph/base/hash.h"
+#include "graph/base/log.h"
 
 #include <fmt/format.h>
 
@@ -18,12 +20,6 @@ namespace bluecl {
 namespace {
 
 constexpr const char* kHeader = "# bluecl tuning v1";
-
-uint64_t hash_text(std::string_view s) {
-  uint64_t h = 0xcbf29ce484222325ULL;
-  for (unsigned char c : s) h = (h ^ c) * 0x100000001b3ULL;
-  return h;
-}
 
 }  // namespace
 
@@ -42,7 +38,7 @@ std::string ClTuning::path_for(const DeviceFeatures& f) {
   if (dir.empty()) return {};
   const std::string key = fmt::format("{}\n{}\n{}\n{}\n{}", f.device_name, f.device_version, f.driver_version,
                                       f.platform_name, f.platform_version);
-  return fmt::format("{}/tune-{:016x}.txt", dir, hash_text(key));
+  return fmt::format("{}/tune-{}.txt", dir, hash128(key).hex());
 }
 
 bool ClTuning::load(const std::string& path) {
@@ -83,22 +79,11 @@ bool ClTuning::load(const std::string& path) {
 }
 
 void ClTuning::save(const std::string& path) const {
-  namespace fs = std::filesystem;
   std::error_code ec;
-  fs::create_directories(fs::path(path).parent_path(), ec);
-  const std::string tmp = fmt::format("{}.tmp{}", path, static_cast<unsigned long long>(hash_text(path) ^ reinterpret_cast<uintptr_t>(this)));
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    if (!out) fail(Status::Io, "cannot write {}: {}", tmp, std::strerror(errno));
-    out << kHeader << "\n";
-    for (const auto& [key, l] : choices_) out << key << " " << l.str() << "\n";
-    if (!out.flush()) fail(Status::Io, "writing {} failed", tmp);
-  }
-  fs::rename(tmp, path, ec);  // readers see the old file or the whole new one
-  if (ec) {
-    fs::remove(tmp, ec);
-    fail(Status::Io, "cannot rename {} to {}", tmp, path);
-  }
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
+  std::string text = std::string(kHeader) + "\n";
+  for (const auto& [key, l] : choices_) text += key + " " + l.str() + "\n";
+  write_file_atomic(path, text);  // readers see the old file or the whole new one
 }
 
 const ClLaunch* ClTuning::find(std::string_view key) const {

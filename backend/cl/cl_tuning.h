@@ -1,4 +1,4 @@
-// Launch choices found by the auto-tuner (`bluecl tune`, host/tune.cpp): for each hot kernel and shape
+// Launch choices found by the auto-tuner (`bluecl tune`, host/runtime/tune.cpp): for each hot kernel and shape
 // class a variant and integer launch parameters (work-group size, outputs per work-item, ...). Ops ask
 // for their key and fall back to their built-in defaults where nothing was tuned.
 //

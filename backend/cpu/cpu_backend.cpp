@@ -1,7 +1,7 @@
 #include "backend/cpu/cpu_backend.h"
 
 #include "backend/cpu/ops/ops.h"
-#include "graph/error.h"
+#include "graph/base/error.h"
 
 #include <cstdlib>
 #include <cstring>

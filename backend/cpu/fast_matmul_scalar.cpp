@@ -6,7 +6,7 @@
 #include "backend/cpu/quant_act.h"
 #include "backend/cpu/simd_math.h"
 
-#include "graph/error.h"
+#include "graph/base/error.h"
 
 #include <algorithm>
 #include <cmath>

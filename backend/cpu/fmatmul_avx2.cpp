@@ -10,7 +10,7 @@
 
 #ifdef BLUECL_CPU_AVX2
 
-#include "graph/error.h"
+#include "graph/base/error.h"
 
 #include <algorithm>
 #include <cstring>

@@ -5,7 +5,7 @@
 
 #include "backend/backend.h"
 #include "backend/cl/cl_runtime.h"
-#include "graph/error.h"
+#include "graph/base/error.h"
 #include "graph/graph.h"
 
 #include <fmt/format.h>

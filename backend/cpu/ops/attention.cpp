@@ -5,7 +5,7 @@
 // scores and sums); CpuPrecision::Fast runs attention_fast.cpp.
 #include "backend/cpu/ops/ops.h"
 
-#include "graph/error.h"
+#include "graph/base/error.h"
 
 #include <algorithm>
 #include <cmath>

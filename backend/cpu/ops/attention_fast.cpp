@@ -18,7 +18,7 @@
 #include "backend/cpu/ops/ops.h"
 #include "backend/cpu/simd_math.h"
 
-#include "graph/error.h"
+#include "graph/base/error.h"
 
 #include <algorithm>
 #include <cmath>

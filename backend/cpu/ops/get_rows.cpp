@@ -1,7 +1,7 @@
 // y[r, :] = table[ids[r], :] as F32, for a table of any weight type.
 #include "backend/cpu/ops/ops.h"
 
-#include "graph/error.h"
+#include "graph/base/error.h"
 
 namespace bluecl::cpu {
 

@@ -1,7 +1,7 @@
 // cache[n_past + i, :, :] = src[i, :, :] converted to the cache's type (F32, F16 or Q8_0).
 #include "backend/cpu/ops/ops.h"
 
-#include "graph/error.h"
+#include "graph/base/error.h"
 
 namespace bluecl::cpu {
 
