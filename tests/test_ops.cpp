@@ -185,6 +185,28 @@ TEST_F(BrokenKernels, NanIsCaught) {
   EXPECT_GT(got.non_finite, 0);
 }
 
+// A launch whose work-group the built kernel cannot take is refused when it is first seen (the dry launch
+// of prepare), with the kernel's name, instead of failing inside the driver during generation.
+TEST(LaunchLimits, OversizedWorkGroupIsRefusedAtPrepare) {
+  BLUECL_REQUIRE_CL();
+  ClRuntime& rt = cl().runtime();
+  cl::Kernel& k = rt.kernel(ClProgram::Add, {}, "add");
+  const size_t too_many = rt.features.max_work_group_size * 2;
+  rt.dry = true;
+  try {
+    rt.launch(k, cl::NDRange(too_many), cl::NDRange(too_many));
+    rt.dry = false;
+    FAIL() << "a work-group of " << too_many << " was accepted";
+  } catch (const Error& e) {
+    rt.dry = false;
+    EXPECT_EQ(e.status(), Status::Device);
+    EXPECT_NE(std::string(e.what()).find("add"), std::string::npos) << e.what();
+  }
+  rt.dry = true;
+  EXPECT_NO_THROW(rt.launch(k, cl::NDRange(1), cl::NDRange(1)));
+  rt.dry = false;
+}
+
 class WorstPrinter : public ::testing::Environment {
  public:
   void TearDown() override {

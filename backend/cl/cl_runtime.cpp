@@ -2,6 +2,7 @@
 
 #include "backend/cl/cl_error.h"
 
+#include "graph/base/error.h"
 #include "graph/base/log.h"
 
 #include <cstdlib>
@@ -85,7 +86,31 @@ const cl::Buffer& ClRuntime::scratch(size_t bytes) {
   return scratch_;
 }
 
+void ClRuntime::check_fits(cl::Kernel& k, const cl::NDRange& local) {
+  size_t items = 1;
+  for (cl_uint i = 0; i < local.dimensions(); ++i) items *= local.get()[i];
+  auto it = fitted_.find(k());
+  if (it != fitted_.end() && it->second == items) return;
+  const auto name = k.getInfo<CL_KERNEL_FUNCTION_NAME>();
+  const size_t kernel_wg = k.getWorkGroupInfo<CL_KERNEL_WORK_GROUP_SIZE>(device);
+  const cl_ulong local_bytes = k.getWorkGroupInfo<CL_KERNEL_LOCAL_MEM_SIZE>(device);
+  const size_t wg_limit = std::min(kernel_wg, features.max_work_group_size);
+  if (items > wg_limit)
+    fail(Status::Device, "kernel {} needs work-groups of {} work-items; here it may have {}", name.c_str(), items,
+         wg_limit);
+  const std::vector<size_t> dims = device.getInfo<CL_DEVICE_MAX_WORK_ITEM_SIZES>();
+  for (cl_uint i = 0; i < local.dimensions() && i < dims.size(); ++i)
+    if (local.get()[i] > dims[i])
+      fail(Status::Device, "kernel {} needs {} work-items in dimension {}; here at most {}", name.c_str(),
+           local.get()[i], i, dims[i]);
+  if (local_bytes > features.local_mem_bytes)
+    fail(Status::Device, "kernel {} needs {} bytes of local memory; here {}", name.c_str(), local_bytes,
+         features.local_mem_bytes);
+  fitted_[k()] = items;
+}
+
 void ClRuntime::launch(cl::Kernel& k, const cl::NDRange& global, const cl::NDRange& local) {
+  if (local.dimensions() > 0) check_fits(k, local);
   if (dry) return;
   cl::NDRange g = global;
   if (local.dimensions() > 0) {

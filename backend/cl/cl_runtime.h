@@ -42,7 +42,11 @@ class ClRuntime {
   cl::Kernel& kernel(ClProgram p, const ClDefines& defines, const char* name);
 
   // Enqueues a kernel over `global` (rounded up to `local` where given) and records its event when
-  // profiling is on.
+  // profiling is on. The first launch of each kernel with a given work-group (the dry one of
+  // ClBackend::prepare, as a rule) checks it against what the built kernel allows on this device
+  // (CL_KERNEL_WORK_GROUP_SIZE, work-item sizes, local memory against the device profile's limit) and
+  // throws a Status::Device error that names the kernel, so an op that cannot run is declined at prepare
+  // instead of failing with CL_INVALID_WORK_GROUP_SIZE or CL_OUT_OF_RESOURCES during generation.
   void launch(cl::Kernel& k, const cl::NDRange& global, const cl::NDRange& local = cl::NullRange);
 
   // A device buffer of at least `bytes` for a kernel's intermediate results (split attention's partial
@@ -74,6 +78,8 @@ class ClRuntime {
 
  private:
   std::unordered_map<std::string, cl::Kernel> kernels_;
+  void check_fits(cl::Kernel& k, const cl::NDRange& local);
+  std::unordered_map<cl_kernel, size_t> fitted_;  // kernel -> work-group size already checked
   cl::Buffer scratch_;
   size_t scratch_bytes_ = 0;
   std::unordered_map<std::string, std::string> forced_;
