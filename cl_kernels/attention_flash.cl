@@ -11,6 +11,8 @@
 // LPQ partials, rescales its accumulator by the new running max and adds p * V for its chunks.
 // Local memory: 2 * BK * HD + BQ * LPQ * BK floats (HD 128, BK 16, BQ 16, LPQ 4: 20 KiB).
 // Global = (LPQ, ceil(nq / BQ) * BQ, H * B).
+// Remainders are written as x - (x / y) * y: LLVM otherwise pairs the division and the remainder with a
+// `freeze` instruction that Oclgrind's uninitialised-value checker cannot execute.
 #define Q8_BYTES 34
 #define NC (HD / 4)
 #define CPL (NC / LPQ)
@@ -34,7 +36,7 @@ void attention_flash(__global const float* q, ulong q_off, __global const uchar*
   __local float4 kt[BK * NC], vt[BK * NC];
   __local float part[BQ * LPQ * BK];
   const uint lane = get_local_id(0), qr = get_local_id(1), tid = qr * LPQ + lane;
-  const uint h = get_global_id(2) % H, b = get_global_id(2) / H;
+  const uint b = get_global_id(2) / H, h = get_global_id(2) - b * H;
   const uint q0 = get_group_id(1) * BQ, i = min(q0 + qr, nq - 1);
   const uint hk = h / (H / Hkv);
   const uint n_kv = past + nq;
@@ -58,7 +60,7 @@ void attention_flash(__global const float* q, ulong q_off, __global const uchar*
 
   for (uint j0 = 0; j0 < j_end; j0 += BK) {
     for (uint e = tid; e < BK * NC; e += LPQ * BQ) {
-      const uint jr = e / NC, c = e % NC, j = j0 + jr;
+      const uint jr = e / NC, c = e - jr * NC, j = j0 + jr;
       float4 kv = (float4)0.0f, vv = (float4)0.0f;
       if (j < j_end) {
         const size_t row = (((size_t)b * n_rows + j) * Hkv + hk) * HD + 4 * c;

@@ -13,6 +13,8 @@
 // of exponentials, in `part`. Local memory: QN * (HD + SPLIT + 2) floats.
 // attention_merge: one work-group of HD / 4 work-items per (batch, query, head) rescales and adds the
 // ranges' sums. Globals: split (NT * n_splits, Hkv, B); merge (HD / 4, nq * H, B).
+// Remainders are written as x - (x / y) * y: LLVM otherwise pairs the division and the remainder with a
+// `freeze` instruction that Oclgrind's uninitialised-value checker cannot execute.
 #define Q8_BYTES 34
 #define NC (HD / 4)
 
@@ -43,8 +45,8 @@ void attention_split(__global const float* q, ulong q_off, __global const uchar*
   __global const uchar* kb = k + k_off;
   __global const uchar* vb = v + v_off;
   for (uint e = t; e < QN * NC; e += NT) {
-    const uint r = e / NC, c = e % NC;
-    const uint i = r / G, h = hk * G + r % G;
+    const uint r = e / NC, c = e - r * NC;
+    const uint i = r / G, h = hk * G + (r - i * G);
     qs[e] = vload4(c, CPTR(float, q, q_off) + (((size_t)b * nq + i) * H + h) * HD) * scale;
   }
   barrier(CLK_LOCAL_MEM_FENCE);
@@ -85,7 +87,7 @@ void attention_split(__global const float* q, ulong q_off, __global const uchar*
   barrier(CLK_LOCAL_MEM_FENCE);
   __global float* pb = part + (((size_t)b * Hkv + hk) * n_splits + s) * QN * (HD + 2);
   for (uint e = t; e < QN * NC; e += NT) {
-    const uint r = e / NC, c = e % NC;
+    const uint r = e / NC, c = e - r * NC;
     float4 acc = (float4)0.0f;
     for (uint j = j0; j < j1; ++j) {
       const float p = ps[r * SPLIT + (j - j0)];
@@ -103,7 +105,7 @@ __kernel void attention_merge(__global const float* part, __global float* y, ulo
                               uint n_splits) {
   const uint c = get_global_id(0), ih = get_global_id(1), b = get_global_id(2);
   if (c >= NC) return;
-  const uint i = ih / H, h = ih % H, G = H / Hkv, hk = h / G, r = i * G + h % G;
+  const uint i = ih / H, h = ih - i * H, G = H / Hkv, hk = h / G, r = i * G + (h - hk * G);
   __global const float* pb = part + ((size_t)b * Hkv + hk) * n_splits * QN * (HD + 2) + r * (HD + 2);
   const size_t stride = (size_t)QN * (HD + 2);
   float mx = -INFINITY;

@@ -126,7 +126,27 @@ std::vector<ClLaunch> tune_candidates(const std::string& key, const DeviceFeatur
       for (int items : quick ? std::vector<int>{1, 4} : std::vector<int>{1, 2, 4, 8, 16}) c.push_back({"rows", {{"items", items}}});
     for (int tn : quick ? std::vector<int>{2, 4} : std::vector<int>{1, 2, 4, 8})
       for (int wg : wgs(quick ? std::vector<int>{16} : std::vector<int>{16, 32, 64})) c.push_back({"gemv", {{"tn", tn}, {"wg", wg}}});
+    // GPU-style GEMV: lanes per row x rows per work-group; subgroup reduction where a size can be required.
+    for (int lanes : quick ? std::vector<int>{32} : std::vector<int>{16, 32, 64})
+      for (int rows : quick ? std::vector<int>{2} : std::vector<int>{1, 2, 4})
+        if (static_cast<size_t>(lanes * rows) <= max_wg) c.push_back({"vec", {{"lanes", lanes}, {"rows", rows}}});
+    for (size_t sg : f.required_subgroup_sizes)
+      for (int rows : quick ? std::vector<int>{2} : std::vector<int>{1, 2, 4, 8})
+        if (sg >= 8 && sg * rows <= max_wg) c.push_back({"vec_sg", {{"lanes", static_cast<int>(sg)}, {"rows", rows}}});
     return c;
+  }
+  // GPU-style GEMM: output tile bm x bn per work-group, tm x tn per work-item, local-memory tiles of 32 k.
+  struct Tile {
+    int bm, bn, tm, tn;
+  };
+  const std::vector<Tile> tiles = quick ? std::vector<Tile>{{64, 64, 4, 4}}
+                                        : std::vector<Tile>{{32, 64, 4, 4}, {64, 64, 4, 4}, {64, 64, 8, 4}, {32, 32, 2, 2},
+                                                            {64, 128, 4, 8}, {128, 64, 8, 4}};
+  for (const Tile& t : tiles) {
+    const size_t items = static_cast<size_t>(t.bm / t.tm) * (t.bn / t.tn);
+    const size_t local = static_cast<size_t>(t.bm + t.bn) * 32 * sizeof(float);
+    if (items <= max_wg && local <= f.local_mem_bytes)
+      c.push_back({"tile", {{"bm", t.bm}, {"bn", t.bn}, {"tm", t.tm}, {"tn", t.tn}}});
   }
   for (int tm : quick ? std::vector<int>{2, 4} : std::vector<int>{2, 4, 8})
     for (int tn : quick ? std::vector<int>{4} : std::vector<int>{2, 4, 8}) {

@@ -109,7 +109,7 @@ void run_tile(const Mm& m, std::string_view variant) {
   const int tm = m.param("tm", 4), tn = m.param("tn", 4);
   const int bm = m.param("bm", f.is_cpu ? 32 : 64), bn = m.param("bn", 64);
   const int wx = bn / tn, wy = bm / tm;
-  const size_t local_bytes = static_cast<size_t>(bm + bn) * 33 * (half ? 2 : 4);
+  const size_t local_bytes = static_cast<size_t>(bm + bn) * 32 * (half ? 2 : 4);
   if (bm % tm != 0 || bn % tn != 0 || wx < 1 || wy < 1 ||
       static_cast<size_t>(wx * wy) > std::max<size_t>(1, f.max_work_group_size) || local_bytes > f.local_mem_bytes)
     fail(Status::Unsupported, "matmul tile launch bm={} bn={} tm={} tn={} does not fit this device", bm, bn, tm, tn);
