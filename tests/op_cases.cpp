@@ -19,6 +19,8 @@ constexpr double kReduce = 1e-9;
 constexpr double kDot = 1e-8;
 // fp16 products with fp32 accumulation across blocks: ~2^-11 per product, sums of 32 in half.
 constexpr double kHalfDot = 1e-5;
+// Activations rounded to 8 bits per 32-value block: NMSE ~1e-5 against the exact product.
+constexpr double kInt8Dot = 1e-4;
 
 void add_matmul(std::vector<OpCase>& cases) {
   struct S {
@@ -72,6 +74,22 @@ void add_matmul(std::vector<OpCase>& cases) {
                          },
                          half ? kHalfDot : kDot, {}, "matmul", v});
       }
+  }
+  // 8-bit activations with integer dot products (llama.cpp's and the CPU fast path's precision), and a
+  // precise matmul, which must ignore the forced variant and stay at fp32.
+  for (DType wt : {DType::Q8_0, DType::Q4_0}) {
+    for (V s : {V{5, 64, 9}, V{9, 192, 37}, V{70, 288, 130}, V{129, 96, 65}, V{33, 1152, 21}, V{1, 256, 33}})
+      cases.push_back({fmt::format("matmul/{}/M{}xK{}xN{}/tile_dot", dtype_name(wt), s.m, s.k, s.n),
+                       [=](OpBuilder& b) {
+                         b.g.matmul(b.input("x", {s.m, s.k}), b.weight("w", wt, {s.n, s.k}), b.input("b", {s.n}));
+                       },
+                       kInt8Dot, {}, "matmul", "tile_dot"});
+    cases.push_back({fmt::format("matmul/{}/M9xK192xN37/precise/tile_dot", dtype_name(wt)),
+                     [=](OpBuilder& b) {
+                       b.g.matmul(b.input("x", {9, 192}), b.weight("w", wt, {37, 192}), {}, {},
+                                  MatMulAttr{.precise = true});
+                     },
+                     kDot, {}, "matmul", "tile_dot"});
   }
   // The CPU-device GEMV ("rows") for quantised weights: one to four rows of x, N not a multiple of its
   // rows per pass or of the work split.

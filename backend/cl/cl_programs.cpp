@@ -163,7 +163,10 @@ cl::Program ClPrograms::build(ClProgram p, const std::string& source, const std:
 }
 
 const cl::Program& ClPrograms::get(ClProgram p, const ClDefines& defines) {
-  const std::string options = base_options_ + defines.str();
+  std::string options = base_options_ + defines.str();
+  // Integer dot products are OpenCL C 3.0 built-ins (cl_khr_integer_dot_product): that program is built
+  // as 3.0 where the device has it (the later -cl-std wins); elsewhere its launcher declines first.
+  if (p == ClProgram::MatmulDot && features_.cl_c_major >= 3) options += " -cl-std=CL3.0";
   std::lock_guard lock(mu_);
   auto key = std::make_pair(static_cast<int>(p), options);
   auto it = programs_.find(key);

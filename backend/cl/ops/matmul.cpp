@@ -8,6 +8,8 @@
 // and for more rows (prefill, the ViT):
 //   "tile"   matmul_tile.cl: local-memory tiles of x and of the dequantised W, register blocking
 //   "tile_h" the same with fp16 tiles and products (cl_khr_fp16)
+//   "tile_dot" matmul_dot.cl: activations quantised to 8 bits per 32-block, integer dot products
+//            (cl_khr_integer_dot_product; quantised weights; precise matmuls run "tile" instead)
 //   "tiled"  matmul.cl with tm x tn outputs per work-item, no local memory
 // Defaults: GPUs and other non-CPU devices take vec_sg (else vec) and tile; CPU devices keep the
 // CPU-style kernels (rows for quantised weights, else gemv; tiled), which PoCL and Intel's CPU runtime run
@@ -123,6 +125,34 @@ void run_tile(const Mm& m, std::string_view variant) {
                 cl::NDRange(wx, wy));
 }
 
+// 8-bit activations: quantize_rows into the runtime's scratch buffer (int8 values, then the block
+// scales), then matmul_dot. Quantised weights only; never for precise matmuls (the caller checks).
+void run_dot(const Mm& m) {
+  const DeviceFeatures& f = m.a.rt.features;
+  if (!f.int_dot) fail(Status::Unsupported, "matmul tile_dot: the device has no cl_khr_integer_dot_product");
+  if (m.wt != DType::Q4_0 && m.wt != DType::Q8_0)
+    fail(Status::Unsupported, "matmul tile_dot: {} weights (quantised weights only)", dtype_name(m.wt));
+  const int tm = m.param("tm", 4), tn = m.param("tn", 4);
+  const int bm = m.param("bm", 64), bn = m.param("bn", 64);
+  const int wx = bn / tn, wy = bm / tm;
+  if (bm % tm != 0 || bn % tn != 0 || static_cast<size_t>(wx * wy) > std::max<size_t>(1, f.max_work_group_size))
+    fail(Status::Unsupported, "matmul tile_dot launch bm={} bn={} tm={} tn={} does not fit this device", bm, bn, tm, tn);
+  const size_t xq_bytes = round_up(static_cast<size_t>(m.M) * m.K, 256);
+  const cl::Buffer& q = m.a.rt.scratch(xq_bytes + static_cast<size_t>(m.M) * (m.K / 32) * sizeof(float));
+  m.a.rt.used(ClRuntime::Precision::Int8);
+  const cl_ulong xq_off = 0, xd_off = xq_bytes;
+  ClDefines d;
+  d.set("WTYPE", wtype(m.wt)).set("TM", tm).set("TN", tn).set("BM", bm).set("BN", bn);
+  cl::Kernel& kq = m.a.rt.kernel(ClProgram::MatmulDot, d, "quantize_rows");
+  kernel_args(kq, *m.a.src[0].buf, m.a.src[0].off, q, xq_off, xd_off, m.K);
+  m.a.rt.launch(kq, cl::NDRange(m.K / 32, m.M));
+  cl::Kernel& k = m.a.rt.kernel(ClProgram::MatmulDot, d, "matmul_dot");
+  kernel_args(k, q, xq_off, xd_off, *m.a.src[1].buf, m.a.src[1].off + m.l.quant_offset, m.a.src[1].off + m.l.scale_offset,
+              *m.b.buf, m.b.off, *m.a.dst.buf, m.a.dst.off, m.M, m.N, m.K, cl_int{m.a.has(2) ? 1 : 0});
+  m.a.rt.launch(k, cl::NDRange(round_up((m.N + tn - 1) / tn, wx), round_up((m.M + tm - 1) / tm, wy)),
+                cl::NDRange(wx, wy));
+}
+
 }  // namespace
 
 Support supports_matmul(const ClRuntime&, const Graph& g, const Node& n) {
@@ -154,7 +184,8 @@ void matmul(const OpArgs& a) {
   if (variant == "rows" && quant && few) return run_rows(m);
   if (variant.starts_with("vec") && few) return run_vec(m, variant);
   if (variant == "gemv") return run_matmul_cl(m, false);
-  if (variant.starts_with("tile") && variant != "tiled") return run_tile(m, variant);
+  if (variant == "tile_dot" && !a.n.a<MatMulAttr>().precise) return run_dot(m);
+  if (variant.starts_with("tile") && variant != "tiled") return run_tile(m, variant == "tile_dot" ? "tile" : variant);
   // "tiled", and the variants above where they do not apply (rows with float weights, vec beyond 4 rows).
   run_matmul_cl(m, !few || variant == "tiled");
 }
