@@ -8,8 +8,8 @@
 // scales of consecutive blocks. Each lane keeps MR partial sums; the LANES lanes of a row add them up with
 // sub_group_reduce_add when SG is set (the launcher sets it only where the device guarantees a subgroup of
 // exactly LANES work-items: cl_intel_required_subgroup_size), else by a tree in local memory
-// (ROWS * LANES * MR floats, <= 4 KiB at 256 work-items). HALF (cl_khr_fp16): the products and each
-// chunk's sum in half, accumulation across chunks in float.
+// (ROWS * LANES * MR floats, <= 4 KiB at 256 work-items). HALF (cl_khr_fp16; quantised weights, float
+// weights ignore it): the products and each chunk's sum in half, accumulation across chunks in float.
 // Global = (LANES, ceil(N / ROWS) * ROWS); rows past N compute nothing and write nothing.
 #ifndef MR
 #define MR 1

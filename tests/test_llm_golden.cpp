@@ -2,6 +2,8 @@
 // on the CPU backend and on the OpenCL device, with chunk sizes 1, 7, 128 and the whole sequence, match
 // the float64 evaluation (`.exact`) and llama.cpp (`.llamacpp`) within the golden README's tolerances;
 // all placements and chunkings agree with each other; greedy generation is identical on CPU and OpenCL.
+#include "backend/cl/cl_backend.h"
+#include "backend/cl/cl_runtime.h"
 #include "host/model/llm_model.h"
 #include "host/session/sampler.h"
 #include "host/session/session.h"
@@ -114,6 +116,56 @@ TEST(GoldenKv, ReducedPrecisionCaches) {
                   cl ? "cl" : "cpu", h.nmse, 100 * h.top1, q.nmse, 100 * q.top1);
     }
   }
+}
+
+// The GPU-style kernel variants through whole models on the OpenCL device, each at the golden row of its
+// precision: fp32 variants (vec, vec_sg, tile, flash and split attention) NMSE <= 1e-6 and every top-1;
+// fp16 products (vec_h, tile_h) <= 1e-4 and top-1 >= 98%; 8-bit activations (tile_dot) <= 2e-3 and top-1
+// >= 90% (as GoldenFast: 95% is a coin flip at this size). Chunk 1 runs the decode variants, chunk 7 the
+// GEMM ones. A variant the device lacks is reported and skipped.
+TEST(GoldenVariants, TeacherForcedLogits) {
+  if (!cl_device()) GTEST_SKIP() << "no OpenCL device";
+  Devices& dev = devices(true);
+  ClBackend* cl = nullptr;
+  for (Backend* b : dev.backends())
+    if (b->kind() == DeviceKind::OpenCl) cl = static_cast<ClBackend*>(b);
+  ASSERT_NE(cl, nullptr);
+  const DeviceFeatures& f = cl->features();
+  struct V {
+    const char* matmul;
+    const char* attention;
+    int64_t chunk;
+    int precision;  // 0 fp32, 1 fp16, 2 8-bit
+    bool available;
+  };
+  const V variants[] = {{"vec", "split", 1, 0, true},
+                        {"vec_sg", "split", 1, 0, !f.required_subgroup_sizes.empty()},
+                        {"tile", "flash", 7, 0, true},
+                        {"vec_h", "flash", 1, 1, f.fp16},
+                        {"tile_h", "flash", 7, 1, f.fp16},
+                        {"tile_dot", "stream", 7, 2, f.int_dot}};
+  int ran = 0;
+  for (const V& v : variants) {
+    if (!v.available) {
+      std::printf("  SKIPPED matmul=%s: the device lacks what it needs\n", v.matmul);
+      continue;
+    }
+    cl->runtime().force_variant("matmul", v.matmul);
+    cl->runtime().force_variant("attention", v.attention);
+    for (const File& file : kFiles) {
+      const int64_t n_vocab = model(file.stem).hparams().n_vocab;
+      const std::vector<float> exact = read_f32(data_path(std::string("golden/") + file.stem + ".exact.logits.f32"));
+      const Agreement e = compare_logits(teacher_forced(dev, file.stem, v.chunk, DType::F32), exact, n_vocab);
+      const std::string what = fmt::format("{} matmul={} attention={} chunk {}", file.stem, v.matmul, v.attention, v.chunk);
+      EXPECT_LE(e.nmse, v.precision == 0 ? 1e-6 : v.precision == 1 ? 1e-4 : 2e-3) << what;
+      EXPECT_GE(e.top1, v.precision == 0 ? 1.0 : v.precision == 1 ? 0.98 : 0.90) << what;
+      std::printf("  %-52s NMSE vs exact %.3g (top-1 %.1f%%)\n", what.c_str(), e.nmse, 100 * e.top1);
+    }
+    ++ran;
+  }
+  cl->runtime().force_variant("matmul", "");
+  cl->runtime().force_variant("attention", "");
+  EXPECT_GE(ran, 2) << "the portable fp32 variants (vec, tile) always run";
 }
 
 // Rows where `got` picks another token than `ref`, with ref's margin between its top two logits.

@@ -9,7 +9,7 @@
 //   "tile"   matmul_tile.cl: local-memory tiles of x and of the dequantised W, register blocking
 //   "tile_h" the same with fp16 tiles and products (cl_khr_fp16)
 //   "tile_dot" matmul_dot.cl: activations quantised to 8 bits per 32-block, integer dot products
-//            (cl_khr_integer_dot_product; quantised weights; precise matmuls run "tile" instead)
+//            (cl_khr_integer_dot_product; float weights and precise matmuls run "tile" instead)
 //   "tiled"  matmul.cl with tm x tn outputs per work-item, no local memory
 // Defaults: GPUs and other non-CPU devices take vec_sg (else vec) and tile; CPU devices keep the
 // CPU-style kernels (rows for quantised weights, else gemv; tiled), which PoCL and Intel's CPU runtime run
@@ -184,7 +184,7 @@ void matmul(const OpArgs& a) {
   if (variant == "rows" && quant && few) return run_rows(m);
   if (variant.starts_with("vec") && few) return run_vec(m, variant);
   if (variant == "gemv") return run_matmul_cl(m, false);
-  if (variant == "tile_dot" && !a.n.a<MatMulAttr>().precise) return run_dot(m);
+  if (variant == "tile_dot" && quant && !a.n.a<MatMulAttr>().precise) return run_dot(m);
   if (variant.starts_with("tile") && variant != "tiled") return run_tile(m, variant == "tile_dot" ? "tile" : variant);
   // "tiled", and the variants above where they do not apply (rows with float weights, vec beyond 4 rows).
   run_matmul_cl(m, !few || variant == "tiled");
