@@ -95,6 +95,18 @@ void run_case(benchmark::State& st, const BenchCase& c, Backend* be, const Limit
   st.counters["%fma"] = 100.0 * c.flops / per / 1e9 / lim.fma_gflops;
 }
 
+// Host time of one op's launches without the device: the dry launches of ClBackend::prepare do all the
+// host work of a real one (variant choice, kernel lookup, arguments, the fit check) but enqueue nothing.
+void run_host_overhead(benchmark::State& st, const BenchCase& c) {
+  ClBackend& be = *env().cl;
+  testing::OpBuilder b(std::hash<std::string>{}(c.op.name));
+  c.op.build(b);
+  testing::PreparedOp p(be, b, c.op.step);
+  be.runtime().dry = true;
+  for (auto _ : st) p.run();
+  be.runtime().dry = false;
+}
+
 }  // namespace
 }  // namespace bluecl::bench
 
@@ -126,6 +138,12 @@ int main(int argc, char** argv) {
                                    [&c, &e](benchmark::State& st) { run_case(st, c, e.cl.get(), e.device); })
           ->UseManualTime()->MinTime(0.3)->Unit(benchmark::kMillisecond);
   }
+  if (e.cl)
+    for (const BenchCase& c : cases)
+      if (c.op.name.find("/M1/") != std::string::npos || c.op.name.find("/M1") + 3 == c.op.name.size() ||
+          c.op.name.starts_with("attention/decode"))
+        benchmark::RegisterBenchmark(("host/" + c.op.name).c_str(), [&c](benchmark::State& st) { run_host_overhead(st, c); })
+            ->Unit(benchmark::kMicrosecond);
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
   return 0;
