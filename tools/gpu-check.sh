@@ -61,12 +61,16 @@ run_checks() {
   echo "test_ops exit $?" >> "$out/test_ops.txt"
   tail -25 "$out/test_ops.txt"
   echo "gpu-check: microbenchmarks ($(elapsed) s)"
-  timeout 150 "$bin/bluecl_microbench" --benchmark_filter='^cl/(matmul|attention)' --benchmark_min_time=0.1 \
-    --benchmark_format=json > "$out/microbench.json" 2> "$out/microbench.err"
+  # The hot kernels at the 2.7B and ViT shapes: decode GEMV, prefill GEMM, the ViT GEMM, attention.
+  timeout 150 "$bin/bluecl_microbench" --benchmark_min_time=0.1 \
+    --benchmark_filter='^cl/(matmul/[0-9x]+/q4_0/M(1|128)/|matmul/vit-1152x4304/q8_0/M729/|attention/)' \
+    --benchmark_out="$out/microbench.json" --benchmark_out_format=json > "$out/microbench.txt" 2> "$out/microbench.err"
+  echo "microbench exit $?" >> "$out/microbench.err"
   echo "gpu-check: 2.7B bench ($(elapsed) s)"
   if [ ! -f "$out/b3.gguf" ]; then "$bin/bluecl" gen-model --preset bluelm-3b -o "$out/b3.gguf" > "$out/gen.txt" 2>&1; fi
-  timeout 180 "$bin/bluecl" bench -m "$out/b3.gguf" --prompt 512 --chunks 128,512 -r 2 > "$out/bench.md" \
+  timeout 180 "$bin/bluecl" bench -m "$out/b3.gguf" --prompt 256 --chunks 128 --decode 32 -r 2 > "$out/bench.md" \
     2> "$out/bench.err"
+  echo "bench exit $? (124: timed out)" >> "$out/bench.err"
   rm -f "$out/b3.gguf"
   table > "$out/table.md"
   cat "$out/table.md"
@@ -77,9 +81,11 @@ table() {
   python3 - "$out" <<'EOF'
 import json, re, sys, os
 out = sys.argv[1]
-dev = open(os.path.join(out, "devices.txt")).read().strip().splitlines()
+want = os.environ.get("BLUECL_DEVICE", "").lower()
+blocks = open(os.path.join(out, "devices.txt")).read().strip().split("\ndevice ")
+pick = next((b for b in blocks if want and want in b.lower()), blocks[0])
 print("## bluecl GPU check\n")
-print("device: " + " / ".join(l.strip() for l in dev[:3]))
+print("device " + " / ".join(l.strip() for l in pick.splitlines()[:4]).removeprefix("device "))
 t = open(os.path.join(out, "test_ops.txt")).read()
 passed = re.search(r"\[  PASSED  \] (\d+)", t)
 failed = re.search(r"(\d+) FAILED TEST", t)
@@ -95,10 +101,11 @@ try:
         print(f"| {name} | {b['real_time']:.3g} {b['time_unit']} | {b.get('GB/s', 0):.1f} | {b.get('%bw', 0):.0f}% | "
               f"{b.get('GFLOP/s', 0):.0f} | {b.get('%fma', 0):.0f}% |")
 except Exception as e:
-    print(f"| microbenchmarks failed: {e} | | | | | |")
+    err = open(os.path.join(out, "microbench.err")).read().strip().splitlines()[-1:]
+    print(f"| microbenchmarks failed: {e}; {' '.join(err)} | | | | | |")
 print()
 bench = open(os.path.join(out, "bench.md")).read().strip() if os.path.exists(os.path.join(out, "bench.md")) else ""
-print(bench if bench else "model bench failed: " + open(os.path.join(out, "bench.err")).read()[-800:])
+print(bench if bench else "model bench failed: " + open(os.path.join(out, "bench.err")).read()[-800:].strip())
 EOF
 }
 
