@@ -5,19 +5,7 @@
 // Each work-item owns QB consecutive queries of one head and streams the keys once for all of them, with
 // an online (running max) softmax, so any sequence length works in O(HD) private memory per query.
 // Global = (ceil(nq / QB), H, B).
-#define Q8_BYTES 34
 
-inline float4 load_k4(__global const uchar* base, size_t e) {
-#if KTYPE == 0
-  return vload4(0, (__global const float*)base + e);
-#elif KTYPE == 1
-  return vload_half4(0, (__global const half*)base + e);
-#else
-  __global const uchar* blk = base + (e / 32) * Q8_BYTES;
-  const float d = vload_half(0, (__global const half*)blk);
-  return convert_float4(vload4(0, (__global const char*)(blk + 2) + e % 32)) * d;
-#endif
-}
 
 __kernel void attention(__global const float* q, ulong q_off, __global const uchar* k, ulong k_off,
                         __global const uchar* v, ulong v_off, __global float* y, ulong y_off, uint nq, uint H,
@@ -50,7 +38,7 @@ __kernel void attention(__global const float* q, ulong q_off, __global const uch
   for (uint j = 0; j < j_end; ++j) {
     const size_t row = (((size_t)b * n_rows + j) * Hkv + hk) * HD;
     float4 kr[HD / 4];
-    for (int c = 0; c < HD / 4; ++c) kr[c] = load_k4(kb, row + 4 * c);
+    for (int c = 0; c < HD / 4; ++c) kr[c] = load_kv4(kb, row + 4 * c);
     float s[QB];
     for (int t = 0; t < QB; ++t) {
       float4 dot4 = (float4)0.0f;
@@ -60,7 +48,7 @@ __kernel void attention(__global const float* q, ulong q_off, __global const uch
       if (j > (uint)past + i0 + t) s[t] = -INFINITY;
 #endif
     }
-    for (int c = 0; c < HD / 4; ++c) kr[c] = load_k4(vb, row + 4 * c);  // now V's row
+    for (int c = 0; c < HD / 4; ++c) kr[c] = load_kv4(vb, row + 4 * c);  // now V's row
     for (int t = 0; t < QB; ++t) {
       if (s[t] == -INFINITY) continue;
       if (s[t] > m[t]) {

@@ -13,21 +13,9 @@
 // Global = (LPQ, ceil(nq / BQ) * BQ, H * B).
 // Remainders are written as x - (x / y) * y: LLVM otherwise pairs the division and the remainder with a
 // `freeze` instruction that Oclgrind's uninitialised-value checker cannot execute.
-#define Q8_BYTES 34
 #define NC (HD / 4)
 #define CPL (NC / LPQ)
 
-inline float4 load_kv4(__global const uchar* base, size_t e) {
-#if KTYPE == 0
-  return vload4(0, (__global const float*)base + e);
-#elif KTYPE == 1
-  return vload_half4(0, (__global const half*)base + e);
-#else
-  __global const uchar* blk = base + (e / 32) * Q8_BYTES;
-  const float d = vload_half(0, (__global const half*)blk);
-  return convert_float4(vload4(0, (__global const char*)(blk + 2) + e % 32)) * d;
-#endif
-}
 
 __kernel __attribute__((reqd_work_group_size(LPQ, BQ, 1)))
 void attention_flash(__global const float* q, ulong q_off, __global const uchar* k, ulong k_off,

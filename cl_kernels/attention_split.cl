@@ -15,20 +15,8 @@
 // ranges' sums. Globals: split (NT * n_splits, Hkv, B); merge (HD / 4, nq * H, B).
 // Remainders are written as x - (x / y) * y: LLVM otherwise pairs the division and the remainder with a
 // `freeze` instruction that Oclgrind's uninitialised-value checker cannot execute.
-#define Q8_BYTES 34
 #define NC (HD / 4)
 
-inline float4 load_kv4(__global const uchar* base, size_t e) {
-#if KTYPE == 0
-  return vload4(0, (__global const float*)base + e);
-#elif KTYPE == 1
-  return vload_half4(0, (__global const half*)base + e);
-#else
-  __global const uchar* blk = base + (e / 32) * Q8_BYTES;
-  const float d = vload_half(0, (__global const half*)blk);
-  return convert_float4(vload4(0, (__global const char*)(blk + 2) + e % 32)) * d;
-#endif
-}
 
 // Query r of a GQA group: query index r / G, head hk * G + r % G.
 __kernel __attribute__((reqd_work_group_size(NT, 1, 1)))

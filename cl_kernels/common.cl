@@ -4,3 +4,19 @@
 // Buffers are passed as (pointer, byte offset) pairs; PTR() applies the offset.
 #define PTR(T, p, off) ((__global T*)((__global char*)(p) + (off)))
 #define CPTR(T, p, off) ((__global const T*)((__global const char*)(p) + (off)))
+
+#ifdef KTYPE
+// Four consecutive values, from element e on, of a K or V cache (attention kernels): KTYPE 0 F32, 1 F16,
+// 2 Q8_0 in GGUF blocks of 34 bytes (an fp16 scale, 32 int8) along the head dim.
+inline float4 load_kv4(__global const uchar* base, size_t e) {
+#if KTYPE == 0
+  return vload4(0, (__global const float*)base + e);
+#elif KTYPE == 1
+  return vload_half4(0, (__global const half*)base + e);
+#else
+  __global const uchar* blk = base + (e / 32) * 34;
+  const float d = vload_half(0, (__global const half*)blk);
+  return convert_float4(vload4(0, (__global const char*)(blk + 2) + (e - (e / 32) * 32))) * d;
+#endif
+}
+#endif
