@@ -5,6 +5,7 @@
 #include "host/runtime/devices.h"
 #include "host/model/llm_model.h"
 #include "host/util/json.h"
+#include "tests/cl_testing.h"
 #include "tests/testing.h"
 
 #include <algorithm>
@@ -54,7 +55,9 @@ const LlmModel& golden_llm(const std::string& stem) {
 Devices& exact_devices(bool cl) {
   static Devices cpu_only({.device = "cpu", .n_threads = 2, .cpu_precision = CpuPrecision::Reference});
   if (!cl) return cpu_only;
-  static Devices with_cl({.device = "", .n_threads = 2, .placement = "device", .cpu_precision = CpuPrecision::Reference});
+  // Released after the tests by cl_test_main (a static destructor may run after the driver is gone).
+  static Devices& with_cl = shared_until_tests_end(std::make_unique<Devices>(
+      DeviceOptions{.device = "", .n_threads = 2, .placement = "device", .cpu_precision = CpuPrecision::Reference}));
   return with_cl;
 }
 

@@ -1,6 +1,9 @@
 // Every op x dtype x shape on the OpenCL device against the CPU backend: normalised MSE under the op's
 // threshold, no NaN/Inf, guard bytes around the output untouched. Quantised matmuls are also checked
 // against a float64 dequantise-then-multiply reference. Exits 77 (skip) without an OpenCL device.
+// Each case prints the kernels it launched with their -D defines; a forced variant the device declines
+// is SKIPPED with the reason. BLUECL_OP_TEST_SMALL=1 keeps only small cases (at least one per op and
+// variant) for slow devices such as Oclgrind.
 #include "backend/cl/cl_backend.h"
 #include "backend/cl/cl_runtime.h"
 #include "backend/cpu/cpu_backend.h"
@@ -26,12 +29,83 @@ CpuBackend& cpu() {
   return be;
 }
 
+// Released by main() after the tests, not by a static destructor (see shared_until_tests_end).
 ClBackend& cl() {
-  static ClBackend be(*cl_device());
+  static ClBackend& be = shared_until_tests_end(std::make_unique<ClBackend>(*cl_device()));
   return be;
 }
 
 uint64_t seed_of(const std::string& name) { return std::hash<std::string>{}(name); }
+
+// While alive, records the kernels launched; on destruction prints them
+// ("  ran matmul.cl:matmul -DTM=4 -DTN=4 -DWTYPE=3 [16x7/16x1]") and adds them to the test's XML record.
+class LaunchRecord {
+ public:
+  explicit LaunchRecord(ClRuntime& rt) : rt_(rt) { rt_.launch_log = &log_; }
+  ~LaunchRecord() {
+    rt_.launch_log = nullptr;
+    std::string all;
+    for (size_t i = 0; i < log_.size(); ++i) {
+      if (i > 0 && log_[i] == log_[i - 1]) continue;
+      std::printf("  ran %s\n", log_[i].c_str());
+      all += (all.empty() ? "" : "; ") + log_[i];
+    }
+    if (log_.empty()) std::printf("  ran no OpenCL kernel\n");
+    ::testing::Test::RecordProperty("kernels", all.empty() ? "none" : all);
+  }
+  LaunchRecord(const LaunchRecord&) = delete;
+  LaunchRecord& operator=(const LaunchRecord&) = delete;
+
+ private:
+  ClRuntime& rt_;
+  std::vector<std::string> log_;
+};
+
+// The op and variant a case exercises: its name without the shape ("matmul/q4_0/rows", "rms_norm/w/wg").
+std::string variant_key(const OpCase& c) {
+  std::string key;
+  bool in_shape = false;
+  for (char ch : c.name) {
+    if (ch == '[') in_shape = true;
+    if (!in_shape && !std::isdigit(static_cast<unsigned char>(ch))) key += ch;
+    if (ch == ']') in_shape = false;
+  }
+  // Digits went with the shapes, so q4_0 and q8_0 look alike: a dtype segment is kept whole.
+  const size_t slash = c.name.find('/');
+  const std::string second = c.name.substr(slash + 1, c.name.find('/', slash + 1) - slash - 1);
+  for (const char* t : {"f32", "f16", "q8_0", "q4_0", "i32"})
+    if (second.rfind(t, 0) == 0 || second.find(std::string("-") + t) != std::string::npos) key += std::string("|") + second;
+  return key + "|" + c.force_variant;
+}
+
+// Elements a case touches (leaves and output): the cost of a case on a slow device.
+int64_t case_elements(const OpCase& c) {
+  OpBuilder b(1);
+  c.build(b);
+  int64_t n = 0;
+  for (const TensorInfo& t : b.g.tensors()) n += t.shape.numel();
+  return n;
+}
+
+// all_op_cases(), or with BLUECL_OP_TEST_SMALL=1 the cases of at most kSmall elements plus the smallest
+// case of every op and variant that has none that small: every kernel variant still runs, at small shapes.
+std::vector<OpCase> cases_to_run() {
+  std::vector<OpCase> all = all_op_cases();
+  const char* env = std::getenv("BLUECL_OP_TEST_SMALL");
+  if (!env || std::string(env) != "1") return all;
+  constexpr int64_t kSmall = 4096;
+  std::map<std::string, std::pair<int64_t, size_t>> smallest;  // variant key -> (elements, index)
+  std::vector<int64_t> size(all.size());
+  for (size_t i = 0; i < all.size(); ++i) {
+    size[i] = case_elements(all[i]);
+    auto [it, fresh] = smallest.try_emplace(variant_key(all[i]), size[i], i);
+    if (!fresh && size[i] < it->second.first) it->second = {size[i], i};
+  }
+  std::vector<OpCase> out;
+  for (size_t i = 0; i < all.size(); ++i)
+    if (size[i] <= kSmall || smallest.at(variant_key(all[i])).second == i) out.push_back(all[i]);
+  return out;
+}
 
 // Worst NMSE per op, printed at the end (the closing note's table comes from here).
 std::map<std::string, double>& worst() {
@@ -65,11 +139,18 @@ TEST_P(OpTest, MatchesCpu) {
   OpBuilder b(seed_of(c.name));
   c.build(b);
   const Support s = cl().supports(b.g, b.g.nodes().back());
+  // A variant for some devices only (fp16, subgroups, ...) may be declined: a skip with the reason. The
+  // default choice for an op must always run.
+  if (!s.ok && !c.force_variant.empty()) GTEST_SKIP() << "SKIPPED: the device declines " << c.name << ": " << s.reason;
   ASSERT_TRUE(s.ok) << "the OpenCL backend declines " << c.name << ": " << s.reason;
 
   const OpRun ref = run_op(cpu(), b, c.step);
   std::string skipped;
-  const std::optional<OpRun> run = run_on_cl(c, b, &skipped);
+  std::optional<OpRun> run;
+  {
+    LaunchRecord rec(cl().runtime());
+    run = run_on_cl(c, b, &skipped);
+  }
   if (!run) GTEST_SKIP() << "SKIPPED " << c.name << ": " << skipped;
   const OpRun& got = *run;
 
@@ -85,7 +166,7 @@ TEST_P(OpTest, MatchesCpu) {
   worst()[key] = std::max(worst()[key], e);
 }
 
-INSTANTIATE_TEST_SUITE_P(All, OpTest, ::testing::ValuesIn(all_op_cases()),
+INSTANTIATE_TEST_SUITE_P(All, OpTest, ::testing::ValuesIn(cases_to_run()),
                          [](const ::testing::TestParamInfo<OpCase>& info) {
                            std::string n = info.param.name;
                            for (char& ch : n)
@@ -96,7 +177,7 @@ INSTANTIATE_TEST_SUITE_P(All, OpTest, ::testing::ValuesIn(all_op_cases()),
 // Quantised matmul against an exact float64 reference computed from the very bytes uploaded.
 TEST(MatmulFloat64, QuantisedWeights) {
   BLUECL_REQUIRE_CL();
-  for (const OpCase& c : all_op_cases()) {
+  for (const OpCase& c : cases_to_run()) {
     if (c.name.rfind("matmul/q", 0) != 0) continue;
     OpBuilder b(seed_of(c.name));
     c.build(b);

@@ -22,7 +22,9 @@ double rel_l2(const std::vector<float>& a, const std::vector<float>& b) {
 }
 
 Devices& cl_devices() {
-  static Devices d({.device = "", .n_threads = 2, .placement = "device"});
+  // Released after the tests by cl_test_main (a static destructor may run after the driver is gone).
+  static Devices& d =
+      shared_until_tests_end(std::make_unique<Devices>(DeviceOptions{.device = "", .n_threads = 2, .placement = "device"}));
   return d;
 }
 

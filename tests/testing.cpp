@@ -53,9 +53,20 @@ namespace bluecl::testing {
 
 const std::optional<ClDeviceInfo>& cl_device(std::string* why) {
   static std::string reason;
-  static const std::optional<ClDeviceInfo> dev = select_cl_device("", &reason);
+  // Deliberately never destroyed: a static destructor would release the handles after the driver is gone.
+  static const auto* dev = new std::optional<ClDeviceInfo>(select_cl_device("", &reason));
   if (why) *why = reason;
-  return dev;
+  return *dev;
+}
+
+std::vector<std::shared_ptr<void>>& shared_cl_objects() {
+  static auto* objects = new std::vector<std::shared_ptr<void>>;  // emptied by release_shared_cl_objects()
+  return *objects;
+}
+
+void release_shared_cl_objects() {
+  std::vector<std::shared_ptr<void>>& v = shared_cl_objects();
+  while (!v.empty()) v.pop_back();
 }
 
 }  // namespace bluecl::testing

@@ -9,9 +9,13 @@ namespace bluecl::cli {
 namespace {
 
 int body(int argc, char** argv) {
-  Args a("devices", "", "Lists OpenCL devices and the features bluecl detects (kernel variants are chosen from them).");
+  Args a("devices", "",
+         "Lists OpenCL devices and the features bluecl detects (kernel variants are chosen from them). "
+         "BLUECL_DEVICE_PROFILE=mobile clamps the limits to a phone's (work-group 256, local memory 32 KiB, "
+         "allocation 1 GiB).");
   if (!a.parse(argc, argv)) return 0;
   const int32_t n = bluecl_device_count();
+  if (n < 0) check(BLUECL_ERR_INVALID_ARGUMENT, "listing OpenCL devices");
   if (n == 0) {
     std::printf("no OpenCL device found: bluecl runs every op on the CPU.\n"
                 "(On Debian, `apt-get install pocl-opencl-icd` provides a CPU OpenCL device.)\n");
@@ -36,6 +40,7 @@ int body(int argc, char** argv) {
     std::printf("  unified memory    %s\n", d.unified_memory ? "yes" : "no");
     std::printf("  command buffers   %s\n", d.command_buffer ? "yes (cl_khr_command_buffer)" : "no");
     std::printf("  base alignment    %u bytes\n", d.base_align_bytes);
+    std::printf("  profile           %s\n", d.profile[0] ? d.profile : "none (the device's own limits)");
   }
   return 0;
 }

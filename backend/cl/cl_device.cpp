@@ -1,6 +1,7 @@
 #include "backend/cl/cl_device.h"
 
 #include "backend/cl/cl_error.h"
+#include "graph/base/error.h"
 #include "graph/base/log.h"
 
 #include <fmt/format.h>
@@ -36,11 +37,32 @@ bool has_ext(const std::string& exts, std::string_view name) {
 std::string DeviceFeatures::summary() const {
   return fmt::format(
       "OpenCL C {}.{}, {} compute units at {} MHz, {} MiB global ({} MiB max alloc), {} KiB local, "
-      "work-group <= {}, fp16 {}, subgroups {}{}, int8 dot {}, images {}, unified memory {}, base align {} B",
+      "work-group <= {}, fp16 {}, subgroups {}{}, int8 dot {}, images {}, unified memory {}, base align {} B{}",
       cl_c_major, cl_c_minor, compute_units, max_clock_mhz, global_mem_bytes >> 20, max_alloc_bytes >> 20,
       local_mem_bytes >> 10, max_work_group_size, fp16 ? "yes" : "no", subgroups ? "yes" : "no",
       required_subgroup_sizes.empty() ? "" : fmt::format(" (required sizes {})", fmt::join(required_subgroup_sizes, "/")),
-      int_dot ? "yes" : "no", images ? "yes" : "no", unified_memory ? "yes" : "no", base_align_bytes);
+      int_dot ? "yes" : "no", images ? "yes" : "no", unified_memory ? "yes" : "no", base_align_bytes,
+      profile.empty() ? "" : fmt::format(", {} profile", profile));
+}
+
+std::optional<DeviceProfile> device_profile(std::string_view name) {
+  if (name.empty()) return std::nullopt;
+  // Limits that current Adreno (6xx-7xx) and Mali (G7x) GPUs all meet.
+  if (name == "mobile") return DeviceProfile{"mobile", 256, 32u << 10, 1ull << 30};
+  fail(Status::InvalidArgument, "BLUECL_DEVICE_PROFILE={}: unknown device profile (known: mobile; unset for the device's own limits)",
+       name);
+}
+
+std::optional<DeviceProfile> device_profile_from_env() {
+  const char* env = std::getenv("BLUECL_DEVICE_PROFILE");
+  return device_profile(env ? env : "");
+}
+
+void apply_device_profile(DeviceFeatures& f, const DeviceProfile& p) {
+  f.profile = p.name;
+  f.max_work_group_size = std::min(f.max_work_group_size, p.max_work_group_size);
+  f.local_mem_bytes = std::min(f.local_mem_bytes, p.local_mem_bytes);
+  f.max_alloc_bytes = std::min(f.max_alloc_bytes, p.max_alloc_bytes);
 }
 
 DeviceFeatures read_device_features(const cl::Platform& p, const cl::Device& d) {
@@ -87,11 +109,13 @@ DeviceFeatures read_device_features(const cl::Platform& p, const cl::Device& d) 
     f.max_work_group_size = d.getInfo<CL_DEVICE_MAX_WORK_GROUP_SIZE>();
     f.base_align_bytes = d.getInfo<CL_DEVICE_MEM_BASE_ADDR_ALIGN>() / 8;
     if (f.images) f.image_max_buffer_size = d.getInfo<CL_DEVICE_IMAGE_MAX_BUFFER_SIZE>();
+    if (const std::optional<DeviceProfile> prof = device_profile_from_env()) apply_device_profile(f, *prof);
     return f;
   });
 }
 
 std::vector<ClDeviceInfo> list_cl_devices() {
+  device_profile_from_env();  // an unknown profile is the caller's error, not a device to skip
   std::vector<ClDeviceInfo> out;
   std::vector<cl::Platform> platforms;
   // No ICD loader configuration, or no platform, is not an error here: the CPU backend still runs.

@@ -2,6 +2,9 @@
 // Selection: a spec that is a number picks that device in list order; any other text picks the first
 // device whose "platform device" name contains it (case-insensitive). An empty spec reads BLUECL_DEVICE,
 // and without that picks the first GPU, else the first device.
+// Profile: BLUECL_DEVICE_PROFILE=mobile clamps every device's limits at detection to what current phone GPUs
+// all meet (work-group <= 256, local memory <= 32 KiB, largest allocation <= 1 GiB), so every launcher and
+// the tuner see the clamped limits and a kernel that would not fit a phone fails on a desktop device too.
 #pragma once
 
 #include <CL/opencl.hpp>
@@ -39,6 +42,7 @@ struct DeviceFeatures {
   uint32_t base_align_bytes = 0;  // CL_DEVICE_MEM_BASE_ADDR_ALIGN, in bytes
   size_t image_max_buffer_size = 0;
   std::string extensions;
+  std::string profile;  // the device profile that clamped the limits above ("mobile"), "" for the device's own
 
   std::string summary() const;  // one line: "OpenCL C 1.2, 2 CU, fp16 no, subgroups no, ..."
 };
@@ -50,9 +54,25 @@ struct ClDeviceInfo {
   DeviceFeatures features;
 };
 
+// Limits a profile imposes on any device; a device's own tighter limits stay.
+struct DeviceProfile {
+  std::string name;
+  size_t max_work_group_size = 0;
+  uint64_t local_mem_bytes = 0;
+  uint64_t max_alloc_bytes = 0;
+};
+
+// The profile BLUECL_DEVICE_PROFILE names; nullopt when unset or empty (the device's own limits).
+// An unknown name throws Status::InvalidArgument listing the known ones.
+std::optional<DeviceProfile> device_profile_from_env();
+std::optional<DeviceProfile> device_profile(std::string_view name);  // same, for a given name
+void apply_device_profile(DeviceFeatures& f, const DeviceProfile& p);
+
+// Reads the device's features and applies the BLUECL_DEVICE_PROFILE profile, if any.
 DeviceFeatures read_device_features(const cl::Platform& p, const cl::Device& d);
 
-// Every device of every platform. No ICD or no platform gives an empty list, not an error.
+// Every device of every platform. No ICD or no platform gives an empty list, not an error; an unknown
+// BLUECL_DEVICE_PROFILE is one.
 std::vector<ClDeviceInfo> list_cl_devices();
 
 // nullopt when no device matches (or there are none); the reason goes to *why if given.

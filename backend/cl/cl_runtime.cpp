@@ -74,6 +74,7 @@ cl::Kernel& ClRuntime::kernel(ClProgram p, const ClDefines& defines, const char*
   const cl::Program& prog = programs.get(p, defines);
   cl::Kernel k = cl_guard(fmt::format("creating kernel {} of {}.cl", name, cl_program_source(p).stem),
                           [&] { return cl::Kernel(prog, name); });
+  kernel_names_[k()] = fmt::format("{}.cl:{}{}", cl_program_source(p).stem, name, defines.str());
   return kernels_.emplace(std::move(key), std::move(k)).first->second;
 }
 
@@ -109,6 +110,14 @@ void ClRuntime::check_fits(cl::Kernel& k, const cl::NDRange& local) {
   fitted_[k()] = items;
 }
 
+namespace {
+std::string dims_text(const cl::NDRange& r) {
+  std::string s;
+  for (cl_uint i = 0; i < r.dimensions(); ++i) s += fmt::format("{}{}", i ? "x" : "", r.get()[i]);
+  return s.empty() ? "auto" : s;
+}
+}  // namespace
+
 void ClRuntime::launch(cl::Kernel& k, const cl::NDRange& global, const cl::NDRange& local) {
   if (local.dimensions() > 0) check_fits(k, local);
   if (dry) return;
@@ -123,6 +132,11 @@ void ClRuntime::launch(cl::Kernel& k, const cl::NDRange& global, const cl::NDRan
   cl::Event ev;
   queue.enqueueNDRangeKernel(k, cl::NullRange, g, local, nullptr, events ? &ev : nullptr);
   if (events) events->push_back(ev);
+  if (launch_log) {
+    auto it = kernel_names_.find(k());
+    launch_log->push_back(fmt::format("{} [{}/{}]", it == kernel_names_.end() ? "?" : it->second, dims_text(g),
+                                      dims_text(local)));
+  }
 }
 
 }  // namespace bluecl

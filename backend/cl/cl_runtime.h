@@ -73,6 +73,9 @@ class ClRuntime {
 
   // When non-null, every launch appends its event here (benchmarks time kernels this way).
   std::vector<cl::Event>* events = nullptr;
+  // When non-null, every launch appends what ran: "matmul.cl:matmul -DTM=4 -DWTYPE=3 [16x7/16x1]" (the
+  // program, the kernel, its -D defines, global/local size). The op test prints it per case.
+  std::vector<std::string>* launch_log = nullptr;
   bool profiling = false;
   bool dry = false;  // launch() does nothing (ClBackend::prepare compiles kernels this way)
 
@@ -82,6 +85,7 @@ class ClRuntime {
   std::unordered_map<cl_kernel, size_t> fitted_;  // kernel -> work-group size already checked
   cl::Buffer scratch_;
   size_t scratch_bytes_ = 0;
+  std::unordered_map<cl_kernel, std::string> kernel_names_;  // "matmul.cl:matmul -DTM=4 ...", for messages
   std::unordered_map<std::string, std::string> forced_;
 };
 

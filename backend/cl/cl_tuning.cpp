@@ -36,8 +36,10 @@ std::string ClLaunch::str() const {
 std::string ClTuning::path_for(const DeviceFeatures& f) {
   const std::string dir = cache_dir();
   if (dir.empty()) return {};
-  const std::string key = fmt::format("{}\n{}\n{}\n{}\n{}", f.device_name, f.device_version, f.driver_version,
-                                      f.platform_name, f.platform_version);
+  // A device profile (BLUECL_DEVICE_PROFILE) tunes within its own limits, so it gets its own file.
+  std::string key = fmt::format("{}\n{}\n{}\n{}\n{}", f.device_name, f.device_version, f.driver_version,
+                                f.platform_name, f.platform_version);
+  if (!f.profile.empty()) key += "\nprofile " + f.profile;
   return fmt::format("{}/tune-{}.txt", dir, hash128(key).hex());
 }
 

@@ -53,7 +53,7 @@ bluecl_status bluecl_trace_write(const char* path) {
 
 int32_t bluecl_device_count(void) {
   int32_t n = 0;
-  guard([&] { n = static_cast<int32_t>(list_cl_devices().size()); });
+  if (guard([&] { n = static_cast<int32_t>(list_cl_devices().size()); }) != BLUECL_OK) return -1;
   return n;
 }
 
@@ -86,6 +86,7 @@ bluecl_status bluecl_device_get(int32_t index, bluecl_device_info* out) {
     out->max_alloc_bytes = f.max_alloc_bytes;
     out->local_mem_bytes = f.local_mem_bytes;
     out->max_work_group_size = f.max_work_group_size;
+    copy_str(out->profile, sizeof out->profile, f.profile);
   });
 }
 

@@ -93,9 +93,11 @@ typedef struct bluecl_device_info {
   uint32_t compute_units, max_clock_mhz, base_align_bytes;
   uint64_t global_mem_bytes, max_alloc_bytes, local_mem_bytes;
   uint64_t max_work_group_size;
+  char profile[32];       /* BLUECL_DEVICE_PROFILE that clamped the limits above ("mobile"), "" for the device's own */
 } bluecl_device_info;
 
-/* The number of OpenCL devices (0 when there is no platform: bluecl then runs on the CPU). */
+/* The number of OpenCL devices (0 when there is no platform: bluecl then runs on the CPU); -1 with
+ * bluecl_last_error() set when the devices cannot be listed (an unknown BLUECL_DEVICE_PROFILE). */
 BLUECL_API int32_t bluecl_device_count(void);
 BLUECL_API bluecl_status bluecl_device_get(int32_t index, bluecl_device_info* out);
 
