@@ -55,7 +55,7 @@ Devices::Prepared Devices::prepare(Graph& g, const PrepareCallbacks& cb) {
     if (cb.state_device >= 0) opts.state_device = cb.state_device;
     p.plan = schedule(g, list_, opts);
     try {
-      p.ex = std::make_unique<Executor>(g, p.plan, list_, cb.weights);
+      p.ex = std::make_unique<Executor>(g, p.plan, list_, cb.weights, release_host_pages);
       if (cb.bind) cb.bind(*p.ex);
     } catch (const Error& e) {
       if (e.status() != Status::OutOfMemory || !cl_ || sched_.preferred == 0) throw;

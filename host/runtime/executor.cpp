@@ -8,7 +8,8 @@
 
 namespace bluecl {
 
-Executor::Executor(const Graph& g, const Plan& plan, std::vector<Backend*> backends, const Progress& progress)
+Executor::Executor(const Graph& g, const Plan& plan, std::vector<Backend*> backends, const Progress& progress,
+                   const Release& release)
     : g_(g), plan_(plan), backends_(std::move(backends)) {
   const auto& nodes = g.nodes();
   const auto& tensors = g.tensors();
@@ -34,8 +35,13 @@ Executor::Executor(const Graph& g, const Plan& plan, std::vector<Backend*> backe
 
   // Leaves: weights prepared and inputs allocated on every device that reads them.
   size_t n_weights = 0, done = 0;
+  std::vector<bool> cpu_reads(tensors.size(), false);  // [tensor]: a CPU node reads this weight
   for (size_t i = 0; i < nodes.size(); ++i)
-    for (int s = 0; s < nodes[i].n_src; ++s) n_weights += tensors[g.base_of(nodes[i].src[s])].kind == TensorKind::Weight;
+    for (int s = 0; s < nodes[i].n_src; ++s) {
+      const TensorId b = g.base_of(nodes[i].src[s]);
+      n_weights += tensors[b].kind == TensorKind::Weight;
+      if (backends_[plan.nodes[i].device]->kind() == DeviceKind::Cpu) cpu_reads[b] = true;
+    }
   for (size_t i = 0; i < nodes.size(); ++i) {
     const int d = plan.nodes[i].device;
     const Node& n = nodes[i];
@@ -46,6 +52,7 @@ Executor::Executor(const Graph& g, const Plan& plan, std::vector<Backend*> backe
       if (refs_[d][b]) continue;
       if (bi.kind == TensorKind::Weight) {
         refs_[d][b] = backends_[d]->weight(bi);
+        if (release && !cpu_reads[b] && backends_[d]->kind() != DeviceKind::Cpu) release(bi.data, bi.bytes());
         if (progress) progress(++done, n_weights);
       } else if (bi.kind == TensorKind::Input) {
         owned_.push_back(backends_[d]->alloc(bi.bytes(), bi.name));

@@ -20,9 +20,16 @@ class Executor {
   // Reports the preparation of weights and kernels: (done, total).
   using Progress = std::function<void(size_t done, size_t total)>;
 
+  // Host bytes a device has its own copy of, that no CPU node of this graph reads (see
+  // Devices::release_host_pages).
+  using Release = std::function<void(const void* data, size_t bytes)>;
+
   // g must already be scheduled (Transfer nodes inserted); the executor keeps a reference to g.
-  // Weights reach every device that uses them here (`progress` counts them).
-  Executor(const Graph& g, const Plan& plan, std::vector<Backend*> backends, const Progress& progress = nullptr);
+  // Weights reach every device that uses them here (`progress` counts them); each weight that only
+  // devices read goes to `release` as soon as it is uploaded, so the file's pages and the device's copy
+  // are not both resident while the rest loads.
+  Executor(const Graph& g, const Plan& plan, std::vector<Backend*> backends, const Progress& progress = nullptr,
+           const Release& release = nullptr);
 
   // Compiles every kernel the graph will launch (after states are bound), so the first run does no
   // one-time work. Returns the nodes whose preparation failed (a kernel that does not build), with why.
