@@ -5,6 +5,7 @@
 #include "backend/cl/ops/ops.h"
 #include "graph/base/log.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
@@ -13,10 +14,6 @@
 #include <unordered_map>
 
 namespace bluecl {
-
-namespace {
-
-}  // namespace
 
 // Device memory held by a backend's buffers.
 struct ClMemoryUsage {
@@ -28,8 +25,6 @@ struct ClMemoryUsage {
     }
   }
 };
-
-namespace {
 
 class ClBuffer final : public DeviceBuffer {
  public:
@@ -47,39 +42,57 @@ class ClBuffer final : public DeviceBuffer {
   std::shared_ptr<ClMemoryUsage> usage_;
 };
 
+// A weight split by rows across several buffers, each part laid out as a matrix of its own (see
+// ClWeightLayout): the parts of a weight larger than the device's largest allocation.
+class ClSplitWeight final : public DeviceBuffer {
+ public:
+  int64_t rows_per_part = 0;
+  std::vector<std::unique_ptr<ClBuffer>> parts;
+  size_t size() const override {
+    size_t n = 0;
+    for (const auto& p : parts) n += p->size();
+    return n;
+  }
+};
+
+namespace {
+
 const ClBuffer& cl_buf(TensorRef r) {
   auto* b = dynamic_cast<const ClBuffer*>(r.buffer);
   BLUECL_ASSERT(b != nullptr, "tensor ref is not an OpenCL buffer");
   return *b;
 }
 
-// Splits a quantised GGUF matrix into its quant and scale arrays (see ClWeightLayout).
-std::vector<uint8_t> relayout(const TensorInfo& w, const ClWeightLayout& l) {
-  std::vector<uint8_t> out(l.total_bytes);
-  const int64_t n_blocks = w.shape.numel() / kQK;
-  auto* scales = reinterpret_cast<uint16_t*>(out.data() + l.scale_offset);
-  uint8_t* quants = out.data() + l.quant_offset;
-  if (w.dtype == DType::Q4_0) {
-    const auto* b = static_cast<const BlockQ4_0*>(w.data);
+const ClSplitWeight* split_of(TensorRef r) { return dynamic_cast<const ClSplitWeight*>(r.buffer); }
+
+// Splits n_blocks quantised GGUF blocks into their quants and fp16 scales (see ClWeightLayout), writing
+// straight to `quants` and `scales` (a mapped buffer or a staging chunk).
+void relayout_blocks(DType t, const void* blocks, int64_t n_blocks, uint8_t* quants, uint8_t* scales) {
+  if (t == DType::Q4_0) {
+    const auto* b = static_cast<const BlockQ4_0*>(blocks);
     for (int64_t i = 0; i < n_blocks; ++i) {
-      scales[i] = b[i].d;
+      std::memcpy(scales + i * 2, &b[i].d, 2);
       std::memcpy(quants + i * 16, b[i].qs, 16);
     }
   } else {
-    const auto* b = static_cast<const BlockQ8_0*>(w.data);
+    const auto* b = static_cast<const BlockQ8_0*>(blocks);
     for (int64_t i = 0; i < n_blocks; ++i) {
-      scales[i] = b[i].d;
+      std::memcpy(scales + i * 2, &b[i].d, 2);
       std::memcpy(quants + i * 32, b[i].qs, 32);
     }
   }
-  return out;
+}
+
+// Rows [row0, row0 + rows) of weight w as they are in the file (GGUF rows hold whole blocks).
+const uint8_t* host_rows(const TensorInfo& w, int64_t row0) {
+  return static_cast<const uint8_t*>(w.data) + static_cast<size_t>(row0) * dtype_bytes(w.dtype, w.shape.last());
 }
 
 }  // namespace
 
 struct ClBackend::Weights {
   mutable std::mutex mu;
-  std::unordered_map<const void*, std::unique_ptr<ClBuffer>> bufs;
+  std::unordered_map<const void*, std::unique_ptr<DeviceBuffer>> bufs;  // a ClBuffer or a ClSplitWeight
   size_t bytes = 0;
 };
 
@@ -91,6 +104,10 @@ ClBackend::ClBackend(const ClDeviceInfo& dev, const ClBackendOptions& opts)
       usage_(std::make_shared<ClMemoryUsage>()) {
   memory_limit_ = opts.memory_limit;
   if (const char* env = std::getenv("BLUECL_DEVICE_MEMORY_LIMIT")) memory_limit_ = std::strtoull(env, nullptr, 10);
+  weight_alloc_limit_ = rt_->features.max_alloc_bytes;
+  size_t lower = opts.max_weight_alloc;
+  if (const char* env = std::getenv("BLUECL_MAX_ALLOC"); env && *env) lower = std::strtoull(env, nullptr, 10);
+  if (lower > 0) weight_alloc_limit_ = std::min<size_t>(weight_alloc_limit_, lower);
   std::string decline = opts.decline;
   if (const char* env = std::getenv("BLUECL_DECLINE")) decline += std::string(",") + env;
   std::stringstream ss(decline);
@@ -126,15 +143,25 @@ size_t ClBackend::alignment() const { return std::max<size_t>(rt_->features.base
 Support ClBackend::supports(const Graph& g, const Node& n) const {
   if (n.kind == OpKind::Count_) return Support::no("unknown op");
   if (!declined_[static_cast<int>(n.kind)].empty()) return Support::no(declined_[static_cast<int>(n.kind)]);
-  // Every tensor the node touches must fit one allocation.
+  // Every tensor the node touches must fit one allocation, but the weight of a matmul and the table of
+  // get_rows, which are split by rows across buffers when they do not.
   for (int i = 0; i < n.n_src; ++i) {
     const TensorInfo& t = g.info(n.src[i]);
-    const size_t bytes = t.kind == TensorKind::Weight && dtype_info(t.dtype).quantised
-                             ? cl_weight_layout(t.dtype, t.shape.rows(), t.shape.last()).total_bytes
-                             : t.bytes();
-    if (bytes > rt_->features.max_alloc_bytes)
+    const TensorInfo& base = g.info(g.base_of(n.src[i]));
+    if (base.kind == TensorKind::Weight) {
+      const int64_t per = rows_per_part(base);
+      if (per >= base.shape.rows()) continue;
+      const bool splits = &t == &base && t.shape.rank == 2 &&
+                          ((n.kind == OpKind::MatMul && i == 1) || (n.kind == OpKind::GetRows && i == 0));
+      if (per > 0 && splits) continue;
+      const size_t bytes = cl_weight_layout(base.dtype, base.shape.rows(), base.shape.last()).total_bytes;
+      return Support::no(fmt::format("{} needs {} KiB, over the {} KiB allocation limit, and {}", base.name,
+                                     bytes >> 10, weight_alloc_limit_ >> 10,
+                                     per > 0 ? "only matmul and get_rows split a weight" : "one row does not fit"));
+    }
+    if (t.bytes() > rt_->features.max_alloc_bytes)
       return Support::no(fmt::format("{} needs {} MiB, over the device's {} MiB allocation limit", t.name,
-                                     bytes >> 20, rt_->features.max_alloc_bytes >> 20));
+                                     t.bytes() >> 20, rt_->features.max_alloc_bytes >> 20));
   }
   const ClRuntime& rt = *rt_;
   switch (n.kind) {
@@ -162,6 +189,10 @@ Support ClBackend::supports(const Graph& g, const Node& n) const {
 }
 
 std::unique_ptr<DeviceBuffer> ClBackend::alloc(size_t bytes, std::string_view what) {
+  return alloc_buffer(bytes, what, CL_MEM_READ_WRITE);
+}
+
+std::unique_ptr<ClBuffer> ClBackend::alloc_buffer(size_t bytes, std::string_view what, cl_mem_flags flags) {
   if (bytes > rt_->features.max_alloc_bytes)
     fail(Status::OutOfMemory, "{} needs {} MiB in one buffer, over {}'s limit of {} MiB", what, bytes >> 20,
          rt_->features.device_name, rt_->features.max_alloc_bytes >> 20);
@@ -169,7 +200,7 @@ std::unique_ptr<DeviceBuffer> ClBackend::alloc(size_t bytes, std::string_view wh
     fail(Status::OutOfMemory, "{} needs {} MiB more, over the memory limit of {} MiB on {}", what, bytes >> 20,
          memory_limit_ >> 20, rt_->features.device_name);
   cl::Buffer b = cl_guard(fmt::format("allocating {} bytes for {}", bytes, what),
-                          [&] { return cl::Buffer(rt_->ctx, CL_MEM_READ_WRITE, std::max<size_t>(bytes, 4)); });
+                          [&] { return cl::Buffer(rt_->ctx, flags, std::max<size_t>(bytes, 4)); });
   return std::make_unique<ClBuffer>(std::move(b), bytes, usage_);
 }
 
@@ -190,21 +221,79 @@ void ClBackend::fill(TensorRef dst, uint8_t byte, size_t bytes) {
   });
 }
 
+int64_t ClBackend::rows_per_part(const TensorInfo& w) const {
+  const int64_t rows = w.shape.rows(), cols = w.shape.last();
+  auto bytes = [&](int64_t r) { return cl_weight_layout(w.dtype, r, cols).total_bytes; };
+  if (rows <= 0 || bytes(rows) <= weight_alloc_limit_) return rows;
+  // Parts of a multiple of 64 rows where that fits, so each part's outputs start on an aligned offset.
+  int64_t per = static_cast<int64_t>(weight_alloc_limit_ / std::max<size_t>(1, bytes(rows) / rows));
+  if (per >= 64) per = per / 64 * 64;
+  while (per > 0 && bytes(per) > weight_alloc_limit_) per -= per > 64 ? 64 : 1;
+  return per;
+}
+
+std::unique_ptr<ClBuffer> ClBackend::upload(const TensorInfo& w, int64_t row0, int64_t rows) {
+  const int64_t cols = w.shape.last();
+  const ClWeightLayout l = cl_weight_layout(w.dtype, rows, cols);
+  const bool quant = dtype_info(w.dtype).quantised;
+  const int64_t n_blocks = quant ? rows * cols / kQK : 0;
+  const uint8_t* src = host_rows(w, row0);
+  const cl::CommandQueue& q = rt_->queue;
+  if (rt_->features.unified_memory) {
+    // The device reads host memory: the buffer is host memory the driver allocates, filled through a map
+    // (re-laid-out in place, no staging copy), so the weight is resident once.
+    auto buf = alloc_buffer(l.total_bytes, w.name, CL_MEM_READ_ONLY | CL_MEM_ALLOC_HOST_PTR);
+    cl_guard(fmt::format("filling {} through a map", w.name), [&] {
+      auto* p = static_cast<uint8_t*>(
+          q.enqueueMapBuffer(buf->buf(), CL_TRUE, CL_MAP_WRITE_INVALIDATE_REGION, 0, l.total_bytes));
+      if (quant) relayout_blocks(w.dtype, src, n_blocks, p + l.quant_offset, p + l.scale_offset);
+      else std::memcpy(p, src, l.total_bytes);
+      q.enqueueUnmapMemObject(buf->buf(), p);
+    });
+    return buf;
+  }
+  // A device of its own memory: a plain buffer written from the file's mapping, quantised weights through
+  // a bounded staging chunk.
+  auto buf = alloc_buffer(l.total_bytes, w.name, CL_MEM_READ_ONLY);
+  cl_guard(fmt::format("writing {}", w.name), [&] {
+    if (!quant) return q.enqueueWriteBuffer(buf->buf(), CL_TRUE, 0, l.total_bytes, src);
+    const size_t qb = w.dtype == DType::Q4_0 ? 16 : 32;
+    const size_t block = w.dtype == DType::Q4_0 ? sizeof(BlockQ4_0) : sizeof(BlockQ8_0);
+    constexpr int64_t kChunk = 1 << 16;  // blocks: 1-2 MiB of quants
+    std::vector<uint8_t> quants(std::min(n_blocks, kChunk) * qb), scales(std::min(n_blocks, kChunk) * 2);
+    for (int64_t i = 0; i < n_blocks; i += kChunk) {
+      const int64_t n = std::min(kChunk, n_blocks - i);
+      relayout_blocks(w.dtype, src + i * block, n, quants.data(), scales.data());
+      q.enqueueWriteBuffer(buf->buf(), CL_TRUE, l.quant_offset + i * qb, n * qb, quants.data());
+      q.enqueueWriteBuffer(buf->buf(), CL_TRUE, l.scale_offset + i * 2, n * 2, scales.data());
+    }
+    return CL_SUCCESS;
+  });
+  return buf;
+}
+
 TensorRef ClBackend::weight(const TensorInfo& w) {
   std::lock_guard lock(weights_->mu);
   if (auto it = weights_->bufs.find(w.data); it != weights_->bufs.end()) return TensorRef{it->second.get(), 0};
-  const ClWeightLayout l = cl_weight_layout(w.dtype, w.shape.rows(), w.shape.last());
-  auto buf = alloc(l.total_bytes, w.name);  // may throw (out of memory): nothing is recorded then
-  auto* cb = static_cast<ClBuffer*>(buf.get());
-  if (dtype_info(w.dtype).quantised) {
-    const std::vector<uint8_t> host = relayout(w, l);
-    write(TensorRef{cb, 0}, host.data(), host.size());
+  const int64_t rows = w.shape.rows(), per = rows_per_part(w);
+  if (per <= 0)
+    fail(Status::OutOfMemory, "{}: one row needs more than the {} MiB allocation limit of {}", w.name,
+         weight_alloc_limit_ >> 20, rt_->features.device_name);
+  std::unique_ptr<DeviceBuffer> entry;  // on a throw (out of memory) nothing is recorded
+  if (per >= rows) {
+    entry = upload(w, 0, rows);
   } else {
-    write(TensorRef{cb, 0}, w.data, l.total_bytes);
+    auto split = std::make_unique<ClSplitWeight>();
+    split->rows_per_part = per;
+    for (int64_t r0 = 0; r0 < rows; r0 += per) split->parts.push_back(upload(w, r0, std::min(per, rows - r0)));
+    log(LogLevel::Info, "cl", "{}: {} rows over the {:.2f} MiB allocation limit, split into {} buffers of {} rows",
+        w.name, rows, static_cast<double>(weight_alloc_limit_) / (1 << 20), split->parts.size(), per);
+    entry = std::move(split);
   }
-  weights_->bytes += l.total_bytes;
-  buf.release();
-  return TensorRef{weights_->bufs.emplace(w.data, std::unique_ptr<ClBuffer>(cb)).first->second.get(), 0};
+  weights_->bytes += entry->size();
+  DeviceBuffer* b = entry.get();
+  weights_->bufs.emplace(w.data, std::move(entry));
+  return TensorRef{b, 0};
 }
 
 void ClBackend::release_weight(const void* host_data) {
@@ -220,10 +309,14 @@ size_t ClBackend::weight_bytes() const { return weights_->bytes; }
 void ClBackend::run(const Graph& g, const Node& n, std::span<const TensorRef> src, TensorRef dst,
                     const Step& step) {
   clops::OpArgs a{*rt_, g, n, step, {}, {}};
-  for (int i = 0; i < n.n_src; ++i) a.src[i] = {&cl_buf(src[i]).buf(), src[i].offset};
+  for (int i = 0; i < n.n_src; ++i)
+    if (!split_of(src[i])) a.src[i] = {&cl_buf(src[i]).buf(), src[i].offset};
   a.dst = {&cl_buf(dst).buf(), dst.offset};
   const std::string_view op = op_name(n.kind);
   try {
+    if (n.kind == OpKind::MatMul && split_of(src[1])) return matmul_split(a, *split_of(src[1]));
+    if (n.kind == OpKind::GetRows && split_of(src[0])) return get_rows_split(a, *split_of(src[0]));
+    for (int i = 0; i < n.n_src; ++i) BLUECL_ASSERT(!split_of(src[i]), "{} reads a split weight", op);
     switch (n.kind) {
       case OpKind::MatMul: return clops::matmul(a);
       case OpKind::Add: return clops::add(a);
@@ -249,6 +342,72 @@ void ClBackend::run(const Graph& g, const Node& n, std::span<const TensorRef> sr
     throw_cl_error(e.err(), e.what(), fmt::format("running {} ({})", op, g.info(n.out).name));
   }
   fail(Status::Internal, "the OpenCL backend cannot run {}", op);
+}
+
+const cl::Buffer& ClBackend::scratch(std::unique_ptr<DeviceBuffer>& s, size_t bytes, std::string_view what) {
+  // Grown during prepare (the dry run asks for the same sizes), so runs do not allocate. A replaced
+  // buffer lives on in the driver until the commands that use it are done.
+  if (!s || s->size() < bytes) s = alloc(bytes, what);
+  return static_cast<ClBuffer&>(*s).buf();
+}
+
+void ClBackend::matmul_split(clops::OpArgs a, const ClSplitWeight& w) {
+  // y[:, r0:r0+n] = x * W_p^T (+ bias[r0:r0+n]) for each part p. One row of x writes each part's outputs
+  // in place; more rows go through a scratch [M, n] and a rectangle copy into the output's columns.
+  const TensorInfo& wi = a.g.info(a.n.src[1]);
+  BLUECL_ASSERT(a.out().dtype == DType::F32, "matmul output {}", dtype_name(a.out().dtype));
+  const auto M = static_cast<size_t>(a.in(0).shape.rows()), N = static_cast<size_t>(wi.shape[0]);
+  const size_t per = static_cast<size_t>(w.rows_per_part);
+  const clops::Mem dst = a.dst, bias = a.opt(2);
+  const size_t bias_el = a.has(2) ? dtype_bytes(a.in(2).dtype, 1) : 0;
+  const cl::Buffer* tmp = M > 1 ? &scratch(scratch_, M * per * sizeof(float), "split matmul outputs") : nullptr;
+  for (size_t p = 0; p < w.parts.size(); ++p) {
+    const size_t r0 = p * per, np = std::min(per, N - r0);
+    TensorInfo part = wi;
+    part.shape = Shape{static_cast<int64_t>(np), wi.shape[1]};
+    a.src_info[1] = &part;
+    a.src[1] = {&w.parts[p]->buf(), 0};
+    if (a.has(2)) a.src[2] = {bias.buf, bias.off + r0 * bias_el};
+    a.dst = tmp ? clops::Mem{tmp, 0} : clops::Mem{dst.buf, dst.off + r0 * sizeof(float)};
+    clops::matmul(a);
+    if (tmp && !rt_->dry)
+      rt_->queue.enqueueCopyBufferRect(*tmp, *dst.buf, {0, 0, 0}, {dst.off + r0 * sizeof(float), 0, 0},
+                                       {np * sizeof(float), M, 1}, np * sizeof(float), 0, N * sizeof(float), 0);
+  }
+}
+
+void ClBackend::get_rows_split(clops::OpArgs a, const ClSplitWeight& w) {
+  // The row ids are read back (the kernel cannot tell parts apart), each becomes an id inside its part,
+  // and each run of consecutive outputs from one part is one get_rows launch on that part.
+  const TensorInfo& ti = a.g.info(a.n.src[0]);
+  const TensorInfo& ii = a.g.info(a.n.src[1]);
+  const int64_t rows = ti.shape[0], D = ti.shape[1], n = ii.shape[0], per = w.rows_per_part;
+  if (n == 0) return;
+  std::vector<int32_t> ids(static_cast<size_t>(n), 0);
+  if (!rt_->dry) rt_->queue.enqueueReadBuffer(*a.src[1].buf, CL_TRUE, a.src[1].off, ids.size() * 4, ids.data());
+  std::vector<size_t> part(ids.size());
+  for (size_t r = 0; r < ids.size(); ++r) {
+    const int64_t id = std::clamp<int64_t>(ids[r], 0, rows - 1);  // as get_rows.cl clamps
+    part[r] = static_cast<size_t>(id / per);
+    ids[r] = static_cast<int32_t>(id - static_cast<int64_t>(part[r]) * per);
+  }
+  const cl::Buffer& local = scratch(scratch_ids_, ids.size() * 4, "split get_rows ids");
+  if (!rt_->dry) rt_->queue.enqueueWriteBuffer(local, CL_TRUE, 0, ids.size() * 4, ids.data());
+  const clops::Mem dst = a.dst;
+  for (size_t r = 0; r < part.size();) {
+    size_t e = r + 1;
+    while (e < part.size() && part[e] == part[r]) ++e;
+    TensorInfo tp = ti, ip = ii;
+    tp.shape = Shape{std::min<int64_t>(per, rows - static_cast<int64_t>(part[r]) * per), D};
+    ip.shape = Shape{static_cast<int64_t>(e - r)};
+    a.src_info[0] = &tp;
+    a.src_info[1] = &ip;
+    a.src[0] = {&w.parts[part[r]]->buf(), 0};
+    a.src[1] = {&local, r * 4};
+    a.dst = {dst.buf, dst.off + r * static_cast<size_t>(D) * sizeof(float)};
+    clops::get_rows(a);
+    r = e;
+  }
 }
 
 void ClBackend::prepare(const Graph& g, const Node& n, std::span<const TensorRef> src, TensorRef dst) {

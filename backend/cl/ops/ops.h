@@ -28,7 +28,14 @@ struct OpArgs {
   std::array<Mem, 4> src{};
   Mem dst;
 
-  const TensorInfo& in(int i) const { return g.info(n.src[i]); }
+  // --- Split weights (ClBackend) ---
+  // When set, in(i) describes this tensor instead of the graph's: ClBackend runs an op once per part of
+  // a weight split across buffers (one larger than the device's largest allocation), each part described
+  // as a smaller weight of its own. Launchers read their inputs' shapes and dtypes through in().
+  std::array<const TensorInfo*, 4> src_info{};
+  // ---
+
+  const TensorInfo& in(int i) const { return src_info[i] ? *src_info[i] : g.info(n.src[i]); }
   const TensorInfo& out() const { return g.info(n.out); }
   bool has(int i) const { return i < n.n_src; }
   // Input i, or the output as a stand-in for an absent optional input (the kernel is told it is absent).
