@@ -3,7 +3,9 @@
 // is lowered (BLUECL_MAX_ALLOC) so the tiny golden models' embedding and output matrices split, and the
 // logits must match the same device with every weight in one buffer.
 #include "backend/cl/cl_runtime.h"
+#include "host/executor.h"
 #include "host/llm_model.h"
+#include "host/scheduler.h"
 #include "host/session.h"
 #include "tests/cl_testing.h"
 #include "tests/golden.h"
@@ -13,6 +15,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -37,6 +40,14 @@ Outcome run(const LlmModel& m, const std::string& stem, size_t max_alloc, int64_
   Session s(m, d, {.n_ctx = 128, .n_chunk = n_chunk, .kv_type = DType::F32, .all_logits = true});
   s.prefill(read_golden_tokens(data_path("golden/" + stem + ".tokens.json")).all());
   return {s.all_logits(), s.plan_text(n_chunk), per};
+}
+
+std::vector<std::string> lines_on_cpu(const std::string& plan) {
+  std::vector<std::string> out;
+  std::stringstream ss(plan);
+  for (std::string line; std::getline(ss, line);)
+    if (line.find(" cpu ") != std::string::npos) out.push_back(line);
+  return out;
 }
 
 // The limit that splits tok_embd into about `parts` buffers.
@@ -69,9 +80,11 @@ TEST_P(SplitWeights, SameLogitsAsOneBuffer) {
       } else {
         EXPECT_LT(split.embd_rows_per_part, 64);
       }
-      // The split ops stay on the device.
-      EXPECT_EQ(split.plan.find(" cpu "), std::string::npos) << split.plan;
-      EXPECT_NE(split.plan.find("inp_embd"), std::string::npos) << split.plan;
+      // The split matmuls stay on the device; on a device that shares host memory the (untied)
+      // embedding lookup runs on the CPU whether or not its table is split.
+      EXPECT_EQ(split.plan, whole.plan);
+      for (const std::string& line : lines_on_cpu(split.plan)) EXPECT_NE(line.find("get_rows"), std::string::npos) << line;
+      EXPECT_NE(split.plan.find("logits"), std::string::npos);
       ASSERT_EQ(split.logits.size(), whole.logits.size());
       EXPECT_LE(nmse(split.logits.data(), whole.logits.data(), static_cast<int64_t>(whole.logits.size())), 1e-12);
     }
@@ -80,6 +93,58 @@ TEST_P(SplitWeights, SameLogitsAsOneBuffer) {
 
 INSTANTIATE_TEST_SUITE_P(Golden, SplitWeights,
                          ::testing::Values("tiny-a-q4_0", "tiny-a-q8_0", "tiny-a-f16", "tiny-a-f32"));
+
+// A tied table (get_rows and the output matmul read the same weight, so both run on the device):
+// y = get_rows(table, ids) [n, D], logits = y * table^T [n, R], split or whole.
+std::vector<float> run_tied(ClBackend& cl, DType dt, int64_t n, bool cpu_only = false) {
+  constexpr int64_t R = 300, D = 64;
+  const std::vector<float> f = random_floats(R * D, 7, -0.5f, 0.5f);
+  std::vector<uint8_t> table(dtype_bytes(dt, R * D));
+  for (int64_t r = 0; r < R; ++r) quantize_row(dt, f.data() + r * D, table.data() + dtype_bytes(dt, r * D), D);
+  Graph g;
+  const Tensor ids = g.input("ids", DType::I32, {n});
+  const Tensor w = g.weight("table", dt, {R, D}, table.data());
+  const Tensor logits = g.matmul(g.get_rows(w, ids, "rows"), w, {}, "logits");
+  g.mark_output(logits);
+  static CpuBackend cpu(2, CpuPrecision::Reference);
+  std::vector<Backend*> backends{&cpu};
+  if (!cpu_only) backends.push_back(&cl);
+  const Plan plan = schedule(g, backends, {});
+  for (const Placement& p : plan.nodes) EXPECT_EQ(p.device, cpu_only ? 0 : 1) << format_plan(g, plan, backends);
+  std::vector<int32_t> id(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) id[i] = static_cast<int32_t>((i * 97 + 13) % R);  // every part, out of order
+  id[0] = R - 1;
+  std::vector<float> out(static_cast<size_t>(n * R));
+  {
+    Executor ex(g, plan, backends);
+    ex.prepare();
+    ex.set_input(ids, id.data(), id.size() * 4);
+    ex.run(Step{});
+    ex.read(logits, out.data(), out.size() * 4);
+  }
+  for (Backend* b : backends) b->release_weight(table.data());
+  return out;
+}
+
+TEST(SplitWeightsTied, GetRowsAndMatmulOnParts) {
+  BLUECL_REQUIRE_CL();
+  for (const DType dt : {DType::Q4_0, DType::Q8_0, DType::F16, DType::F32}) {
+    for (const int64_t n : {int64_t{1}, int64_t{9}}) {
+      SCOPED_TRACE(fmt::format("{}, {} rows", dtype_name(dt), n));
+      ClBackend whole(*cl_device());
+      const size_t row = cl_weight_layout(dt, 1, 64).total_bytes;
+      ClBackend split(*cl_device(), {.max_weight_alloc = cl_weight_layout(dt, 70, 64).total_bytes});  // 64 rows
+      ClBackend rows(*cl_device(), {.max_weight_alloc = row * 7 + 300});  // parts of a few rows
+      const std::vector<float> ref = run_tied(whole, dt, n, true);
+      const std::vector<float> a = run_tied(whole, dt, n);
+      const std::vector<float> b = run_tied(split, dt, n);
+      const std::vector<float> c = run_tied(rows, dt, n);
+      EXPECT_LE(nmse(a.data(), ref.data(), static_cast<int64_t>(ref.size())), 1e-6);
+      EXPECT_LE(nmse(b.data(), a.data(), static_cast<int64_t>(a.size())), 1e-12);
+      EXPECT_LE(nmse(c.data(), a.data(), static_cast<int64_t>(a.size())), 1e-12);
+    }
+  }
+}
 
 TEST(SplitWeightsLimits, OnlyMatmulAndGetRowsSplit) {
   BLUECL_REQUIRE_CL();
