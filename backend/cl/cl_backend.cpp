@@ -140,25 +140,9 @@ std::string ClBackend::name() const { return fmt::format("cl{} ({})", index_, rt
 
 size_t ClBackend::alignment() const { return std::max<size_t>(rt_->features.base_align_bytes, 64); }
 
-namespace {
-// Whether n's first input is a weight that no other node of g reads (an untied embedding table).
-bool table_read_only_here(const Graph& g, const Node& n) {
-  const TensorId table = g.base_of(n.src[0]);
-  if (g.info(table).kind != TensorKind::Weight) return false;
-  for (const Node& m : g.nodes())
-    if (&m != &n)
-      for (int i = 0; i < m.n_src; ++i)
-        if (g.base_of(m.src[i]) == table) return false;
-  return true;
-}
-}  // namespace
-
 Support ClBackend::supports(const Graph& g, const Node& n) const {
   if (n.kind == OpKind::Count_) return Support::no("unknown op");
   if (!declined_[static_cast<int>(n.kind)].empty()) return Support::no(declined_[static_cast<int>(n.kind)]);
-  if (n.kind == OpKind::GetRows && rt_->features.unified_memory && table_read_only_here(g, n))
-    return Support::no("an embedding table stays in the file's pages: the CPU reads the rows it needs in place, "
-                       "where a device copy would make the whole table resident");
   // Every tensor the node touches must fit one allocation, but the weight of a matmul and the table of
   // get_rows, which are split by rows across buffers when they do not.
   for (int i = 0; i < n.n_src; ++i) {
