@@ -3,10 +3,10 @@
 // is lowered (BLUECL_MAX_ALLOC) so the tiny golden models' embedding and output matrices split, and the
 // logits must match the same device with every weight in one buffer.
 #include "backend/cl/cl_runtime.h"
-#include "host/executor.h"
-#include "host/llm_model.h"
-#include "host/scheduler.h"
-#include "host/session.h"
+#include "host/runtime/executor.h"
+#include "host/model/llm_model.h"
+#include "host/runtime/scheduler.h"
+#include "host/session/session.h"
 #include "tests/cl_testing.h"
 #include "tests/golden.h"
 #include "tests/testing.h"
