@@ -20,3 +20,21 @@ inline float4 load_kv4(__global const uchar* base, size_t e) {
 #endif
 }
 #endif
+
+#if defined(BM) && defined(BN)
+// Tiled matmuls (matmul_tile.cl, matmul_dot.cl): a BM x BN tile per work-group of WX x WY work-items.
+#define WX (BN / TN)
+#define WY (BM / TM)
+// The TM x TN outputs of one work-item of a tiled matmul (matmul_tile.cl, matmul_dot.cl): rows m + i * WY,
+// columns n + j * WX of y [M, N], plus bias[n] when has_bias; nothing past M or N.
+inline void store_tile(__global float* y, __global const float* bias, int has_bias, uint m, uint n, uint M, uint N,
+                       float acc[TM][TN]) {
+  for (int i = 0; i < TM; ++i) {
+    if (m + i * WY >= M) break;
+    for (int j = 0; j < TN; ++j) {
+      const uint c = n + j * WX;
+      if (c < N) y[(size_t)(m + i * WY) * N + c] = acc[i][j] + (has_bias ? bias[c] : 0.0f);
+    }
+  }
+}
+#endif

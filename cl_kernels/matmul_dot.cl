@@ -13,8 +13,6 @@
 // dot_4x8packed_ss_int per output into an int, then scales it by d_x * d_w into its float accumulator.
 // Local memory: 8 * (BM + BN) words + (BM + BN) floats. Global as matmul_tile.
 #pragma OPENCL EXTENSION cl_khr_integer_dot_product : enable
-#define WX (BN / TN)
-#define WY (BM / TM)
 #define NT (WX * WY)
 
 __kernel void quantize_rows(__global const float* x, ulong x_off, __global uchar* q, ulong xq_off, ulong xd_off,
@@ -93,14 +91,5 @@ void matmul_dot(__global const uchar* q, ulong xq_off, ulong xd_off, __global co
       for (int j = 0; j < TN; ++j) acc[i][j] = fma((float)isum[i][j], xs[ty + i * WY] * wsc[tx + j * WX], acc[i][j]);
     barrier(CLK_LOCAL_MEM_FENCE);
   }
-  __global float* yb = PTR(float, y, y_off);
-  __global const float* bb = CPTR(float, bias, b_off);
-  for (int i = 0; i < TM; ++i) {
-    const uint m = m0 + ty + i * WY;
-    if (m >= M) break;
-    for (int j = 0; j < TN; ++j) {
-      const uint n = n0 + tx + j * WX;
-      if (n < N) yb[(size_t)m * N + n] = acc[i][j] + (has_bias ? bb[n] : 0.0f);
-    }
-  }
+  store_tile(PTR(float, y, y_off), CPTR(float, bias, b_off), has_bias, m0 + ty, n0 + tx, M, N, acc);
 }

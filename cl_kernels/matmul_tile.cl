@@ -24,8 +24,6 @@
 #define T4 float4
 #define CVT4 convert_float4
 #endif
-#define WX (BN / TN)
-#define WY (BM / TM)
 #define NT (WX * WY)
 
 inline void store4(__local T* dst, uint stride, T4 v) {
@@ -136,14 +134,5 @@ void matmul_tile(__global const float* x, ulong x_off, __global const uchar* w, 
     }
     barrier(CLK_LOCAL_MEM_FENCE);
   }
-  __global float* yb = PTR(float, y, y_off);
-  __global const float* bb = CPTR(float, bias, b_off);
-  for (int i = 0; i < TM; ++i) {
-    const uint m = m0 + ty + i * WY;
-    if (m >= M) break;
-    for (int j = 0; j < TN; ++j) {
-      const uint n = n0 + tx + j * WX;
-      if (n < N) yb[(size_t)m * N + n] = acc[i][j] + (has_bias ? bb[n] : 0.0f);
-    }
-  }
+  store_tile(PTR(float, y, y_off), CPTR(float, bias, b_off), has_bias, m0 + ty, n0 + tx, M, N, acc);
 }

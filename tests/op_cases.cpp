@@ -4,6 +4,8 @@
 
 #include <cmath>
 #include <ostream>
+#include <string_view>
+#include <vector>
 
 namespace bluecl::testing {
 
@@ -56,24 +58,15 @@ void add_matmul(std::vector<OpCase>& cases) {
   };
   for (DType wt : {DType::F32, DType::F16, DType::Q8_0, DType::Q4_0}) {
     const bool quant = wt == DType::Q8_0 || wt == DType::Q4_0;
-    for (const char* v : {"vec", "vec_sg", "vec_h"})
-      for (V s : {V{1, 256, 33}, V{2, 96, 130}, V{3, 1152, 37}, V{4, 64, 5}, V{1, quant ? 2560 : 37, 70}}) {
-        const bool half = std::string_view(v).ends_with("_h");
+    const std::vector<V> few = {{1, 256, 33}, {2, 96, 130}, {3, 1152, 37}, {4, 64, 5}, {1, quant ? 2560 : 37, 70}};
+    const std::vector<V> many = {{5, 64, 9}, {9, 192, 37}, {70, 288, 130}, {129, 96, 65}, {33, quant ? 1152 : 588, 21}};
+    for (const char* v : {"vec", "vec_sg", "vec_h", "tile", "tile_h"})
+      for (V s : std::string_view(v).starts_with("vec") ? few : many)
         cases.push_back({fmt::format("matmul/{}/M{}xK{}xN{}/{}", dtype_name(wt), s.m, s.k, s.n, v),
                          [=](OpBuilder& b) {
                            b.g.matmul(b.input("x", {s.m, s.k}), b.weight("w", wt, {s.n, s.k}), b.input("b", {s.n}));
                          },
-                         half ? kHalfDot : kDot, {}, "matmul", v});
-      }
-    for (const char* v : {"tile", "tile_h"})
-      for (V s : {V{5, 64, 9}, V{9, 192, 37}, V{70, 288, 130}, V{129, 96, 65}, V{33, quant ? 1152 : 588, 21}}) {
-        const bool half = std::string_view(v).ends_with("_h");
-        cases.push_back({fmt::format("matmul/{}/M{}xK{}xN{}/{}", dtype_name(wt), s.m, s.k, s.n, v),
-                         [=](OpBuilder& b) {
-                           b.g.matmul(b.input("x", {s.m, s.k}), b.weight("w", wt, {s.n, s.k}), b.input("b", {s.n}));
-                         },
-                         half ? kHalfDot : kDot, {}, "matmul", v});
-      }
+                         std::string_view(v).ends_with("_h") ? kHalfDot : kDot, {}, "matmul", v});
   }
   // 8-bit activations with integer dot products (llama.cpp's and the CPU fast path's precision), and a
   // precise matmul, which must ignore the forced variant and stay at fp32.
