@@ -44,7 +44,8 @@ Tensor OpBuilder::weight(const std::string& name, DType dtype, Shape shape, floa
   const std::vector<float> v = floats(shape.numel(), lo, hi);
   std::vector<uint8_t> bytes(dtype_bytes(dtype, shape.numel()));
   const int64_t row = shape.last(), rows = shape.numel() / row;
-  for (int64_t r = 0; r < rows; ++r) quantize_row(dtype, v.data() + r * row, bytes.data() + dtype_bytes(dtype, r * row), row);
+  for (int64_t r = 0; r < rows; ++r)
+    quantize_row(dtype, v.data() + r * row, bytes.data() + dtype_bytes(dtype, r * row), row);
   // The graph keeps a pointer to the weight's bytes; tensor ids are known only after g.weight(), so the
   // bytes move into place under the new id (vectors keep their heap storage when moved).
   Tensor t = g.weight(name, dtype, shape, bytes.data());
@@ -67,7 +68,8 @@ Tensor OpBuilder::fill_random(Tensor t) {
   auto& d = data_[t.id];
   d.resize(dtype_bytes(dtype, shape.numel()));
   const int64_t row = shape.last(), rows = shape.numel() / row;
-  for (int64_t r = 0; r < rows; ++r) quantize_row(dtype, v.data() + r * row, d.data() + dtype_bytes(dtype, r * row), row);
+  for (int64_t r = 0; r < rows; ++r)
+    quantize_row(dtype, v.data() + r * row, d.data() + dtype_bytes(dtype, r * row), row);
   return t;
 }
 
@@ -85,7 +87,8 @@ PreparedOp::PreparedOp(Backend& be, const OpBuilder& b, const Step& step) : be_(
   out_buf_ = be.alloc(2 * guard_ + res.bytes(), "op output");
   be.fill(TensorRef{out_buf_.get(), 0}, kGuardByte, 2 * guard_ + res.bytes());
   refs_[result_tensor_] = TensorRef{out_buf_.get(), guard_};
-  if (b.has_bytes(result_tensor_)) be.write(refs_[result_tensor_], b.bytes(result_tensor_).data(), res.bytes());
+  if (b.has_bytes(result_tensor_))
+    be.write(refs_[result_tensor_], b.bytes(result_tensor_).data(), res.bytes());
 
   for (size_t id = 0; id < g.tensors().size(); ++id) {
     const TensorInfo& t = g.info(static_cast<TensorId>(id));
@@ -131,7 +134,8 @@ OpRun PreparedOp::result() {
   const int64_t n = res.shape.numel(), row = res.shape.last();
   r.out.resize(n);
   for (int64_t i = 0; i < n / row; ++i)
-    dequantize_row(res.dtype, all.data() + guard_ + dtype_bytes(res.dtype, i * row), r.out.data() + i * row, row);
+    dequantize_row(res.dtype, all.data() + guard_ + dtype_bytes(res.dtype, i * row), r.out.data() + i * row,
+                   row);
   for (float v : r.out)
     if (!std::isfinite(v)) ++r.non_finite;
   return r;

@@ -12,8 +12,8 @@ namespace bluecl::bench {
 
 struct BenchCase {
   testing::OpCase op;
-  double bytes = 0;  // memory traffic of one run (weights once, activations in and out)
-  double flops = 0;  // 2 per multiply-add
+  double bytes = 0;       // memory traffic of one run (weights once, activations in and out)
+  double flops = 0;       // 2 per multiply-add
   bool check_cpu = true;  // compare with the CPU reference before timing (skipped for the largest)
 };
 

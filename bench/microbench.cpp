@@ -79,7 +79,9 @@ void run_case(benchmark::State& st, const BenchCase& c, Backend* be, const Limit
       cl->runtime().events = nullptr;
       secs = 0;
       for (cl::Event& ev : events)
-        secs += (ev.getProfilingInfo<CL_PROFILING_COMMAND_END>() - ev.getProfilingInfo<CL_PROFILING_COMMAND_START>()) * 1e-9;
+        secs += (ev.getProfilingInfo<CL_PROFILING_COMMAND_END>() -
+                 ev.getProfilingInfo<CL_PROFILING_COMMAND_START>()) *
+                1e-9;
     } else {
       const auto t0 = std::chrono::steady_clock::now();
       p.run();
@@ -132,18 +134,23 @@ int main(int argc, char** argv) {
   for (const BenchCase& c : cases) {
     benchmark::RegisterBenchmark(("cpu/" + c.op.name).c_str(),
                                  [&c, &e](benchmark::State& st) { run_case(st, c, e.cpu.get(), e.host); })
-        ->UseManualTime()->MinTime(0.3)->Unit(benchmark::kMillisecond);
+        ->UseManualTime()
+        ->MinTime(0.3)
+        ->Unit(benchmark::kMillisecond);
     if (e.cl)
       benchmark::RegisterBenchmark(("cl/" + c.op.name).c_str(),
                                    [&c, &e](benchmark::State& st) { run_case(st, c, e.cl.get(), e.device); })
-          ->UseManualTime()->MinTime(0.3)->Unit(benchmark::kMillisecond);
+          ->UseManualTime()
+          ->MinTime(0.3)
+          ->Unit(benchmark::kMillisecond);
   }
   if (e.cl)
     for (const BenchCase& c : cases)
       if (c.op.name.find("/M1/") != std::string::npos || c.op.name.find("/M1") + 3 == c.op.name.size() ||
           c.op.name.starts_with("attention/decode"))
-        benchmark::RegisterBenchmark(("host/" + c.op.name).c_str(), [&c](benchmark::State& st) { run_host_overhead(st, c); })
-            ->Unit(benchmark::kMicrosecond);
+        benchmark::RegisterBenchmark(("host/" + c.op.name).c_str(), [&c](benchmark::State& st) {
+          run_host_overhead(st, c);
+        })->Unit(benchmark::kMicrosecond);
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
   return 0;

@@ -60,8 +60,8 @@ uint16_t fp32_to_fp16(float f) {
     return sign | 0x7c00 | (abs > 0x7f800000u ? 0x200 : 0);
   }
   if (abs >= 0x477ff000u) return sign | 0x7c00;  // rounds to >= 65520: overflow to inf
-  if (abs < 0x38800000u) {                        // below the smallest normal half: subnormal or zero
-    if (abs < 0x33000000u) return sign;           // < 2^-25 rounds to zero
+  if (abs < 0x38800000u) {                       // below the smallest normal half: subnormal or zero
+    if (abs < 0x33000000u) return sign;          // < 2^-25 rounds to zero
     const uint32_t e = abs >> 23;
     const uint32_t m = (abs & 0x7fffff) | 0x800000;
     const uint32_t shift = 126 - e;  // 14 + (113 - e)
@@ -79,7 +79,9 @@ uint16_t fp32_to_fp16(float f) {
 
 void dequantize_row(DType t, const void* src, float* dst, int64_t n) {
   switch (t) {
-    case DType::F32: std::memcpy(dst, src, n * sizeof(float)); return;
+    case DType::F32:
+      std::memcpy(dst, src, n * sizeof(float));
+      return;
     case DType::F16: {
       auto* s = static_cast<const uint16_t*>(src);
       for (int64_t i = 0; i < n; ++i) dst[i] = fp16_to_fp32(s[i]);
@@ -104,14 +106,17 @@ void dequantize_row(DType t, const void* src, float* dst, int64_t n) {
       }
       return;
     }
-    case DType::I32: break;
+    case DType::I32:
+      break;
   }
   fail(Status::Unsupported, "cannot dequantize {}", dtype_name(t));
 }
 
 void quantize_row(DType t, const float* src, void* dst, int64_t n) {
   switch (t) {
-    case DType::F32: std::memcpy(dst, src, n * sizeof(float)); return;
+    case DType::F32:
+      std::memcpy(dst, src, n * sizeof(float));
+      return;
     case DType::F16: {
       auto* d = static_cast<uint16_t*>(dst);
       for (int64_t i = 0; i < n; ++i) d[i] = fp32_to_fp16(src[i]);
@@ -152,7 +157,8 @@ void quantize_row(DType t, const float* src, void* dst, int64_t n) {
       }
       return;
     }
-    case DType::I32: break;
+    case DType::I32:
+      break;
   }
   fail(Status::Unsupported, "cannot quantize to {}", dtype_name(t));
 }

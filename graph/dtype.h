@@ -32,7 +32,9 @@ struct DTypeInfo {
   bool quantised;
 };
 const DTypeInfo& dtype_info(DType t);
-inline std::string_view dtype_name(DType t) { return dtype_info(t).name; }
+inline std::string_view dtype_name(DType t) {
+  return dtype_info(t).name;
+}
 
 // Bytes of n elements of type t; n must be a multiple of the block size for quantised types.
 size_t dtype_bytes(DType t, int64_t n);

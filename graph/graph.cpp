@@ -48,11 +48,10 @@ double nmse(const float* a, const float* ref, int64_t n) {
 
 const OpInfo& op_info(OpKind k) {
   static constexpr OpInfo infos[kNumOps] = {
-      {"matmul", 2, 3},    {"add", 2, 2},      {"mul", 2, 2},        {"scale", 1, 1},
-      {"rms_norm", 1, 2},  {"layer_norm", 1, 3}, {"rope", 1, 1},     {"softmax", 1, 1},
-      {"attention", 3, 3}, {"silu_mul", 2, 2}, {"gelu", 1, 1},       {"get_rows", 2, 2},
-      {"copy", 1, 1},      {"kv_write", 2, 2}, {"im2col", 1, 1},     {"concat", 2, 2},
-      {"downsample", 1, 1}, {"transfer", 1, 1},
+      {"matmul", 2, 3},     {"add", 2, 2},        {"mul", 2, 2},      {"scale", 1, 1},     {"rms_norm", 1, 2},
+      {"layer_norm", 1, 3}, {"rope", 1, 1},       {"softmax", 1, 1},  {"attention", 3, 3}, {"silu_mul", 2, 2},
+      {"gelu", 1, 1},       {"get_rows", 2, 2},   {"copy", 1, 1},     {"kv_write", 2, 2},  {"im2col", 1, 1},
+      {"concat", 2, 2},     {"downsample", 1, 1}, {"transfer", 1, 1},
   };
   auto i = static_cast<size_t>(k);
   BLUECL_ASSERT(i < kNumOps, "bad op {}", i);
@@ -87,19 +86,25 @@ Tensor Graph::reshape(Tensor x, Shape shape, std::string name) {
   const TensorInfo& xi = info(x);
   BLUECL_ASSERT(shape.numel() == xi.shape.numel(), "reshape {} -> {}", xi.shape.str(), shape.str());
   BLUECL_ASSERT(!dtype_info(xi.dtype).quantised || shape.last() % kQK == 0, "reshape splits quant blocks");
-  TensorInfo v{.name = name.empty() ? xi.name + ".view" : std::move(name), .dtype = xi.dtype, .shape = shape,
-               .kind = TensorKind::View, .view_of = base_of(x.id),
+  TensorInfo v{.name = name.empty() ? xi.name + ".view" : std::move(name),
+               .dtype = xi.dtype,
+               .shape = shape,
+               .kind = TensorKind::View,
+               .view_of = base_of(x.id),
                .view_offset = xi.kind == TensorKind::View ? xi.view_offset : 0};
   return add_tensor(std::move(v));
 }
 
 Tensor Graph::rows(Tensor x, int64_t first, int64_t count, std::string name) {
   const TensorInfo& xi = info(x);
-  BLUECL_ASSERT(first >= 0 && count > 0 && first + count <= xi.shape.rows(), "rows {}+{} of {}", first,
-                count, xi.shape.str());
+  BLUECL_ASSERT(first >= 0 && count > 0 && first + count <= xi.shape.rows(), "rows {}+{} of {}", first, count,
+                xi.shape.str());
   Shape s{count, xi.shape.last()};
-  TensorInfo v{.name = name.empty() ? xi.name + ".rows" : std::move(name), .dtype = xi.dtype, .shape = s,
-               .kind = TensorKind::View, .view_of = base_of(x.id),
+  TensorInfo v{.name = name.empty() ? xi.name + ".rows" : std::move(name),
+               .dtype = xi.dtype,
+               .shape = s,
+               .kind = TensorKind::View,
+               .view_of = base_of(x.id),
                .view_offset = (xi.kind == TensorKind::View ? xi.view_offset : 0) + first * xi.row_bytes()};
   return add_tensor(std::move(v));
 }
@@ -116,8 +121,11 @@ Tensor Graph::add_node(OpKind kind, OpAttr attr, std::initializer_list<Tensor> s
   BLUECL_ASSERT(n.n_src >= oi.min_inputs && n.n_src <= oi.max_inputs, "{}: {} inputs", oi.name, n.n_src);
   const auto index = static_cast<int32_t>(nodes_.size());
   if (name.empty()) name = fmt::format("{}-{}", oi.name, index);
-  Tensor out = add_tensor(
-      {.name = std::move(name), .dtype = dtype, .shape = shape, .kind = TensorKind::Intermediate, .producer = index});
+  Tensor out = add_tensor({.name = std::move(name),
+                           .dtype = dtype,
+                           .shape = shape,
+                           .kind = TensorKind::Intermediate,
+                           .producer = index});
   n.out = out.id;
   nodes_.push_back(n);
   return out;
@@ -176,8 +184,8 @@ Tensor Graph::layer_norm(Tensor x, Tensor w, Tensor b, float eps, std::string na
 
 Tensor Graph::rope(Tensor x, RopeAttr attr, std::string name) {
   const Shape& s = shape(x);
-  BLUECL_ASSERT(s.rank == 3 && attr.n_rot > 0 && attr.n_rot % 2 == 0 && attr.n_rot <= s[2], "rope {} n_rot {}",
-                s.str(), attr.n_rot);
+  BLUECL_ASSERT(s.rank == 3 && attr.n_rot > 0 && attr.n_rot % 2 == 0 && attr.n_rot <= s[2],
+                "rope {} n_rot {}", s.str(), attr.n_rot);
   return add_node(OpKind::Rope, attr, {x}, DType::F32, s, std::move(name));
 }
 
@@ -236,7 +244,8 @@ Tensor Graph::kv_write(Tensor src, Tensor cache, std::string name) {
 
 Tensor Graph::im2col(Tensor image, int32_t patch, std::string name) {
   const Shape& s = shape(image);
-  BLUECL_ASSERT(s.rank == 4 && patch > 0 && s[2] >= patch && s[3] >= patch, "im2col {} patch {}", s.str(), patch);
+  BLUECL_ASSERT(s.rank == 4 && patch > 0 && s[2] >= patch && s[3] >= patch, "im2col {} patch {}", s.str(),
+                patch);
   const int64_t oh = s[2] / patch, ow = s[3] / patch;
   return add_node(OpKind::Im2Col, Im2ColAttr{patch}, {image}, DType::F32,
                   Shape{s[0], oh * ow, s[1] * patch * patch}, std::move(name));
@@ -244,11 +253,14 @@ Tensor Graph::im2col(Tensor image, int32_t patch, std::string name) {
 
 Tensor Graph::concat(Tensor a, Tensor b, int32_t axis, std::string name) {
   const Shape &as = shape(a), &bs = shape(b);
-  BLUECL_ASSERT(as.rank == bs.rank && axis >= 0 && axis < as.rank, "concat {} {} axis {}", as.str(), bs.str(), axis);
+  BLUECL_ASSERT(as.rank == bs.rank && axis >= 0 && axis < as.rank, "concat {} {} axis {}", as.str(), bs.str(),
+                axis);
   Shape ys = as;
   for (int i = 0; i < as.rank; ++i) {
-    if (i == axis) ys[i] = as[i] + bs[i];
-    else BLUECL_ASSERT(as[i] == bs[i], "concat {} {} axis {}", as.str(), bs.str(), axis);
+    if (i == axis)
+      ys[i] = as[i] + bs[i];
+    else
+      BLUECL_ASSERT(as[i] == bs[i], "concat {} {} axis {}", as.str(), bs.str(), axis);
   }
   return add_node(OpKind::Concat, ConcatAttr{axis}, {a, b}, DType::F32, ys, std::move(name));
 }
@@ -257,15 +269,17 @@ Tensor Graph::downsample(Tensor x, bool column_major, std::string name) {
   const Shape& s = shape(x);
   BLUECL_ASSERT(s.rank == 4 && s[1] == s[2], "downsample {}: want [B, g, g, C]", s.str());
   const int64_t h = (s[1] + 1) / 2;
-  return add_node(OpKind::Downsample, DownsampleAttr{column_major}, {x}, DType::F32, Shape{s[0], h * h, 4 * s[3]},
-                  std::move(name));
+  return add_node(OpKind::Downsample, DownsampleAttr{column_major}, {x}, DType::F32,
+                  Shape{s[0], h * h, 4 * s[3]}, std::move(name));
 }
 
 Tensor Graph::transfer(Tensor x, std::string name) {
   return add_node(OpKind::Transfer, TransferAttr{}, {x}, info(x).dtype, shape(x), std::move(name));
 }
 
-void Graph::mark_output(Tensor t) { tensors_.at(base_of(t.id)).output = tensors_.at(t.id).output = true; }
+void Graph::mark_output(Tensor t) {
+  tensors_.at(base_of(t.id)).output = tensors_.at(t.id).output = true;
+}
 
 Tensor Graph::find(std::string_view name) const {
   for (size_t i = 0; i < tensors_.size(); ++i)
@@ -277,8 +291,11 @@ Tensor Graph::insert_transfer(int at, int slot, std::string name) {
   BLUECL_ASSERT(at >= 0 && at < static_cast<int>(nodes_.size()), "insert_transfer at {}", at);
   const TensorId src = nodes_[at].src[slot];
   const TensorInfo& si = tensors_[src];
-  Tensor out = add_tensor({.name = std::move(name), .dtype = si.dtype, .shape = si.shape,
-                           .kind = TensorKind::Intermediate, .producer = at});
+  Tensor out = add_tensor({.name = std::move(name),
+                           .dtype = si.dtype,
+                           .shape = si.shape,
+                           .kind = TensorKind::Intermediate,
+                           .producer = at});
   for (TensorInfo& t : tensors_)
     if (t.producer >= at && t.kind != TensorKind::Input && &t != &tensors_[out.id]) ++t.producer;
   Node n{.kind = OpKind::Transfer, .attr = TransferAttr{}};

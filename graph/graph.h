@@ -58,11 +58,11 @@ struct TensorInfo {
   DType dtype = DType::F32;
   Shape shape;
   TensorKind kind = TensorKind::Intermediate;
-  int32_t producer = -1;     // node index, for Intermediate
+  int32_t producer = -1;         // node index, for Intermediate
   TensorId view_of = kNoTensor;  // for View: the base tensor (never itself a view)
-  size_t view_offset = 0;    // bytes into the base
+  size_t view_offset = 0;        // bytes into the base
   const void* data = nullptr;    // for Weight: host bytes
-  bool output = false;       // read by the caller after a run (kept alive to the end)
+  bool output = false;           // read by the caller after a run (kept alive to the end)
 
   size_t bytes() const { return dtype_bytes(dtype, shape.numel()); }
   size_t row_bytes() const { return dtype_bytes(dtype, shape.last()); }
@@ -77,7 +77,9 @@ struct Node {
 
   TensorId input(int i) const { return i < n_src ? src[i] : kNoTensor; }
   template <typename A>
-  const A& a() const { return std::get<A>(attr); }
+  const A& a() const {
+    return std::get<A>(attr);
+  }
 };
 
 class Graph {

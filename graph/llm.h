@@ -36,19 +36,20 @@ struct LlmWeights {
 
 struct LlmGraphSpec {
   int64_t n_tok = 1;
-  int64_t n_ctx = 2048;      // KV cache rows
+  int64_t n_ctx = 2048;  // KV cache rows
   DType kv_type = DType::F16;
-  bool embd_input = false;   // the input is embeddings [n_tok, n_embd] instead of token ids
-  bool all_logits = false;   // logits for every token instead of the last
+  bool embd_input = false;  // the input is embeddings [n_tok, n_embd] instead of token ids
+  bool all_logits = false;  // logits for every token instead of the last
 };
 
 struct LlmGraph {
   Graph g;
-  Tensor tokens;  // I32 [n_tok], or F32 [n_tok, n_embd] with embd_input
-  Tensor logits;  // [1 or n_tok, n_vocab]
+  Tensor tokens;                         // I32 [n_tok], or F32 [n_tok, n_embd] with embd_input
+  Tensor logits;                         // [1 or n_tok, n_vocab]
   std::vector<Tensor> k_cache, v_cache;  // per layer, state [n_ctx, n_head_kv, head_dim]
 };
 
-std::unique_ptr<LlmGraph> build_llm_graph(const LlmHParams& hp, const LlmWeights& w, const LlmGraphSpec& spec);
+std::unique_ptr<LlmGraph> build_llm_graph(const LlmHParams& hp, const LlmWeights& w,
+                                          const LlmGraphSpec& spec);
 
 }  // namespace bluecl

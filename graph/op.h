@@ -13,24 +13,24 @@
 namespace bluecl {
 
 enum class OpKind : uint8_t {
-  MatMul,     // y[.., N] = x[.., K] @ W[N, K]^T (+ bias[N]); W is F32/F16/Q8_0/Q4_0
-  Add,        // y = a + b; b's shape is a suffix of a's (same shape, one row, a [T, C] table over [B, T, C])
-  Mul,        // y = a * b; same broadcasting as Add
-  Scale,      // y = x * s
-  RmsNorm,    // y = x / sqrt(mean(x^2) + eps) (* w) per row
-  LayerNorm,  // y = (x - mean) / sqrt(var + eps) (* w + b) per row
-  Rope,       // rotary position embedding on x[n_tok, n_head, head_dim], position = n_past + token
-  SoftMax,    // y = softmax(x * scale) per row
-  Attention,  // y[B, nq, H*hd] = softmax(q k^T * scale [+ causal mask]) v, GQA, optionally over a KV cache
-  SiluMul,    // y = silu(gate) * up (SwiGLU)
-  Gelu,       // y = gelu(x), tanh approximation or erf
-  GetRows,    // y[n, D] = table[ids[n], D] as F32; table F32/F16/Q8_0/Q4_0, ids I32
-  Copy,       // y = x converted to y's dtype (F32/F16/Q8_0/Q4_0 rows)
-  KvWrite,    // cache[n_past + i] = src[i]: writes a chunk's K or V into a cache; y aliases the cache
-  Im2Col,     // patches: image[B, C, H, W] -> [B, oh*ow, C*p*p], (c, kh, kw) order, stride = p
-  Concat,     // y = concat(a, b) along an axis
-  Downsample, // 2x2 token merge: x[B, g, g, C] -> [B, ceil(g/2)^2, 4C], zero-padded odd grids
-  Transfer,   // moves a tensor between devices; inserted by the scheduler, run by the executor
+  MatMul,      // y[.., N] = x[.., K] @ W[N, K]^T (+ bias[N]); W is F32/F16/Q8_0/Q4_0
+  Add,         // y = a + b; b's shape is a suffix of a's (same shape, one row, a [T, C] table over [B, T, C])
+  Mul,         // y = a * b; same broadcasting as Add
+  Scale,       // y = x * s
+  RmsNorm,     // y = x / sqrt(mean(x^2) + eps) (* w) per row
+  LayerNorm,   // y = (x - mean) / sqrt(var + eps) (* w + b) per row
+  Rope,        // rotary position embedding on x[n_tok, n_head, head_dim], position = n_past + token
+  SoftMax,     // y = softmax(x * scale) per row
+  Attention,   // y[B, nq, H*hd] = softmax(q k^T * scale [+ causal mask]) v, GQA, optionally over a KV cache
+  SiluMul,     // y = silu(gate) * up (SwiGLU)
+  Gelu,        // y = gelu(x), tanh approximation or erf
+  GetRows,     // y[n, D] = table[ids[n], D] as F32; table F32/F16/Q8_0/Q4_0, ids I32
+  Copy,        // y = x converted to y's dtype (F32/F16/Q8_0/Q4_0 rows)
+  KvWrite,     // cache[n_past + i] = src[i]: writes a chunk's K or V into a cache; y aliases the cache
+  Im2Col,      // patches: image[B, C, H, W] -> [B, oh*ow, C*p*p], (c, kh, kw) order, stride = p
+  Concat,      // y = concat(a, b) along an axis
+  Downsample,  // 2x2 token merge: x[B, g, g, C] -> [B, ceil(g/2)^2, 4C], zero-padded odd grids
+  Transfer,    // moves a tensor between devices; inserted by the scheduler, run by the executor
   Count_,
 };
 inline constexpr int kNumOps = static_cast<int>(OpKind::Count_);
@@ -100,7 +100,9 @@ struct OpInfo {
   int max_inputs;
 };
 const OpInfo& op_info(OpKind k);
-inline std::string_view op_name(OpKind k) { return op_info(k).name; }
+inline std::string_view op_name(OpKind k) {
+  return op_info(k).name;
+}
 
 // Runtime values that change between replays of one graph (a graph is built per chunk shape).
 struct Step {

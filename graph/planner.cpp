@@ -10,7 +10,9 @@
 namespace bluecl {
 
 namespace {
-size_t align_up(size_t n, size_t a) { return (n + a - 1) / a * a; }
+size_t align_up(size_t n, size_t a) {
+  return (n + a - 1) / a * a;
+}
 }  // namespace
 
 MemoryPlan plan_memory(const Graph& g, size_t alignment, const std::function<bool(TensorId)>& include) {
@@ -72,8 +74,8 @@ MemoryPlan plan_memory(const Graph& g, size_t alignment, const std::function<boo
         const size_t rest = best->second - size, rest_off = best->first + size;
         free_blocks.erase(best);
         if (rest) free_blocks.emplace(rest_off, rest);
-      } else if (!free_blocks.empty() && std::prev(free_blocks.end())->first +
-                                                 std::prev(free_blocks.end())->second == top) {
+      } else if (!free_blocks.empty() &&
+                 std::prev(free_blocks.end())->first + std::prev(free_blocks.end())->second == top) {
         // Grow the arena from the free block at its end.
         auto tail = std::prev(free_blocks.end());
         plan.offset[t] = tail->first;
@@ -84,7 +86,8 @@ MemoryPlan plan_memory(const Graph& g, size_t alignment, const std::function<boo
         top += size;
       }
     }
-    for (TensorId d : dies_at[i]) release(plan.offset[d], align_up(std::max<size_t>(tensors[d].bytes(), 1), alignment));
+    for (TensorId d : dies_at[i])
+      release(plan.offset[d], align_up(std::max<size_t>(tensors[d].bytes(), 1), alignment));
   }
   plan.arena_bytes = top;
   return plan;

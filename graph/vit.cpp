@@ -17,22 +17,25 @@ constexpr MatMulAttr kPrecise{.precise = true};
 Tensor build_attn(Graph& g, const VitHParams& hp, const VitLayerWeights& L, Tensor h, int il) {
   const Shape& s = g.shape(h);
   const int64_t B = s[0], n = s[1], H = hp.n_head, hd = hp.head_dim();
-  Tensor q = g.matmul(h, L.wq.add_to(g), L.bq.add_to(g), fmt::format("v.q-{}", il), kPrecise);  // [B, n, n_embd]
+  Tensor q =
+      g.matmul(h, L.wq.add_to(g), L.bq.add_to(g), fmt::format("v.q-{}", il), kPrecise);  // [B, n, n_embd]
   Tensor k = g.matmul(h, L.wk.add_to(g), L.bk.add_to(g), fmt::format("v.k-{}", il), kPrecise);
   Tensor v = g.matmul(h, L.wv.add_to(g), L.bv.add_to(g), fmt::format("v.v-{}", il), kPrecise);
   const AttentionAttr at{
       .scale = 1.0f / std::sqrt(static_cast<float>(hd)), .causal = false, .kv_cache = false};
   Tensor a = g.attention(g.reshape(q, {B, n, H, hd}), g.reshape(k, {B, n, H, hd}),  // [B, n, H, hd] each
                          g.reshape(v, {B, n, H, hd}), at, fmt::format("v.attn-{}", il));  // [B, n, H*hd]
-  return g.matmul(a, L.wo.add_to(g), L.bo.add_to(g), fmt::format("v.attn_out-{}", il), kPrecise);   // [B, n, n_embd]
+  return g.matmul(a, L.wo.add_to(g), L.bo.add_to(g), fmt::format("v.attn_out-{}", il),
+                  kPrecise);  // [B, n, n_embd]
 }
 
 // MLP with the tanh GELU; returns [B, n, n_embd].
 Tensor build_ffn(Graph& g, const VitLayerWeights& L, Tensor h, int il) {
-  Tensor u = g.matmul(h, L.up_w.add_to(g), L.up_b.add_to(g), fmt::format("v.ffn_up-{}", il), kPrecise);  // [B, n, n_ff]
+  Tensor u = g.matmul(h, L.up_w.add_to(g), L.up_b.add_to(g), fmt::format("v.ffn_up-{}", il),
+                      kPrecise);  // [B, n, n_ff]
   u = g.gelu(u, GeluMode::Tanh, fmt::format("v.ffn_act-{}", il));
-  return g.matmul(u, L.down_w.add_to(g), L.down_b.add_to(g),
-                  fmt::format("v.ffn_out-{}", il), kPrecise);  // [B, n, n_embd]
+  return g.matmul(u, L.down_w.add_to(g), L.down_b.add_to(g), fmt::format("v.ffn_out-{}", il),
+                  kPrecise);  // [B, n, n_embd]
 }
 
 }  // namespace
@@ -63,7 +66,8 @@ std::unique_ptr<VitGraph> build_vit_graph(const VitHParams& hp, const VitWeights
   } else {
     out->tiles = g.input("v.tiles", DType::F32, {B, 3, T, T});
     x = g.im2col(out->tiles, static_cast<int32_t>(hp.patch_size), "v.patches");  // [B, n_patches, 3*p*p]
-    x = g.matmul(x, w.patch_w.add_to(g), w.patch_b.add_to(g), "v.patch_embd", kPrecise);  // [B, n_patches, n_embd]
+    x = g.matmul(x, w.patch_w.add_to(g), w.patch_b.add_to(g), "v.patch_embd",
+                 kPrecise);                       // [B, n_patches, n_embd]
     x = g.add(x, w.pos.add_to(g), "v.pos_embd");  // the [n_patches, n_embd] table over every tile
     if (spec.part == VitPart::PatchEmbed) {
       out->embd = x;

@@ -23,7 +23,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "no OpenCL device (%s): OpenCL tests are skipped\n", why.c_str());
   } else {
     const bluecl::DeviceFeatures& f = bluecl::testing::cl_device()->features;
-    std::printf("OpenCL device: %s (%s): %s\n", f.device_name.c_str(), f.platform_name.c_str(), f.summary().c_str());
+    std::printf("OpenCL device: %s (%s): %s\n", f.device_name.c_str(), f.platform_name.c_str(),
+                f.summary().c_str());
   }
   const int rc = RUN_ALL_TESTS();
   bluecl::testing::release_shared_cl_objects();

@@ -32,7 +32,7 @@ T& shared_until_tests_end(std::unique_ptr<T> p) {
 }  // namespace bluecl::testing
 
 // Skips the current test when there is no OpenCL device (the binary then exits 77: see cl_test_main.cpp).
-#define BLUECL_REQUIRE_CL()                                                               \
-  do {                                                                                    \
-    if (!::bluecl::testing::cl_device()) GTEST_SKIP() << "no OpenCL device";              \
+#define BLUECL_REQUIRE_CL()                                                  \
+  do {                                                                       \
+    if (!::bluecl::testing::cl_device()) GTEST_SKIP() << "no OpenCL device"; \
   } while (0)

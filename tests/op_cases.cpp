@@ -9,7 +9,9 @@
 
 namespace bluecl::testing {
 
-void PrintTo(const OpCase& c, std::ostream* os) { *os << c.name; }
+void PrintTo(const OpCase& c, std::ostream* os) {
+  *os << c.name;
+}
 
 namespace {
 
@@ -28,27 +30,33 @@ void add_matmul(std::vector<OpCase>& cases) {
   struct S {
     int64_t m, k, n;
   };
-  const S shapes[] = {{1, 64, 33}, {1, 256, 130}, {2, 96, 17}, {3, 160, 65}, {5, 128, 9},
+  const S shapes[] = {{1, 64, 33},  {1, 256, 130}, {2, 96, 17},   {3, 160, 65},  {5, 128, 9},
                       {7, 288, 70}, {33, 64, 48},  {129, 96, 31}, {16, 512, 256}};
   for (DType wt : {DType::F32, DType::F16, DType::Q8_0, DType::Q4_0}) {
     for (const S& s : shapes) {
       for (bool bias : {false, true}) {
         if (bias && s.m % 2 == 0) continue;  // bias on half the shapes is enough
-        cases.push_back({fmt::format("matmul/{}/M{}xK{}xN{}{}", dtype_name(wt), s.m, s.k, s.n, bias ? "+bias" : ""),
-                         [=](OpBuilder& b) {
-                           Tensor x = b.input("x", {s.m, s.k});
-                           Tensor w = b.weight("w", wt, {s.n, s.k});
-                           Tensor bb = bias ? b.input("b", {s.n}) : Tensor{};
-                           b.g.matmul(x, w, bb);
-                         },
-                         kDot});
+        cases.push_back(
+            {fmt::format("matmul/{}/M{}xK{}xN{}{}", dtype_name(wt), s.m, s.k, s.n, bias ? "+bias" : ""),
+             [=](OpBuilder& b) {
+               Tensor x = b.input("x", {s.m, s.k});
+               Tensor w = b.weight("w", wt, {s.n, s.k});
+               Tensor bb = bias ? b.input("b", {s.n}) : Tensor{};
+               b.g.matmul(x, w, bb);
+             },
+             kDot});
       }
     }
     // Every variant on shapes where each is not the default.
     for (const char* v : {"gemv", "tiled"}) {
       cases.push_back({fmt::format("matmul/{}/M9xK192xN37/{}", dtype_name(wt), v),
-                       [=](OpBuilder& b) { b.g.matmul(b.input("x", {9, 192}), b.weight("w", wt, {37, 192})); },
-                       kDot, {}, "matmul", v});
+                       [=](OpBuilder& b) {
+                         b.g.matmul(b.input("x", {9, 192}), b.weight("w", wt, {37, 192}));
+                       },
+                       kDot,
+                       {},
+                       "matmul",
+                       v});
     }
   }
   // The GPU-style variants at odd shapes: GEMV for 1-4 rows of x (N not a multiple of the rows per group,
@@ -58,31 +66,44 @@ void add_matmul(std::vector<OpCase>& cases) {
   };
   for (DType wt : {DType::F32, DType::F16, DType::Q8_0, DType::Q4_0}) {
     const bool quant = wt == DType::Q8_0 || wt == DType::Q4_0;
-    const std::vector<V> few = {{1, 256, 33}, {2, 96, 130}, {3, 1152, 37}, {4, 64, 5}, {1, quant ? 2560 : 37, 70}};
-    const std::vector<V> many = {{5, 64, 9}, {9, 192, 37}, {70, 288, 130}, {129, 96, 65}, {33, quant ? 1152 : 588, 21}};
+    const std::vector<V> few = {
+        {1, 256, 33}, {2, 96, 130}, {3, 1152, 37}, {4, 64, 5}, {1, quant ? 2560 : 37, 70}};
+    const std::vector<V> many = {
+        {5, 64, 9}, {9, 192, 37}, {70, 288, 130}, {129, 96, 65}, {33, quant ? 1152 : 588, 21}};
     for (const char* v : {"vec", "vec_sg", "vec_h", "tile", "tile_h"})
       for (V s : std::string_view(v).starts_with("vec") ? few : many)
-        cases.push_back({fmt::format("matmul/{}/M{}xK{}xN{}/{}", dtype_name(wt), s.m, s.k, s.n, v),
-                         [=](OpBuilder& b) {
-                           b.g.matmul(b.input("x", {s.m, s.k}), b.weight("w", wt, {s.n, s.k}), b.input("b", {s.n}));
-                         },
-                         std::string_view(v).ends_with("_h") ? kHalfDot : kDot, {}, "matmul", v});
+        cases.push_back(
+            {fmt::format("matmul/{}/M{}xK{}xN{}/{}", dtype_name(wt), s.m, s.k, s.n, v),
+             [=](OpBuilder& b) {
+               b.g.matmul(b.input("x", {s.m, s.k}), b.weight("w", wt, {s.n, s.k}), b.input("b", {s.n}));
+             },
+             std::string_view(v).ends_with("_h") ? kHalfDot : kDot,
+             {},
+             "matmul",
+             v});
   }
   // 8-bit activations with integer dot products (llama.cpp's and the CPU fast path's precision), and a
   // precise matmul, which must ignore the forced variant and stay at fp32.
   for (DType wt : {DType::Q8_0, DType::Q4_0}) {
     for (V s : {V{5, 64, 9}, V{9, 192, 37}, V{70, 288, 130}, V{129, 96, 65}, V{33, 1152, 21}, V{1, 256, 33}})
-      cases.push_back({fmt::format("matmul/{}/M{}xK{}xN{}/tile_dot", dtype_name(wt), s.m, s.k, s.n),
-                       [=](OpBuilder& b) {
-                         b.g.matmul(b.input("x", {s.m, s.k}), b.weight("w", wt, {s.n, s.k}), b.input("b", {s.n}));
-                       },
-                       kInt8Dot, {}, "matmul", "tile_dot"});
+      cases.push_back(
+          {fmt::format("matmul/{}/M{}xK{}xN{}/tile_dot", dtype_name(wt), s.m, s.k, s.n),
+           [=](OpBuilder& b) {
+             b.g.matmul(b.input("x", {s.m, s.k}), b.weight("w", wt, {s.n, s.k}), b.input("b", {s.n}));
+           },
+           kInt8Dot,
+           {},
+           "matmul",
+           "tile_dot"});
     cases.push_back({fmt::format("matmul/{}/M9xK192xN37/precise/tile_dot", dtype_name(wt)),
                      [=](OpBuilder& b) {
                        b.g.matmul(b.input("x", {9, 192}), b.weight("w", wt, {37, 192}), {}, {},
                                   MatMulAttr{.precise = true});
                      },
-                     kDot, {}, "matmul", "tile_dot"});
+                     kDot,
+                     {},
+                     "matmul",
+                     "tile_dot"});
   }
   // The CPU-device GEMV ("rows") for quantised weights: one to four rows of x, N not a multiple of its
   // rows per pass or of the work split.
@@ -90,8 +111,13 @@ void add_matmul(std::vector<OpCase>& cases) {
     for (int64_t m : {1, 3})
       for (int64_t n : {5, 33, 130})
         cases.push_back({fmt::format("matmul/{}/M{}xK256xN{}/rows", dtype_name(wt), m, n),
-                         [=](OpBuilder& b) { b.g.matmul(b.input("x", {m, 256}), b.weight("w", wt, {n, 256}), b.input("b", {n})); },
-                         kDot, {}, "matmul", "rows"});
+                         [=](OpBuilder& b) {
+                           b.g.matmul(b.input("x", {m, 256}), b.weight("w", wt, {n, 256}), b.input("b", {n}));
+                         },
+                         kDot,
+                         {},
+                         "matmul",
+                         "rows"});
   // Precise quantised matmuls (the ViT's: activations kept at fp32): one row, a batch, K not a multiple of
   // the CPU GEMM's 256-column panels.
   for (DType wt : {DType::Q8_0, DType::Q4_0})
@@ -107,13 +133,19 @@ void add_matmul(std::vector<OpCase>& cases) {
   for (DType wt : {DType::F32, DType::F16})
     for (int64_t k : {37, 588}) {
       cases.push_back({fmt::format("matmul/{}/M6xK{}xN21", dtype_name(wt), k),
-                       [=](OpBuilder& b) { b.g.matmul(b.input("x", {6, k}), b.weight("w", wt, {21, k}), b.input("b", {21})); },
+                       [=](OpBuilder& b) {
+                         b.g.matmul(b.input("x", {6, k}), b.weight("w", wt, {21, k}), b.input("b", {21}));
+                       },
                        kDot});
       cases.push_back({fmt::format("matmul/{}/M1xK{}xN21", dtype_name(wt), k),
-                       [=](OpBuilder& b) { b.g.matmul(b.input("x", {1, k}), b.weight("w", wt, {21, k})); }, kDot});
+                       [=](OpBuilder& b) {
+                         b.g.matmul(b.input("x", {1, k}), b.weight("w", wt, {21, k}));
+                       },
+                       kDot});
     }
   // A row range of a larger tensor as input (offset views).
-  cases.push_back({"matmul/f32/view-rows", [](OpBuilder& b) {
+  cases.push_back({"matmul/f32/view-rows",
+                   [](OpBuilder& b) {
                      Tensor x = b.input("x", {10, 64});
                      b.g.matmul(b.g.rows(x, 3, 5), b.weight("w", DType::Q4_0, {19, 64}));
                    },
@@ -124,19 +156,25 @@ void add_elementwise(std::vector<OpCase>& cases) {
   const Shape shapes[] = {{1, 1}, {3, 37}, {17, 64}, {2, 5, 129}};
   for (const Shape& s : shapes) {
     const std::string sz = s.str();
-    cases.push_back({"add/same" + sz, [=](OpBuilder& b) { b.g.add(b.input("a", s), b.input("b", s)); }, kExact});
-    cases.push_back({"add/row" + sz, [=](OpBuilder& b) { b.g.add(b.input("a", s), b.input("b", {s.last()})); }, kExact});
-    cases.push_back({"mul/same" + sz, [=](OpBuilder& b) { b.g.mul(b.input("a", s), b.input("b", s)); }, kExact});
-    cases.push_back({"mul/row" + sz, [=](OpBuilder& b) { b.g.mul(b.input("a", s), b.input("b", {s.last()})); }, kExact});
+    cases.push_back(
+        {"add/same" + sz, [=](OpBuilder& b) { b.g.add(b.input("a", s), b.input("b", s)); }, kExact});
+    cases.push_back(
+        {"add/row" + sz, [=](OpBuilder& b) { b.g.add(b.input("a", s), b.input("b", {s.last()})); }, kExact});
+    cases.push_back(
+        {"mul/same" + sz, [=](OpBuilder& b) { b.g.mul(b.input("a", s), b.input("b", s)); }, kExact});
+    cases.push_back(
+        {"mul/row" + sz, [=](OpBuilder& b) { b.g.mul(b.input("a", s), b.input("b", {s.last()})); }, kExact});
     if (s.rank == 3) {
       const Shape t{s[1], s[2]};  // a [T, C] table over [B, T, C] (the ViT's position embedding)
-      cases.push_back({"add/table" + sz, [=](OpBuilder& b) { b.g.add(b.input("a", s), b.input("b", t)); }, kExact});
+      cases.push_back(
+          {"add/table" + sz, [=](OpBuilder& b) { b.g.add(b.input("a", s), b.input("b", t)); }, kExact});
     }
     cases.push_back({"scale/" + sz, [=](OpBuilder& b) { b.g.scale(b.input("x", s), -0.37f); }, kExact});
-    cases.push_back({"silu_mul/" + sz, [=](OpBuilder& b) { b.g.silu_mul(b.input("g", s, -6, 6), b.input("u", s)); },
+    cases.push_back({"silu_mul/" + sz,
+                     [=](OpBuilder& b) { b.g.silu_mul(b.input("g", s, -6, 6), b.input("u", s)); },
                      kElementwise});
-    cases.push_back({"gelu/tanh" + sz, [=](OpBuilder& b) { b.g.gelu(b.input("x", s, -5, 5), GeluMode::Tanh); },
-                     kElementwise});
+    cases.push_back({"gelu/tanh" + sz,
+                     [=](OpBuilder& b) { b.g.gelu(b.input("x", s, -5, 5), GeluMode::Tanh); }, kElementwise});
     cases.push_back({"gelu/erf" + sz, [=](OpBuilder& b) { b.g.gelu(b.input("x", s, -5, 5), GeluMode::Erf); },
                      kElementwise});
   }
@@ -147,10 +185,17 @@ void add_norms(std::vector<OpCase>& cases) {
   for (const Shape& s : shapes) {
     for (const char* v : {"row", "wg"}) {
       cases.push_back({fmt::format("rms_norm/w{}/{}", s.str(), v),
-                       [=](OpBuilder& b) { b.g.rms_norm(b.input("x", s), b.input("w", {s.last()}), 1e-5f); }, kReduce,
-                       {}, "rms_norm", v});
+                       [=](OpBuilder& b) { b.g.rms_norm(b.input("x", s), b.input("w", {s.last()}), 1e-5f); },
+                       kReduce,
+                       {},
+                       "rms_norm",
+                       v});
       cases.push_back({fmt::format("rms_norm/now{}/{}", s.str(), v),
-                       [=](OpBuilder& b) { b.g.rms_norm(b.input("x", s, 2, 3), {}, 1e-6f); }, kReduce, {}, "rms_norm", v});
+                       [=](OpBuilder& b) { b.g.rms_norm(b.input("x", s, 2, 3), {}, 1e-6f); },
+                       kReduce,
+                       {},
+                       "rms_norm",
+                       v});
     }
   }
 }
@@ -161,17 +206,29 @@ void add_layer_norm_softmax(std::vector<OpCase>& cases) {
     for (const char* v : {"row", "wg"}) {
       cases.push_back({fmt::format("layer_norm/wb{}/{}", s.str(), v),
                        [=](OpBuilder& b) {
-                         b.g.layer_norm(b.input("x", s, -2, 3), b.input("w", {s.last()}), b.input("b", {s.last()}), 1e-6f);
+                         b.g.layer_norm(b.input("x", s, -2, 3), b.input("w", {s.last()}),
+                                        b.input("b", {s.last()}), 1e-6f);
                        },
-                       kReduce, {}, "layer_norm", v});
-      cases.push_back({fmt::format("layer_norm/w{}/{}", s.str(), v),
-                       [=](OpBuilder& b) { b.g.layer_norm(b.input("x", s), b.input("w", {s.last()}), {}, 1e-5f); },
-                       kReduce, {}, "layer_norm", v});
+                       kReduce,
+                       {},
+                       "layer_norm",
+                       v});
+      cases.push_back(
+          {fmt::format("layer_norm/w{}/{}", s.str(), v),
+           [=](OpBuilder& b) { b.g.layer_norm(b.input("x", s), b.input("w", {s.last()}), {}, 1e-5f); },
+           kReduce,
+           {},
+           "layer_norm",
+           v});
       cases.push_back({fmt::format("layer_norm/plain{}/{}", s.str(), v),
-                       [=](OpBuilder& b) { b.g.layer_norm(b.input("x", s, 5, 6), {}, {}, 1e-5f); }, kReduce, {},
-                       "layer_norm", v});
+                       [=](OpBuilder& b) { b.g.layer_norm(b.input("x", s, 5, 6), {}, {}, 1e-5f); },
+                       kReduce,
+                       {},
+                       "layer_norm",
+                       v});
     }
-    cases.push_back({"softmax/" + s.str(), [=](OpBuilder& b) { b.g.softmax(b.input("x", s, -4, 4), 0.7f); }, kReduce});
+    cases.push_back(
+        {"softmax/" + s.str(), [=](OpBuilder& b) { b.g.softmax(b.input("x", s, -4, 4), 0.7f); }, kReduce});
   }
 }
 
@@ -184,11 +241,14 @@ void add_rope(std::vector<OpCase>& cases) {
   for (RopeMode mode : {RopeMode::Adjacent, RopeMode::HalfSplit}) {
     for (const S& s : shapes) {
       const RopeAttr at{mode, s.n_rot, 10000.0f};
-      cases.push_back({fmt::format("rope/{}/[{}, {}, {}]/rot{}/past{}", mode == RopeMode::Adjacent ? "adjacent" : "half",
-                                   s.t, s.h, s.d, s.n_rot, s.past),
-                       [=](OpBuilder& b) { b.g.rope(b.input("x", {s.t, s.h, s.d}), at); },
-                       // fp32 angles at large positions lose ~pos * 2^-24 radians
-                       s.past > 1000 ? 1e-7 : kDot, Step{s.past}});
+      cases.push_back(
+          {fmt::format("rope/{}/[{}, {}, {}]/rot{}/past{}", mode == RopeMode::Adjacent ? "adjacent" : "half",
+                       s.t, s.h, s.d, s.n_rot, s.past),
+           [=](OpBuilder& b) {
+             b.g.rope(b.input("x", {s.t, s.h, s.d}), at);
+           },
+           // fp32 angles at large positions lose ~pos * 2^-24 radians
+           s.past > 1000 ? 1e-7 : kDot, Step{s.past}});
     }
   }
 }
@@ -197,7 +257,9 @@ void add_get_rows(std::vector<OpCase>& cases) {
   for (DType t : {DType::F32, DType::F16, DType::Q8_0, DType::Q4_0}) {
     for (int64_t n : {1, 9}) {
       cases.push_back({fmt::format("get_rows/{}/n{}", dtype_name(t), n),
-                       [=](OpBuilder& b) { b.g.get_rows(b.weight("table", t, {50, 96}), b.ids("ids", n, 50)); },
+                       [=](OpBuilder& b) {
+                         b.g.get_rows(b.weight("table", t, {50, 96}), b.ids("ids", n, 50));
+                       },
                        kExact});
     }
   }
@@ -208,30 +270,56 @@ void add_copy_kv(std::vector<OpCase>& cases) {
   for (DType from : types) {
     for (DType to : types) {
       cases.push_back({fmt::format("copy/{}-{}", dtype_name(from), dtype_name(to)),
-                       [=](OpBuilder& b) { b.g.copy(b.input_as("x", from, {3, 64}), to); },
+                       [=](OpBuilder& b) {
+                         b.g.copy(b.input_as("x", from, {3, 64}), to);
+                       },
                        kExact});
     }
   }
   for (DType t : {DType::F32, DType::F16, DType::Q8_0}) {
     for (int32_t past : {0, 5}) {
       cases.push_back({fmt::format("kv_write/{}/past{}", dtype_name(t), past),
-                       [=](OpBuilder& b) { b.g.kv_write(b.input("k", {3, 2, 32}), b.state("cache", t, {10, 2, 32})); },
+                       [=](OpBuilder& b) {
+                         b.g.kv_write(b.input("k", {3, 2, 32}), b.state("cache", t, {10, 2, 32}));
+                       },
                        kExact, Step{past}});
     }
   }
 }
 
 void add_layout_ops(std::vector<OpCase>& cases) {
-  cases.push_back({"concat/axis0", [](OpBuilder& b) { b.g.concat(b.input("a", {3, 5}), b.input("b", {4, 5}), 0); }, kExact});
-  cases.push_back({"concat/axis1", [](OpBuilder& b) { b.g.concat(b.input("a", {3, 5}), b.input("b", {3, 2}), 1); }, kExact});
-  cases.push_back({"concat/axis2", [](OpBuilder& b) { b.g.concat(b.input("a", {2, 3, 5}), b.input("b", {2, 3, 7}), 2); },
+  cases.push_back({"concat/axis0",
+                   [](OpBuilder& b) {
+                     b.g.concat(b.input("a", {3, 5}), b.input("b", {4, 5}), 0);
+                   },
                    kExact});
-  cases.push_back({"im2col/p14", [](OpBuilder& b) { b.g.im2col(b.input("img", {2, 3, 98, 98}), 14); }, kExact});
-  cases.push_back({"im2col/p4-trailing", [](OpBuilder& b) { b.g.im2col(b.input("img", {1, 3, 18, 21}), 4); }, kExact});
+  cases.push_back({"concat/axis1",
+                   [](OpBuilder& b) {
+                     b.g.concat(b.input("a", {3, 5}), b.input("b", {3, 2}), 1);
+                   },
+                   kExact});
+  cases.push_back({"concat/axis2",
+                   [](OpBuilder& b) {
+                     b.g.concat(b.input("a", {2, 3, 5}), b.input("b", {2, 3, 7}), 2);
+                   },
+                   kExact});
+  cases.push_back({"im2col/p14",
+                   [](OpBuilder& b) {
+                     b.g.im2col(b.input("img", {2, 3, 98, 98}), 14);
+                   },
+                   kExact});
+  cases.push_back({"im2col/p4-trailing",
+                   [](OpBuilder& b) {
+                     b.g.im2col(b.input("img", {1, 3, 18, 21}), 4);
+                   },
+                   kExact});
   for (bool col : {false, true}) {
     for (int64_t grid : {7, 8, 27}) {
       cases.push_back({fmt::format("downsample/g{}/{}", grid, col ? "col" : "row"),
-                       [=](OpBuilder& b) { b.g.downsample(b.input("x", {2, grid, grid, 12}), col); }, kExact});
+                       [=](OpBuilder& b) {
+                         b.g.downsample(b.input("x", {2, grid, grid, 12}), col);
+                       },
+                       kExact});
     }
   }
 }
@@ -242,14 +330,18 @@ void add_attention(std::vector<OpCase>& cases) {
     bool causal;
   };
   // Without a cache: the ViT (full, head dim 72) and self-attention shapes.
-  const S shapes[] = {{2, 49, 4, 4, 24, 49, false}, {1, 29, 16, 16, 72, 29, false}, {3, 5, 4, 2, 64, 5, true},
-                      {1, 9, 6, 2, 32, 13, true},   {1, 1, 2, 1, 128, 7, false}};
+  const S shapes[] = {{2, 49, 4, 4, 24, 49, false},
+                      {1, 29, 16, 16, 72, 29, false},
+                      {3, 5, 4, 2, 64, 5, true},
+                      {1, 9, 6, 2, 32, 13, true},
+                      {1, 1, 2, 1, 128, 7, false}};
   for (const S& s : shapes) {
     cases.push_back({fmt::format("attention/B{}xq{}xH{}/{}xd{}/kv{}{}", s.B, s.nq, s.H, s.Hkv, s.hd, s.nkv,
                                  s.causal ? "/causal" : ""),
                      [=](OpBuilder& b) {
                        const AttentionAttr at{.scale = 1.0f / std::sqrt(float(s.hd)), .causal = s.causal};
-                       b.g.attention(b.input("q", {s.B, s.nq, s.H, s.hd}), b.input("k", {s.B, s.nkv, s.Hkv, s.hd}),
+                       b.g.attention(b.input("q", {s.B, s.nq, s.H, s.hd}),
+                                     b.input("k", {s.B, s.nkv, s.Hkv, s.hd}),
                                      b.input("v", {s.B, s.nkv, s.Hkv, s.hd}), at);
                      },
                      kDot});
@@ -277,18 +369,25 @@ void add_attention_variants(std::vector<OpCase>& cases) {
     int64_t B, nq, H, Hkv, hd, nkv;
     bool causal;
   };
-  const S flash[] = {{1, 29, 4, 4, 72, 29, false}, {2, 17, 2, 1, 64, 17, true}, {1, 37, 2, 2, 80, 37, true},
-                     {1, 20, 3, 1, 96, 20, false}, {1, 33, 4, 2, 128, 33, true}};
+  const S flash[] = {{1, 29, 4, 4, 72, 29, false},
+                     {2, 17, 2, 1, 64, 17, true},
+                     {1, 37, 2, 2, 80, 37, true},
+                     {1, 20, 3, 1, 96, 20, false},
+                     {1, 33, 4, 2, 128, 33, true}};
   for (const char* v : {"flash", "stream"})
     for (const S& s : flash)
-      cases.push_back({fmt::format("attention/B{}xq{}xH{}/{}xd{}/kv{}{}/{}", s.B, s.nq, s.H, s.Hkv, s.hd, s.nkv,
-                                   s.causal ? "/causal" : "", v),
+      cases.push_back({fmt::format("attention/B{}xq{}xH{}/{}xd{}/kv{}{}/{}", s.B, s.nq, s.H, s.Hkv, s.hd,
+                                   s.nkv, s.causal ? "/causal" : "", v),
                        [=](OpBuilder& b) {
                          const AttentionAttr at{.scale = 1.0f / std::sqrt(float(s.hd)), .causal = s.causal};
-                         b.g.attention(b.input("q", {s.B, s.nq, s.H, s.hd}), b.input("k", {s.B, s.nkv, s.Hkv, s.hd}),
+                         b.g.attention(b.input("q", {s.B, s.nq, s.H, s.hd}),
+                                       b.input("k", {s.B, s.nkv, s.Hkv, s.hd}),
                                        b.input("v", {s.B, s.nkv, s.Hkv, s.hd}), at);
                        },
-                       kDot, {}, "attention", v});
+                       kDot,
+                       {},
+                       "attention",
+                       v});
   // Over a cache of each type: decode (1 query) and a short chunk, past 300 (3 ranges of 128 keys).
   struct C {
     int64_t nq, H, Hkv, hd;
@@ -297,13 +396,15 @@ void add_attention_variants(std::vector<OpCase>& cases) {
     for (const char* v : {"split", "flash"})
       for (C c : {C{1, 4, 1, 64}, C{1, 8, 2, 128}, C{3, 4, 2, 96}, C{2, 2, 2, 64}}) {
         if (t == DType::Q8_0 && c.hd % 32 != 0) continue;
-        cases.push_back({fmt::format("attention/cache-{}/q{}xH{}/{}xd{}/past300/{}", dtype_name(t), c.nq, c.H, c.Hkv,
-                                     c.hd, v),
+        cases.push_back({fmt::format("attention/cache-{}/q{}xH{}/{}xd{}/past300/{}", dtype_name(t), c.nq, c.H,
+                                     c.Hkv, c.hd, v),
                          [=](OpBuilder& b) {
-                           const AttentionAttr at{.scale = 1.0f / std::sqrt(float(c.hd)), .causal = true, .kv_cache = true};
+                           const AttentionAttr at{
+                               .scale = 1.0f / std::sqrt(float(c.hd)), .causal = true, .kv_cache = true};
                            Tensor kc = b.state("kc", t, {310, c.Hkv, c.hd});
                            Tensor vc = b.state("vc", t, {310, c.Hkv, c.hd});
-                           b.g.attention(b.input("q", {1, c.nq, c.H, c.hd}), b.g.reshape(kc, {1, 310, c.Hkv, c.hd}),
+                           b.g.attention(b.input("q", {1, c.nq, c.H, c.hd}),
+                                         b.g.reshape(kc, {1, 310, c.Hkv, c.hd}),
                                          b.g.reshape(vc, {1, 310, c.Hkv, c.hd}), at);
                          },
                          kDot, Step{300}, "attention", v});

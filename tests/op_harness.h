@@ -15,11 +15,11 @@ using bluecl::PreparedOp;
 using bluecl::run_op;
 
 struct OpCase {
-  std::string name;                           // "matmul/q4_0/M7xK160xN65"
+  std::string name;  // "matmul/q4_0/M7xK160xN65"
   std::function<void(OpBuilder&)> build;
-  double max_nmse = 1e-10;                    // against the CPU backend
+  double max_nmse = 1e-10;  // against the CPU backend
   Step step;
-  std::string force_op, force_variant;        // a CL kernel variant to force, if any
+  std::string force_op, force_variant;  // a CL kernel variant to force, if any
 };
 void PrintTo(const OpCase& c, std::ostream* os);  // gtest prints the case's name
 

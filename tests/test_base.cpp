@@ -89,10 +89,17 @@ TEST(Hash, Xxh3KnownValues) {
 }
 
 TEST(Utf8, EncodesEveryLength) {
-  const std::pair<uint32_t, std::string> cases[] = {
-      {0x24, "\x24"},          {0x7F, "\x7F"},         {0x80, "\xC2\x80"},         {0xE9, "\xC3\xA9"},
-      {0x7FF, "\xDF\xBF"},     {0x800, "\xE0\xA0\x80"}, {0x20AC, "\xE2\x82\xAC"},   {0xFFFF, "\xEF\xBF\xBF"},
-      {0x10000, "\xF0\x90\x80\x80"}, {0x1F600, "\xF0\x9F\x98\x80"}, {0x10FFFF, "\xF4\x8F\xBF\xBF"}};
+  const std::pair<uint32_t, std::string> cases[] = {{0x24, "\x24"},
+                                                    {0x7F, "\x7F"},
+                                                    {0x80, "\xC2\x80"},
+                                                    {0xE9, "\xC3\xA9"},
+                                                    {0x7FF, "\xDF\xBF"},
+                                                    {0x800, "\xE0\xA0\x80"},
+                                                    {0x20AC, "\xE2\x82\xAC"},
+                                                    {0xFFFF, "\xEF\xBF\xBF"},
+                                                    {0x10000, "\xF0\x90\x80\x80"},
+                                                    {0x1F600, "\xF0\x9F\x98\x80"},
+                                                    {0x10FFFF, "\xF4\x8F\xBF\xBF"}};
   for (const auto& [cp, want] : cases) {
     std::string s = "<";
     append_utf8(s, cp);

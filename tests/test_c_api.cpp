@@ -38,7 +38,8 @@ ModelPtr load(const std::string& stem, const char* device = "cpu") {
   return ModelPtr(m);
 }
 
-SessionPtr session(bluecl_model* m, int32_t n_ctx = 256, bluecl_kv_type kv = BLUECL_KV_F32, int all_logits = 0) {
+SessionPtr session(bluecl_model* m, int32_t n_ctx = 256, bluecl_kv_type kv = BLUECL_KV_F32,
+                   int all_logits = 0) {
   bluecl_session_params sp = bluecl_session_default_params();
   sp.n_ctx = n_ctx;
   sp.kv_type = kv;
@@ -76,7 +77,8 @@ TEST(CApi, TokenizeRoundTrip) {
   EXPECT_EQ(ids[0], 1);  // BOS
   // Too small a buffer reports the size needed.
   size_t needed = 0;
-  EXPECT_EQ(bluecl_tokenize(m.get(), text.data(), text.size(), 1, 0, ids, 2, &needed), BLUECL_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(bluecl_tokenize(m.get(), text.data(), text.size(), 1, 0, ids, 2, &needed),
+            BLUECL_ERR_INVALID_ARGUMENT);
   EXPECT_EQ(needed, n);
   char back[128];
   size_t len = 0;
@@ -98,13 +100,16 @@ void check_logits_against_exact(const char* device) {
   ASSERT_EQ(bluecl_session_logits(s.get(), &logits, &rows, &n_vocab), BLUECL_OK);
   ASSERT_EQ(rows, all.size());
   const std::vector<float> got(logits, logits + rows * n_vocab);
-  const Agreement a = compare_logits(got, read_f32(data_path("golden/tiny-a-q4_0.exact.logits.f32")), n_vocab);
+  const Agreement a =
+      compare_logits(got, read_f32(data_path("golden/tiny-a-q4_0.exact.logits.f32")), n_vocab);
   EXPECT_LE(a.nmse, 1e-6);
   EXPECT_EQ(a.top1, 1.0);
   EXPECT_EQ(bluecl_session_n_past(s.get()), static_cast<int32_t>(all.size()));
 }
 
-TEST(CApi, LogitsMatchExactOnCpu) { check_logits_against_exact("cpu"); }
+TEST(CApi, LogitsMatchExactOnCpu) {
+  check_logits_against_exact("cpu");
+}
 
 TEST(CApi, LogitsMatchExactOnOpenCl) {
   BLUECL_REQUIRE_CL();
@@ -123,8 +128,8 @@ int collect(int32_t, const char* text, size_t len, void* user) {
   return ++c->calls == c->cancel_after;
 }
 
-std::string greedy_text(bluecl_model* m, int n, bluecl_generate_stats* stats, const std::vector<const char*>& stops = {},
-                        int cancel_after = -1) {
+std::string greedy_text(bluecl_model* m, int n, bluecl_generate_stats* stats,
+                        const std::vector<const char*>& stops = {}, int cancel_after = -1) {
   SessionPtr s = session(m);
   bluecl_generate_params gp = bluecl_generate_default_params();
   gp.n_predict = n;
@@ -167,7 +172,8 @@ TEST(CApi, ContextOverflowIsAnError) {
   SessionPtr s = session(m.get(), 16);
   std::vector<int32_t> ids(17, 100);
   EXPECT_EQ(bluecl_session_prefill(s.get(), ids.data(), ids.size()), BLUECL_ERR_CONTEXT_FULL);
-  EXPECT_NE(std::string(bluecl_last_error()).find("exceed the context of 16"), std::string::npos) << bluecl_last_error();
+  EXPECT_NE(std::string(bluecl_last_error()).find("exceed the context of 16"), std::string::npos)
+      << bluecl_last_error();
   // Filling it exactly works, and then generation stops with "context full".
   ASSERT_EQ(bluecl_session_prefill(s.get(), ids.data(), 15), BLUECL_OK) << bluecl_last_error();
   bluecl_generate_params gp = bluecl_generate_default_params();
@@ -195,7 +201,8 @@ TEST(CApi, BadInputGivesStatusAndMessage) {
   EXPECT_EQ(bluecl_model_load(cut.c_str(), &p, &m), BLUECL_ERR_BAD_FILE);
   EXPECT_NE(std::string(bluecl_last_error()).find("cut.gguf"), std::string::npos) << bluecl_last_error();
   // A vocabulary file is not a model: its architecture (gpt2) is named.
-  EXPECT_EQ(bluecl_model_load(data_path("vocab/ggml-vocab-gpt-2.gguf").c_str(), &p, &m), BLUECL_ERR_UNSUPPORTED);
+  EXPECT_EQ(bluecl_model_load(data_path("vocab/ggml-vocab-gpt-2.gguf").c_str(), &p, &m),
+            BLUECL_ERR_UNSUPPORTED);
   EXPECT_NE(std::string(bluecl_last_error()).find("'gpt2'"), std::string::npos) << bluecl_last_error();
   // An OpenCL device that does not exist.
   p.device = "no-such-device";

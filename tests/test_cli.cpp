@@ -9,11 +9,11 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-#include <sys/wait.h>
 
 namespace bluecl::testing {
 namespace {
@@ -36,7 +36,9 @@ Result cli(const std::string& args, const std::string& env = "") {
   return r;
 }
 
-std::string q(const std::string& s) { return "'" + s + "'"; }
+std::string q(const std::string& s) {
+  return "'" + s + "'";
+}
 
 TEST(Cli, HelpAndUnknownCommand) {
   Result r = cli("--help");
@@ -70,7 +72,8 @@ TEST(Cli, TokenizeMatchesVocabTestFiles) {
       std::getline(outs, expected);
       const std::string file = dir + "/in.txt";
       std::ofstream(file, std::ios::binary) << text;
-      const Result r = cli("tokenize -m " + q(data_path(std::string("vocab/") + vocab)) + " --no-bos -f " + file);
+      const Result r =
+          cli("tokenize -m " + q(data_path(std::string("vocab/") + vocab)) + " --no-bos -f " + file);
       ASSERT_EQ(r.code, 0) << r.err;
       std::string got = r.out;
       if (!got.empty() && got.back() == '\n') got.pop_back();
@@ -87,12 +90,12 @@ TEST(Cli, TokenizeMatchesVocabTestFiles) {
 TEST(Cli, LogitsMatchGolden) {
   const std::string out = temp_dir("bluecl-logits") + "/l.f32";
   for (const char* device : {"cpu", ""}) {
-    const Result r = cli(std::string("logits -m ") + q(data_path("golden/tiny-c-bluelm-q4_0.gguf")) + " --tokens " +
-                         q(data_path("golden/tiny-c-bluelm-q4_0.tokens.json")) + " --chunk 7 --out " + out +
-                         (*device ? std::string(" --device ") + device : ""));
+    const Result r = cli(std::string("logits -m ") + q(data_path("golden/tiny-c-bluelm-q4_0.gguf")) +
+                         " --tokens " + q(data_path("golden/tiny-c-bluelm-q4_0.tokens.json")) +
+                         " --chunk 7 --out " + out + (*device ? std::string(" --device ") + device : ""));
     ASSERT_EQ(r.code, 0) << r.err;
-    const Agreement a =
-        compare_logits(read_f32(out), read_f32(data_path("golden/tiny-c-bluelm-q4_0.exact.logits.f32")), 2048);
+    const Agreement a = compare_logits(
+        read_f32(out), read_f32(data_path("golden/tiny-c-bluelm-q4_0.exact.logits.f32")), 2048);
     EXPECT_LE(a.nmse, 1e-6) << device;
     EXPECT_EQ(a.top1, 1.0) << device;
   }
@@ -101,13 +104,15 @@ TEST(Cli, LogitsMatchGolden) {
 TEST(Cli, GridMatchesEveryGoldenCase) {
   const Json doc = parse_json(read_text(data_path("golden/grids.json")));
   for (const Json& c : doc.at("cases").as_array()) {
-    const std::string wh = std::to_string(c.at("width").as_int()) + " " + std::to_string(c.at("height").as_int());
+    const std::string wh =
+        std::to_string(c.at("width").as_int()) + " " + std::to_string(c.at("height").as_int());
     for (bool llava : {false, true}) {
       const Result r = cli("grid " + wh + (llava ? " --llava-next" : ""));
       ASSERT_EQ(r.code, 0) << r.err;
       const Json& g = c.at(llava ? "llava_next_grid" : "grid");
       const int64_t m = g.at(size_t{0}).as_int(), n = g.at(size_t{1}).as_int();
-      EXPECT_EQ(r.out, std::to_string(m) + ":" + std::to_string(n) + " " + std::to_string(196 * (m * n + 1)) + "\n")
+      EXPECT_EQ(r.out,
+                std::to_string(m) + ":" + std::to_string(n) + " " + std::to_string(196 * (m * n + 1)) + "\n")
           << wh << (llava ? " llava-next" : "");
     }
   }
@@ -116,7 +121,8 @@ TEST(Cli, GridMatchesEveryGoldenCase) {
 }
 
 TEST(Cli, RunGeneratesAndReports) {
-  const Result r = cli("run -m " + q(data_path("golden/tiny-a-q4_0.gguf")) + " -p 'The quick brown fox' -n 8 --temp 0");
+  const Result r =
+      cli("run -m " + q(data_path("golden/tiny-a-q4_0.gguf")) + " -p 'The quick brown fox' -n 8 --temp 0");
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_GT(r.out.size(), 1u);
   EXPECT_NE(r.err.find("generated: 8 tokens"), std::string::npos) << r.err;
@@ -139,19 +145,23 @@ TEST(Cli, BadInputIsAClearError) {
   EXPECT_NE(r.err.find("/nonexistent.gguf"), std::string::npos) << r.err;
   r = cli("run -m " + q(data_path("golden/tiny-a-q4_0.gguf")) + " -p hi --kv q3");
   EXPECT_EQ(r.code, 2);
-  r = cli("run -m " + q(data_path("golden/tiny-a-q4_0.gguf")) + " -p 'a long prompt that does not fit' --ctx 4");
+  r = cli("run -m " + q(data_path("golden/tiny-a-q4_0.gguf")) +
+          " -p 'a long prompt that does not fit' --ctx 4");
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.err.find("context"), std::string::npos) << r.err;
   r = cli("run -m " + q(data_path("golden/tiny-a-q4_0.gguf")) + " -p hi --device 99");
   EXPECT_EQ(r.code, 1);
   // A device index past the list names it; with no OpenCL platform at all the error says so instead.
-  EXPECT_NE(r.err.find(cl_device() ? "no OpenCL device 99" : "no OpenCL device found"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(cl_device() ? "no OpenCL device 99" : "no OpenCL device found"), std::string::npos)
+      << r.err;
 }
 
 // bluecl bench prints a markdown table and valid JSON with every row measured.
 TEST(Cli, Bench) {
-  const std::string model = q(data_path("golden/tiny-a-q4_0.gguf")), mmproj = q(data_path("golden/tiny-v-q8_0.gguf"));
-  const std::string args = "bench -m " + model + " --mmproj " + mmproj + " --prompt 16 --chunks 8,16 --decode 4 -r 2 --typing 0.1";
+  const std::string model = q(data_path("golden/tiny-a-q4_0.gguf")),
+                    mmproj = q(data_path("golden/tiny-v-q8_0.gguf"));
+  const std::string args =
+      "bench -m " + model + " --mmproj " + mmproj + " --prompt 16 --chunks 8,16 --decode 4 -r 2 --typing 0.1";
   Result r = cli(args);
   ASSERT_EQ(r.code, 0) << r.err;
   for (const char* row : {"| host", "prefill", "decode", "encode 1 tile", "time to first token", "RSS"})
@@ -180,7 +190,8 @@ TEST(Cli, NoOpenClDeviceRunsOnCpu) {
   Result r = cli("devices", env);
   EXPECT_EQ(r.code, 0);
   EXPECT_NE(r.out.find("no OpenCL device found"), std::string::npos) << r.out;
-  r = cli("run -m " + q(data_path("golden/tiny-a-q4_0.gguf")) + " -p 'The quick brown fox' -n 4 --temp 0", env);
+  r = cli("run -m " + q(data_path("golden/tiny-a-q4_0.gguf")) + " -p 'The quick brown fox' -n 4 --temp 0",
+          env);
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.err.find("running every op on the CPU"), std::string::npos) << r.err;
 }

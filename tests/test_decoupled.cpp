@@ -50,8 +50,10 @@ ModelPtr load(Gate* gate) {
   p.n_threads = 2;
   if (gate) p.progress = hold, p.progress_user = gate;
   bluecl_model* m = nullptr;
-  EXPECT_EQ(bluecl_model_load(data_path("golden/tiny-a-f32.gguf").c_str(), &p, &m), BLUECL_OK) << bluecl_last_error();
-  EXPECT_EQ(bluecl_model_load_mmproj(m, data_path("golden/tiny-v-f32.gguf").c_str()), BLUECL_OK) << bluecl_last_error();
+  EXPECT_EQ(bluecl_model_load(data_path("golden/tiny-a-f32.gguf").c_str(), &p, &m), BLUECL_OK)
+      << bluecl_last_error();
+  EXPECT_EQ(bluecl_model_load_mmproj(m, data_path("golden/tiny-v-f32.gguf").c_str()), BLUECL_OK)
+      << bluecl_last_error();
   return ModelPtr(m);
 }
 
@@ -135,8 +137,8 @@ TEST(Decoupled, ImagePrefixServesTheNextTurn) {
   gp.n_images = 0;
   gp.n_predict = 1;
   ASSERT_OK(bluecl_generate(s.get(), "And the colour?", &gp, &st2));
-  EXPECT_GT(st1.n_prompt, 48);   // the first turn's prompt holds the 48 image tokens
-  EXPECT_LT(st2.n_prompt, 48);   // the second only its own text
+  EXPECT_GT(st1.n_prompt, 48);  // the first turn's prompt holds the 48 image tokens
+  EXPECT_LT(st2.n_prompt, 48);  // the second only its own text
   EXPECT_EQ(after_turn1 + st2.n_prompt + 1, bluecl_session_n_past(s.get()));
 }
 

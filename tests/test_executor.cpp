@@ -71,7 +71,8 @@ std::unique_ptr<Net> build() {
   (void)v;
   Tensor a = g.attention(g.reshape(q, {1, kTok, kHead, kHd}), kcv, kcv,
                          {.scale = 0.25f, .causal = true, .kv_cache = true}, "attn");
-  Tensor o = g.matmul(g.reshape(a, {kTok, kEmbd}), g.weight("wo", DType::Q4_0, {kEmbd, kEmbd}, w.wo.data()), {}, "o");
+  Tensor o = g.matmul(g.reshape(a, {kTok, kEmbd}), g.weight("wo", DType::Q4_0, {kEmbd, kEmbd}, w.wo.data()),
+                      {}, "o");
   Tensor x2 = g.add(net->x, o, "res1");
   Tensor gt = g.matmul(x2, g.weight("wg", DType::Q4_0, {kFfn, kEmbd}, w.wg.data()), {}, "gate");
   Tensor up = g.matmul(x2, g.weight("wu", DType::Q8_0, {kFfn, kEmbd}, w.wu.data()), {}, "up");
@@ -202,7 +203,8 @@ TEST(CostModel, EverythingGoesWhereItIsCheaper) {
   std::vector<Backend*> backends{&cpu(), &cl};
   {
     auto net = build();
-    const Plan p = schedule(net->g, backends, {.costs = {synthetic(1e9, 1e9, 1e9, false), synthetic(1e12, 1e12, 1e9, true)}});
+    const Plan p = schedule(net->g, backends,
+                            {.costs = {synthetic(1e9, 1e9, 1e9, false), synthetic(1e12, 1e12, 1e9, true)}});
     EXPECT_EQ(p.n_transfers, 0) << format_plan(net->g, p, backends);
     for (int d : devices_of(p)) EXPECT_EQ(d, 1);
     EXPECT_TRUE(p.by_cost);
@@ -210,7 +212,8 @@ TEST(CostModel, EverythingGoesWhereItIsCheaper) {
   }
   {
     auto net = build();
-    const Plan p = schedule(net->g, backends, {.costs = {synthetic(1e12, 1e12, 1e9, false), synthetic(1e9, 1e9, 1e9, true)}});
+    const Plan p = schedule(net->g, backends,
+                            {.costs = {synthetic(1e12, 1e12, 1e9, false), synthetic(1e9, 1e9, 1e9, true)}});
     for (int d : devices_of(p)) EXPECT_EQ(d, 0);
   }
 }
@@ -222,9 +225,11 @@ TEST(CostModel, MergesRunsWhenTransfersCost) {
   ClBackend cl(*testing::cl_device());
   std::vector<Backend*> backends{&cpu(), &cl};
   auto cheap = build();
-  const Plan pc = schedule(cheap->g, backends, {.costs = {synthetic(1e9, 1e11, 0, false), synthetic(1e11, 1e9, 1e15, true, 0)}});
+  const Plan pc = schedule(cheap->g, backends,
+                           {.costs = {synthetic(1e9, 1e11, 0, false), synthetic(1e11, 1e9, 1e15, true, 0)}});
   auto costly = build();
-  const Plan px = schedule(costly->g, backends, {.costs = {synthetic(1e9, 1e11, 0, false), synthetic(1e11, 1e9, 1e6, true)}});
+  const Plan px = schedule(costly->g, backends,
+                           {.costs = {synthetic(1e9, 1e11, 0, false), synthetic(1e11, 1e9, 1e6, true)}});
   EXPECT_GT(pc.n_transfers, px.n_transfers) << format_plan(costly->g, px, backends);
   EXPECT_NE(format_plan(costly->g, px, backends).find("merged into the"), std::string::npos)
       << format_plan(costly->g, px, backends);
@@ -235,7 +240,8 @@ TEST(CostModel, CostPlacementComputesTheSame) {
   BLUECL_REQUIRE_CL();
   ClBackend cl(*testing::cl_device());
   const Result ref = run({&cpu()});
-  const Result got = run({&cpu(), &cl}, {.costs = {synthetic(1e9, 1e11, 0, false), synthetic(1e11, 1e9, 1e15, true, 0)}});
+  const Result got =
+      run({&cpu(), &cl}, {.costs = {synthetic(1e9, 1e11, 0, false), synthetic(1e11, 1e9, 1e15, true, 0)}});
   EXPECT_GT(got.plan.n_transfers, 0) << got.plan_text;
   EXPECT_LE(nmse(got.out.data(), ref.out.data(), kTok * kEmbd), 1e-9);
 }

@@ -30,7 +30,8 @@ struct Outcome {
 
 // Teacher-forced logits with fresh devices (so environment variables read at backend creation apply).
 Outcome run(const char* device) {
-  Devices d({.device = device, .n_threads = 2, .placement = "device", .cpu_precision = CpuPrecision::Reference});
+  Devices d(
+      {.device = device, .n_threads = 2, .placement = "device", .cpu_precision = CpuPrecision::Reference});
   Session s(model(), d, {.n_ctx = 128, .n_chunk = 16, .kv_type = DType::F32, .all_logits = true});
   s.prefill(read_golden_tokens(data_path("golden/tiny-a-q8_0.tokens.json")).all());
   return {s.all_logits(), s.plan_text(16)};
@@ -45,7 +46,9 @@ class Fallback : public ::testing::Test {
  protected:
   void SetUp() override { BLUECL_REQUIRE_CL(); }
   void TearDown() override {
-    for (const char* v : {"BLUECL_KERNEL_DIR", "BLUECL_CACHE_DIR", "BLUECL_DEVICE_MEMORY_LIMIT", "BLUECL_DECLINE"}) unsetenv(v);
+    for (const char* v :
+         {"BLUECL_KERNEL_DIR", "BLUECL_CACHE_DIR", "BLUECL_DEVICE_MEMORY_LIMIT", "BLUECL_DECLINE"})
+      unsetenv(v);
   }
   void expect_same_as_cpu(const Outcome& r) {
     EXPECT_LE(nmse(r.logits.data(), cpu_logits().data(), static_cast<int64_t>(cpu_logits().size())), 1e-9);
@@ -55,7 +58,8 @@ class Fallback : public ::testing::Test {
 TEST_F(Fallback, KernelThatFailsToBuildRunsOnCpu) {
   const std::string dir = temp_dir("bluecl-broken-rope");
   for (const auto& e : std::filesystem::directory_iterator(BLUECL_SOURCE_DIR "/cl_kernels"))
-    if (e.path().extension() == ".cl") std::filesystem::copy(e.path(), dir + "/" + e.path().filename().string());
+    if (e.path().extension() == ".cl")
+      std::filesystem::copy(e.path(), dir + "/" + e.path().filename().string());
   std::ofstream(dir + "/rope.cl", std::ios::app) << "\nthis is not OpenCL C;\n";
   setenv("BLUECL_KERNEL_DIR", dir.c_str(), 1);
   setenv("BLUECL_CACHE_DIR", "none", 1);

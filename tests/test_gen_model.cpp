@@ -34,7 +34,8 @@ class GenModel : public ::testing::Test {
   void TearDown() override { fs::remove_all(dir_); }
   std::string path(const std::string& name) const { return dir_ + "/" + name; }
 
-  gen::GenOptions tiny(const std::string& name, DType type = DType::Q8_0, const std::string& arch = "llama") const {
+  gen::GenOptions tiny(const std::string& name, DType type = DType::Q8_0,
+                       const std::string& arch = "llama") const {
     gen::GenOptions o = gen::preset("tiny");
     o.llm.arch = arch;
     o.llm.type = type;
@@ -92,7 +93,9 @@ struct TypeArch {
   DType type;
   const char* arch;
 };
-void PrintTo(const TypeArch& p, std::ostream* os) { *os << p.arch << " " << dtype_name(p.type); }
+void PrintTo(const TypeArch& p, std::ostream* os) {
+  *os << p.arch << " " << dtype_name(p.type);
+}
 
 class GenModelRuns : public GenModel, public ::testing::WithParamInterface<TypeArch> {};
 
@@ -140,8 +143,10 @@ INSTANTIATE_TEST_SUITE_P(All, GenModelRuns,
                                            TypeArch{DType::Q8_0, "llama"}, TypeArch{DType::Q4_0, "llama"},
                                            TypeArch{DType::F32, "bluelm"}, TypeArch{DType::F16, "bluelm"},
                                            TypeArch{DType::Q8_0, "bluelm"}, TypeArch{DType::Q4_0, "bluelm"}),
-                         [](const auto& info) { return std::string(info.param.arch) + "_" +
-                                                       std::string(dtype_name(info.param.type)); });
+                         [](const auto& info) {
+                           return std::string(info.param.arch) + "_" +
+                                  std::string(dtype_name(info.param.type));
+                         });
 
 TEST_F(GenModel, BluelmHasTheEmbeddingLayerNorm) {
   gen::generate(tiny("b.gguf", DType::Q4_0, "bluelm"));
@@ -168,7 +173,8 @@ TEST_F(GenModel, TokenizerIsCopiedFromTheVocabularyFile) {
       EXPECT_TRUE(m->file().has(k)) << k;
     }
   }
-  EXPECT_EQ(m->tokenizer().encode("Hello world", false), Tokenizer::create(load_vocab(*v))->encode("Hello world", false));
+  EXPECT_EQ(m->tokenizer().encode("Hello world", false),
+            Tokenizer::create(load_vocab(*v))->encode("Hello world", false));
 }
 
 // Matrices are uniform with std 1/sqrt(fan_in); norm weights are exactly 1; the other weight types hold
@@ -225,9 +231,7 @@ TEST_F(GenModel, SameSeedSameBytesWhateverTheThreads) {
 }
 
 TEST_F(GenModel, RefusesToOverwriteWithoutForce) {
-  {
-    std::ofstream(path("m.gguf")) << "precious";
-  }
+  { std::ofstream(path("m.gguf")) << "precious"; }
   gen::GenOptions o = tiny("m.gguf");
   try {
     gen::generate(o);
@@ -244,9 +248,7 @@ TEST_F(GenModel, RefusesToOverwriteWithoutForce) {
   EXPECT_EQ(testing::read_text(path("m.gguf")), "precious");
 
   // An existing mmproj blocks the whole run: nothing is written.
-  {
-    std::ofstream(path("v.gguf")) << "precious";
-  }
+  { std::ofstream(path("v.gguf")) << "precious"; }
   r = run_cli({"-o", path("new.gguf"), "--mmproj-out", path("v.gguf")});
   EXPECT_EQ(r.rc, 2);
   EXPECT_FALSE(fs::exists(path("new.gguf")));
@@ -261,9 +263,10 @@ TEST_F(GenModel, RefusesToOverwriteWithoutForce) {
 }
 
 TEST_F(GenModel, CommandWritesALoadableModelAndSaysTheTextIsMeaningless) {
-  const CliResult r = run_cli({"--preset", "tiny", "--arch", "bluelm", "--type", "q4_0", "--hidden", "64",
-                               "--layers", "3", "--heads", "4", "--kv-heads", "1", "--ffn", "96", "--ctx", "512",
-                               "--seed=7", "--threads", "2", "-o", path("c.gguf")});
+  const CliResult r =
+      run_cli({"--preset", "tiny", "--arch",   "bluelm",    "--type",     "q4_0", "--hidden",    "64",
+               "--layers", "3",    "--heads",  "4",         "--kv-heads", "1",    "--ffn",       "96",
+               "--ctx",    "512",  "--seed=7", "--threads", "2",          "-o",   path("c.gguf")});
   ASSERT_EQ(r.rc, 0) << r.err;
   EXPECT_NE(r.out.find("meaningless"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("parameters"), std::string::npos) << r.out;
@@ -311,13 +314,13 @@ TEST_F(GenModel, BadOptionsFailClearly) {
     EXPECT_NE(r.err.find("error"), std::string::npos) << r.err;
   }
   EXPECT_FALSE(fs::exists(out));
-  for (const auto& e : fs::directory_iterator(fs::path(out).parent_path()))  // no temporary left (out.tmp-...)
-    EXPECT_NE(e.path().filename().string().rfind(fs::path(out).filename().string() + ".tmp", 0), 0u) << e.path();
+  for (const auto& e :
+       fs::directory_iterator(fs::path(out).parent_path()))  // no temporary left (out.tmp-...)
+    EXPECT_NE(e.path().filename().string().rfind(fs::path(out).filename().string() + ".tmp", 0), 0u)
+        << e.path();
   EXPECT_THROW(gen::parse_type("i32"), Error);
   // A file that is not GGUF as the vocabulary: a BadFile naming it, exit status 1.
-  {
-    std::ofstream(path("not.gguf")) << "not a gguf file at all, just text";
-  }
+  { std::ofstream(path("not.gguf")) << "not a gguf file at all, just text"; }
   const CliResult r = run_cli({"--vocab", path("not.gguf"), "-o", out});
   EXPECT_EQ(r.rc, 1);
   EXPECT_NE(r.err.find("not.gguf"), std::string::npos) << r.err;
@@ -351,9 +354,9 @@ TEST(GenPresets, ShapesAsSpecified) {
 // A tiny custom mmproj: every key and tensor of model-format.md, with the documented shapes and types.
 TEST_F(GenModel, MmprojHasTheDocumentedLayout) {
   const int64_t H = 64, F = 100, L = 2, img = 56, P = 14, E = 128;  // F = 100: not whole Q8_0 blocks
-  const CliResult r = run_cli({"-o", path("m.gguf"), "--mmproj-out", path("v.gguf"), "--vit-hidden", "64",
-                               "--vit-layers", "2", "--vit-heads", "2", "--vit-ffn", "100", "--vit-image", "56",
-                               "--vit-patch", "14"});
+  const CliResult r =
+      run_cli({"-o", path("m.gguf"), "--mmproj-out", path("v.gguf"), "--vit-hidden", "64", "--vit-layers",
+               "2", "--vit-heads", "2", "--vit-ffn", "100", "--vit-image", "56", "--vit-patch", "14"});
   ASSERT_EQ(r.rc, 0) << r.err;
   EXPECT_NE(r.out.find("written as f16"), std::string::npos) << r.out;
   const auto f = GgufFile::open(path("v.gguf"));

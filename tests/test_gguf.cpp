@@ -169,13 +169,19 @@ TEST_F(GgufTest, ReadsTinyLlamaQ4_0) {
   EXPECT_EQ(data_start % 32, 0u);
   EXPECT_EQ(std::memcmp(raw.data() + data_start + embd.offset, embd.data, embd.bytes), 0);
 
-  expect_throws([&] { f->require_tensor("token_embd.weight", Shape{256, 2048}); }, Status::BadFile,
-                "has shape [2048, 256], expected [256, 2048]");
-  expect_throws([&] { f->require_tensor("blk.9.attn_q.weight"); }, Status::BadFile, "'blk.9.attn_q.weight' is missing");
-  expect_throws([&] { f->require_int("llama.nope"); }, Status::BadFile, "required key 'llama.nope' is missing");
+  expect_throws(
+      [&] {
+        f->require_tensor("token_embd.weight", Shape{256, 2048});
+      },
+      Status::BadFile, "has shape [2048, 256], expected [256, 2048]");
+  expect_throws([&] { f->require_tensor("blk.9.attn_q.weight"); }, Status::BadFile,
+                "'blk.9.attn_q.weight' is missing");
+  expect_throws([&] { f->require_int("llama.nope"); }, Status::BadFile,
+                "required key 'llama.nope' is missing");
   expect_throws([&] { f->get_int("general.architecture"); }, Status::BadFile,
                 "key 'general.architecture' has type string, expected an integer");
-  expect_throws([&] { f->get_string_array("llama.block_count"); }, Status::BadFile, "expected array of string");
+  expect_throws([&] { f->get_string_array("llama.block_count"); }, Status::BadFile,
+                "expected array of string");
 
   // Releasing pages of any range is harmless, and the data reads back afterwards (from the file).
   std::vector<uint8_t> before(base, base + norm.bytes);
@@ -294,8 +300,8 @@ TEST_F(GgufTest, WriterRoundTripsValuesAndTensors) {
     const size_t align = alignment ? alignment : 32;
     EXPECT_EQ(f->alignment(), align);
     EXPECT_EQ(f->file_size() % align, 0u);
-    const std::vector<std::string> want_keys = {"s", "empty", "u32", "i32", "u64", "u64.big", "f32", "yes",
-                                                "no", "strs", "floats", "ints"};
+    const std::vector<std::string> want_keys = {"s",   "empty", "u32", "i32",  "u64",    "u64.big",
+                                                "f32", "yes",   "no",  "strs", "floats", "ints"};
     std::vector<std::string> keys = f->keys();
     if (alignment) {
       EXPECT_EQ(keys.back(), "general.alignment");
@@ -312,10 +318,12 @@ TEST_F(GgufTest, WriterRoundTripsValuesAndTensors) {
     EXPECT_EQ(f->get_float("f32"), 0.125);
     EXPECT_EQ(f->get_bool("yes"), true);
     EXPECT_EQ(f->get_bool("no"), false);
-    EXPECT_EQ(*f->get_string_array("strs"), (std::vector<std::string>{"a", "", "ccc", std::string("nul\0in", 6)}));
+    EXPECT_EQ(*f->get_string_array("strs"),
+              (std::vector<std::string>{"a", "", "ccc", std::string("nul\0in", 6)}));
     EXPECT_EQ(*f->get_float_array("floats"), (std::vector<float>{1.5f, -2.0f, 3.25f}));
     EXPECT_EQ(*f->get_int_array("ints"), (std::vector<int64_t>{-1, 0, 2147483647}));
-    expect_throws([&] { f->get_float("u32"); }, Status::BadFile, "key 'u32' has type u32, expected f32 or f64");
+    expect_throws([&] { f->get_float("u32"); }, Status::BadFile,
+                  "key 'u32' has type u32, expected f32 or f64");
     expect_throws([&] { f->get_bool("s"); }, Status::BadFile, "expected bool");
     expect_throws([&] { f->get_float_array("ints"); }, Status::BadFile, "has type array of 3 i32");
 
@@ -359,10 +367,14 @@ TEST_F(GgufTest, WriterFailuresAreClean) {
   w.set_u32("a", 1);
   expect_throws([&] { w.write(dir_ + "/no/such/dir/x.gguf"); }, Status::Io, "no/such/dir/x.gguf.tmp");
   std::vector<float> v(32);
-  expect_throws([&] { w.add_tensor("q", DType::Q4_0, Shape{2, 16}, v.data()); }, Status::InvalidArgument,
-                "multiple of 32");
+  expect_throws(
+      [&] {
+        w.add_tensor("q", DType::Q4_0, Shape{2, 16}, v.data());
+      },
+      Status::InvalidArgument, "multiple of 32");
   w.add_tensor("q", DType::F32, Shape{32}, v.data());
-  expect_throws([&] { w.add_tensor("q", DType::F32, Shape{32}, v.data()); }, Status::InvalidArgument, "twice");
+  expect_throws([&] { w.add_tensor("q", DType::F32, Shape{32}, v.data()); }, Status::InvalidArgument,
+                "twice");
   // A fill callback that throws leaves no file behind.
   w.add_tensor("boom", DType::F32, Shape{4}, [](uint8_t*) { throw Error(Status::Cancelled, "stop"); });
   expect_throws([&] { w.write(dir_ + "/boom.gguf"); }, Status::Cancelled, "stop");
@@ -446,7 +458,8 @@ TEST_F(GgufTest, RejectsBadHeaders) {
   expect_open_error(header(1, 0, 0).b, Status::Unsupported, "GGUF version 1");
   expect_open_error(header(99, 0, 0).b, Status::BadFile, "unknown GGUF version 99");
   expect_open_error(header(0x03000000, 0, 0).b, Status::BadFile, "big-endian");
-  expect_open_error({f.b.begin(), f.b.begin() + 10}, Status::BadFile, "truncated: the tensor count needs 8 bytes at offset 8");
+  expect_open_error({f.b.begin(), f.b.begin() + 10}, Status::BadFile,
+                    "truncated: the tensor count needs 8 bytes at offset 8");
   expect_open_error({f.b.begin(), f.b.begin() + 3}, Status::BadFile, "bad magic");
   expect_open_error({}, Status::BadFile, "empty file");
   expect_open_error(header(3, 1ull << 40, 0).b, Status::BadFile, "tensor count 1099511627776");
@@ -467,14 +480,18 @@ TEST_F(GgufTest, RejectsBadMetadata) {
 
   Bytes huge_str = header(3, 0, 1);
   huge_str.key("name", GgufType::String).u64(1ull << 62).zeros(16);
-  expect_open_error(huge_str.b, Status::BadFile, "string value of 4611686018427387904 bytes at offset 40 runs past");
+  expect_open_error(huge_str.b, Status::BadFile,
+                    "string value of 4611686018427387904 bytes at offset 40 runs past");
 
   Bytes huge_arr = header(3, 0, 1);
   huge_arr.key("tokens", GgufType::Array).u32(static_cast<uint32_t>(GgufType::U32)).u64(1ull << 60).zeros(64);
   expect_open_error(huge_arr.b, Status::BadFile, "array of 1152921504606846976 u32 elements");
 
   Bytes huge_str_arr = header(3, 0, 1);
-  huge_str_arr.key("tokens", GgufType::Array).u32(static_cast<uint32_t>(GgufType::String)).u64(1ull << 60).zeros(64);
+  huge_str_arr.key("tokens", GgufType::Array)
+      .u32(static_cast<uint32_t>(GgufType::String))
+      .u64(1ull << 60)
+      .zeros(64);
   expect_open_error(huge_str_arr.b, Status::BadFile, "cannot fit in the 64 bytes left");
 
   Bytes bad_type = header(3, 0, 1);
@@ -523,9 +540,11 @@ Bytes one_tensor(std::vector<uint64_t> dims, uint32_t type, uint64_t offset, siz
 }
 
 TEST_F(GgufTest, RejectsBadTensorInfos) {
-  expect_open_error(one_tensor({}, kGgmlF32, 0, 64).b, Status::BadFile, "n_dims 0 at offset 51 is outside 1..4");
+  expect_open_error(one_tensor({}, kGgmlF32, 0, 64).b, Status::BadFile,
+                    "n_dims 0 at offset 51 is outside 1..4");
   expect_open_error(one_tensor({1, 1, 1, 1, 1}, kGgmlF32, 0, 64).b, Status::BadFile, "n_dims 5");
-  expect_open_error(one_tensor({1ull << 32, 1ull << 32}, kGgmlF32, 0, 64).b, Status::BadFile, "overflows int64");
+  expect_open_error(one_tensor({1ull << 32, 1ull << 32}, kGgmlF32, 0, 64).b, Status::BadFile,
+                    "overflows int64");
   expect_open_error(one_tensor({1ull << 63, 1}, kGgmlF32, 0, 64).b, Status::BadFile, "must be positive");
   expect_open_error(one_tensor({4, 0}, kGgmlF32, 0, 64).b, Status::BadFile, "dimension 1 is 0");
   expect_open_error(one_tensor({1ull << 40}, kGgmlF32, 0, 64).b, Status::BadFile, "its 4398046511104 bytes");
@@ -539,7 +558,8 @@ TEST_F(GgufTest, RejectsBadTensorInfos) {
   expect_open_error(one_tensor({16}, 4, 0, 64).b, Status::BadFile, "unknown ggml type 4");  // q4_2, removed
   expect_open_error(one_tensor({48, 2}, kGgmlQ4_0, 0, 128).b, Status::BadFile,
                     "row length 48 is not a multiple of the q4_0 block size 32");
-  expect_open_error(one_tensor({128, 2}, 12, 0, 144).b, Status::BadFile, "multiple of the q4_K block size 256");
+  expect_open_error(one_tensor({128, 2}, 12, 0, 144).b, Status::BadFile,
+                    "multiple of the q4_K block size 256");
   expect_open_error(one_tensor({256, 2}, 12, 0, 200).b, Status::BadFile, "its 288 bytes at data offset 0");
 
   Bytes empty_name = header(3, 1, 0);
@@ -554,7 +574,8 @@ TEST_F(GgufTest, RejectsBadTensorInfos) {
   Bytes f = valid_small();
   expect_open_error({f.b.begin(), f.b.end() - 10}, Status::BadFile, "run past the end of the file");
   // Cut inside the tensor infos: too few bytes left for the tensors it announces.
-  expect_open_error({f.b.begin(), f.b.begin() + 80}, Status::BadFile, "tensor count 1 (at offset 8) is implausible");
+  expect_open_error({f.b.begin(), f.b.begin() + 80}, Status::BadFile,
+                    "tensor count 1 (at offset 8) is implausible");
 }
 
 TEST_F(GgufTest, UnloadableTypeIsUnsupportedOnlyWhenRequired) {
@@ -566,9 +587,10 @@ TEST_F(GgufTest, UnloadableTypeIsUnsupportedOnlyWhenRequired) {
   EXPECT_EQ(t->bytes, 288u);
   EXPECT_EQ(t->shape, (Shape{2, 256}));
   EXPECT_EQ(ggml_type_name(t->ggml_type), "q4_K");
-  expect_throws([&] { f->require_tensor("blk.0.attn_q.weight"); }, Status::Unsupported,
-                "tensor 'blk.0.attn_q.weight' has type q4_K, which bluecl does not load (supported: f32, f16, "
-                "q4_0, q8_0");
+  expect_throws(
+      [&] { f->require_tensor("blk.0.attn_q.weight"); }, Status::Unsupported,
+      "tensor 'blk.0.attn_q.weight' has type q4_K, which bluecl does not load (supported: f32, f16, "
+      "q4_0, q8_0");
 }
 
 TEST_F(GgufTest, RejectsNonFiles) {
@@ -594,15 +616,27 @@ void exercise(const GgufFile& f) {
   for (const std::string& k : f.keys()) {
     try {
       switch (*f.type(k)) {
-        case GgufType::String: (void)f.get_string(k); break;
-        case GgufType::Bool: (void)f.get_bool(k); break;
-        case GgufType::F32: case GgufType::F64: (void)f.get_float(k); break;
-        case GgufType::Array:
-          if (f.array_type(k) == GgufType::String) (void)f.get_string_array(k);
-          else if (f.array_type(k) == GgufType::F32) (void)f.get_float_array(k);
-          else (void)f.get_int_array(k);
+        case GgufType::String:
+          (void)f.get_string(k);
           break;
-        default: (void)f.get_int(k); break;
+        case GgufType::Bool:
+          (void)f.get_bool(k);
+          break;
+        case GgufType::F32:
+        case GgufType::F64:
+          (void)f.get_float(k);
+          break;
+        case GgufType::Array:
+          if (f.array_type(k) == GgufType::String)
+            (void)f.get_string_array(k);
+          else if (f.array_type(k) == GgufType::F32)
+            (void)f.get_float_array(k);
+          else
+            (void)f.get_int_array(k);
+          break;
+        default:
+          (void)f.get_int(k);
+          break;
       }
     } catch (const Error& e) {
       EXPECT_EQ(e.status(), Status::BadFile) << e.what();
@@ -647,7 +681,8 @@ TEST_F(GgufTest, SurvivesRandomDamage) {
     std::filesystem::create_directory(fuzz_dir);
   }
   std::mt19937_64 rng(1234);
-  const uint64_t interesting[] = {0, 1, 3, 4, 31, 32, 255, 1ull << 31, 1ull << 32, 1ull << 62, 1ull << 63, ~0ull};
+  const uint64_t interesting[] = {0,   1,          3,          4,          31,         32,
+                                  255, 1ull << 31, 1ull << 32, 1ull << 62, 1ull << 63, ~0ull};
   int loaded = 0, rejected = 0;
   const std::string path = fuzz_dir + "/fuzz.gguf";
   for (int iter = 0; iter < 2000; ++iter) {
@@ -665,15 +700,18 @@ TEST_F(GgufTest, SurvivesRandomDamage) {
       std::memcpy(b.data() + at, &v, rng() % 2 ? 8 : 4);
     } else {  // random bytes over a stretch of the header
       const size_t at = rng() % header_end;
-      for (size_t i = at; i < std::min(b.size(), at + 1 + rng() % 16); ++i) b[i] = static_cast<uint8_t>(rng());
+      for (size_t i = at; i < std::min(b.size(), at + 1 + rng() % 16); ++i)
+        b[i] = static_cast<uint8_t>(rng());
     }
-    std::ofstream(path, std::ios::binary | std::ios::trunc).write(reinterpret_cast<const char*>(b.data()), b.size());
+    std::ofstream(path, std::ios::binary | std::ios::trunc)
+        .write(reinterpret_cast<const char*>(b.data()), b.size());
     try {
       auto f = GgufFile::open(path);
       exercise(*f);
       ++loaded;
     } catch (const Error& e) {
-      EXPECT_TRUE(e.status() == Status::BadFile || e.status() == Status::Unsupported) << iter << ": " << e.what();
+      EXPECT_TRUE(e.status() == Status::BadFile || e.status() == Status::Unsupported)
+          << iter << ": " << e.what();
       ++rejected;
     }
   }

@@ -108,8 +108,8 @@ TEST(DType, Fp16RoundTrip) {
     if ((v & 0x7c00) == 0x7c00 && (v & 0x3ff)) continue;  // NaN payloads are not preserved bit for bit
     ASSERT_EQ(fp32_to_fp16(fp16_to_fp32(v)), v) << h;
   }
-  EXPECT_EQ(fp32_to_fp16(65520.0f), 0x7c00);   // rounds up to infinity
-  EXPECT_EQ(fp32_to_fp16(65519.0f), 0x7bff);   // largest finite half
+  EXPECT_EQ(fp32_to_fp16(65520.0f), 0x7c00);            // rounds up to infinity
+  EXPECT_EQ(fp32_to_fp16(65519.0f), 0x7bff);            // largest finite half
   EXPECT_EQ(fp32_to_fp16(1.0f + 1.0f / 2048), 0x3c00);  // tie rounds to even
 }
 

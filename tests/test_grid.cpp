@@ -2,8 +2,8 @@
 // cases, image token counts, and tile cutting (order, thumbnail padding, normalisation, sub-ranges).
 #include "graph/base/error.h"
 #include "host/image/grid.h"
-#include "host/util/json.h"
 #include "host/image/tiles.h"
+#include "host/util/json.h"
 #include "tests/testing.h"
 
 #include <gtest/gtest.h>

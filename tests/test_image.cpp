@@ -24,10 +24,10 @@
 namespace bluecl {
 namespace {
 
+using testing::data_path;
 using testing::encode_jpeg;
 using testing::encode_png;
 using testing::PngSpec;
-using testing::data_path;
 using testing::read_bytes;
 using testing::read_text;
 
@@ -478,8 +478,8 @@ TEST(ImageResize, MatchesPil) {
       n_diff += d != 0;
     }
     const double frac = double(n_diff) / double(got.rgb.size());
-    std::printf("  %-20s %zu of %zu values differ from PIL (%.3f%%), by at most %d\n", out_name.c_str(), n_diff,
-                got.rgb.size(), 100 * frac, max_diff);
+    std::printf("  %-20s %zu of %zu values differ from PIL (%.3f%%), by at most %d\n", out_name.c_str(),
+                n_diff, got.rgb.size(), 100 * frac, max_diff);
     EXPECT_LE(max_diff, kPilMaxDiff) << line;
     EXPECT_LE(frac, kPilMaxDiffFraction) << line;
     ++cases;

@@ -21,7 +21,8 @@ void expect_parse_error(std::string_view text, const std::string& phrase) {
     ADD_FAILURE() << "parsed: " << text;
   } catch (const Error& e) {
     EXPECT_EQ(e.status(), Status::BadFile);
-    EXPECT_NE(std::string(e.what()).find(phrase), std::string::npos) << "input: " << text << "\nmessage: " << e.what();
+    EXPECT_NE(std::string(e.what()).find(phrase), std::string::npos)
+        << "input: " << text << "\nmessage: " << e.what();
   }
 }
 
@@ -76,7 +77,8 @@ TEST(Json, RoundTrips) {
   v.set("null", nullptr).set("t", true).set("f", false).set("int", -42).set("big", int64_t{1} << 53);
   v.set("pi", 3.141592653589793).set("tiny", 1e-300).set("huge", 1.7976931348623157e308);
   v.set("s", "quote \" backslash \\ newline \n tab \t ctl \x01 ünï 😀");
-  v.set("arr", Json::array().push_back(1).push_back("two").push_back(Json::object()).push_back(Json::array()));
+  v.set("arr",
+        Json::array().push_back(1).push_back("two").push_back(Json::object()).push_back(Json::array()));
   v.set("int", 7);  // replaces in place
   const std::string compact = to_json(v);
   EXPECT_EQ(compact.find('\n'), std::string::npos);
@@ -95,7 +97,8 @@ TEST(Json, RoundTrips) {
 TEST(Json, DecodesEscapes) {
   EXPECT_EQ(parse_json(R"("a\"b\\c\/d\b\f\n\r\t")").as_string(), "a\"b\\c/d\b\f\n\r\t");
   EXPECT_EQ(parse_json(R"("\u0041\u00e9\u20AC")").as_string(), "A\xc3\xa9\xe2\x82\xac");
-  EXPECT_EQ(parse_json(R"("\ud83d\ude00")").as_string(), "\xf0\x9f\x98\x80");  // U+1F600 from a surrogate pair
+  EXPECT_EQ(parse_json(R"("\ud83d\ude00")").as_string(),
+            "\xf0\x9f\x98\x80");  // U+1F600 from a surrogate pair
   EXPECT_EQ(parse_json(R"("\u0000")").as_string(), std::string(1, '\0'));
   EXPECT_EQ(parse_json("\"raw ünï\"").as_string(), "raw ünï");
   EXPECT_EQ(parse_json(" \r\n\t[ ]\n ").size(), 0u);
@@ -159,7 +162,8 @@ TEST(Json, RejectsMalformedText) {
   expect_parse_error(std::string(100000, '['), "nesting deeper than 256 levels");
   const std::string ok = std::string(kJsonMaxDepth, '[') + std::string(kJsonMaxDepth, ']');
   EXPECT_EQ(parse_json(ok).size(), 1u);
-  expect_parse_error(std::string(kJsonMaxDepth + 1, '[') + std::string(kJsonMaxDepth + 1, ']'), "nesting deeper");
+  expect_parse_error(std::string(kJsonMaxDepth + 1, '[') + std::string(kJsonMaxDepth + 1, ']'),
+                     "nesting deeper");
 }
 
 }  // namespace

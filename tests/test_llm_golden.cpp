@@ -25,13 +25,20 @@ struct File {
   const char* stem;
   bool has_llamacpp;
 };
-const File kFiles[] = {{"tiny-a-f32", true}, {"tiny-a-f16", true}, {"tiny-a-q8_0", true}, {"tiny-a-q4_0", true},
+const File kFiles[] = {{"tiny-a-f32", true},
+                       {"tiny-a-f16", true},
+                       {"tiny-a-q8_0", true},
+                       {"tiny-a-q4_0", true},
                        {"tiny-c-bluelm-q4_0", false}};
 
-const LlmModel& model(const std::string& stem) { return golden_llm(stem); }
+const LlmModel& model(const std::string& stem) {
+  return golden_llm(stem);
+}
 
 // The exact CPU backend (and the CPU half of a CPU + OpenCL placement): every check below but GoldenFast.
-Devices& devices(bool cl) { return exact_devices(cl); }
+Devices& devices(bool cl) {
+  return exact_devices(cl);
+}
 
 // The CPU backend as inference runs it (CpuPrecision::Fast).
 Devices& fast_devices() {
@@ -72,13 +79,15 @@ TEST_P(Golden, TeacherForcedLogits) {
   const int64_t n_vocab = model(c.stem).hparams().n_vocab;
   const int64_t chunk = c.chunk > 0 ? c.chunk : 1 << 20;
   const std::vector<float> got = teacher_forced(c.stem, c.cl, chunk, DType::F32);
-  const Agreement ex = compare_logits(got, read_f32(data_path("golden/" + c.stem + ".exact.logits.f32")), n_vocab);
+  const Agreement ex =
+      compare_logits(got, read_f32(data_path("golden/" + c.stem + ".exact.logits.f32")), n_vocab);
   // fp32 activations and KV cache: NMSE <= 1e-6 and every top-1 matches (golden README).
   EXPECT_LE(ex.nmse, 1e-6);
   EXPECT_EQ(ex.top1, 1.0);
   RecordProperty("nmse_exact", std::to_string(ex.nmse));
   if (c.has_llamacpp) {
-    const Agreement lc = compare_logits(got, read_f32(data_path("golden/" + c.stem + ".llamacpp.logits.f32")), n_vocab);
+    const Agreement lc =
+        compare_logits(got, read_f32(data_path("golden/" + c.stem + ".llamacpp.logits.f32")), n_vocab);
     EXPECT_LE(lc.nmse, 2e-3);
     RecordProperty("nmse_llamacpp", std::to_string(lc.nmse));
   }
@@ -87,8 +96,8 @@ TEST_P(Golden, TeacherForcedLogits) {
     const std::vector<float> ref = teacher_forced(c.stem, false, 7, DType::F32);
     EXPECT_LE(nmse(got.data(), ref.data(), static_cast<int64_t>(ref.size())), 1e-9);
   }
-  std::printf("  %-20s %-4s chunk %-5s NMSE vs exact %.3g (top-1 %.1f%%)\n", c.stem.c_str(), c.cl ? "cl" : "cpu",
-              c.chunk ? std::to_string(c.chunk).c_str() : "all", ex.nmse, 100 * ex.top1);
+  std::printf("  %-20s %-4s chunk %-5s NMSE vs exact %.3g (top-1 %.1f%%)\n", c.stem.c_str(),
+              c.cl ? "cl" : "cpu", c.chunk ? std::to_string(c.chunk).c_str() : "all", ex.nmse, 100 * ex.top1);
 }
 
 INSTANTIATE_TEST_SUITE_P(All, Golden, ::testing::ValuesIn(cases()), [](const auto& info) {
@@ -105,7 +114,8 @@ TEST(GoldenKv, ReducedPrecisionCaches) {
     if (cl && !cl_device()) continue;
     for (const File& f : kFiles) {
       const int64_t n_vocab = model(f.stem).hparams().n_vocab;
-      const std::vector<float> exact = read_f32(data_path(std::string("golden/") + f.stem + ".exact.logits.f32"));
+      const std::vector<float> exact =
+          read_f32(data_path(std::string("golden/") + f.stem + ".exact.logits.f32"));
       const Agreement h = compare_logits(teacher_forced(f.stem, cl, 7, DType::F16), exact, n_vocab);
       EXPECT_LE(h.nmse, 1e-4) << f.stem;
       EXPECT_GE(h.top1, 0.98) << f.stem;
@@ -138,12 +148,10 @@ TEST(GoldenVariants, TeacherForcedLogits) {
     int precision;  // 0 fp32, 1 fp16, 2 8-bit
     bool available;
   };
-  const V variants[] = {{"vec", "split", 1, 0, true},
-                        {"vec_sg", "split", 1, 0, !f.required_subgroup_sizes.empty()},
-                        {"tile", "flash", 7, 0, true},
-                        {"vec_h", "flash", 1, 1, f.fp16},
-                        {"tile_h", "flash", 7, 1, f.fp16},
-                        {"tile_dot", "stream", 7, 2, f.int_dot}};
+  const V variants[] = {
+      {"vec", "split", 1, 0, true},      {"vec_sg", "split", 1, 0, !f.required_subgroup_sizes.empty()},
+      {"tile", "flash", 7, 0, true},     {"vec_h", "flash", 1, 1, f.fp16},
+      {"tile_h", "flash", 7, 1, f.fp16}, {"tile_dot", "stream", 7, 2, f.int_dot}};
   int ran = 0;
   for (const V& v : variants) {
     if (!v.available) {
@@ -154,9 +162,11 @@ TEST(GoldenVariants, TeacherForcedLogits) {
     cl->runtime().force_variant("attention", v.attention);
     for (const File& file : kFiles) {
       const int64_t n_vocab = model(file.stem).hparams().n_vocab;
-      const std::vector<float> exact = read_f32(data_path(std::string("golden/") + file.stem + ".exact.logits.f32"));
+      const std::vector<float> exact =
+          read_f32(data_path(std::string("golden/") + file.stem + ".exact.logits.f32"));
       const Agreement e = compare_logits(teacher_forced(dev, file.stem, v.chunk, DType::F32), exact, n_vocab);
-      const std::string what = fmt::format("{} matmul={} attention={} chunk {}", file.stem, v.matmul, v.attention, v.chunk);
+      const std::string what =
+          fmt::format("{} matmul={} attention={} chunk {}", file.stem, v.matmul, v.attention, v.chunk);
       EXPECT_LE(e.nmse, v.precision == 0 ? 1e-6 : v.precision == 1 ? 1e-4 : 2e-3) << what;
       EXPECT_GE(e.top1, v.precision == 0 ? 1.0 : v.precision == 1 ? 0.98 : 0.90) << what;
       std::printf("  %-52s NMSE vs exact %.3g (top-1 %.1f%%)\n", what.c_str(), e.nmse, 100 * e.top1);
@@ -169,7 +179,8 @@ TEST(GoldenVariants, TeacherForcedLogits) {
 }
 
 // Rows where `got` picks another token than `ref`, with ref's margin between its top two logits.
-std::vector<double> top1_misses(const std::vector<float>& got, const std::vector<float>& ref, int64_t n_vocab) {
+std::vector<double> top1_misses(const std::vector<float>& got, const std::vector<float>& ref,
+                                int64_t n_vocab) {
   std::vector<double> margins;
   for (size_t r = 0; r < ref.size() / n_vocab; ++r) {
     const float* g = got.data() + r * n_vocab;
@@ -198,7 +209,8 @@ std::vector<double> top1_misses(const std::vector<float>& got, const std::vector
 TEST(GoldenFast, TeacherForcedLogits) {
   for (const File& f : kFiles) {
     const int64_t n_vocab = model(f.stem).hparams().n_vocab;
-    const std::vector<float> exact = read_f32(data_path(std::string("golden/") + f.stem + ".exact.logits.f32"));
+    const std::vector<float> exact =
+        read_f32(data_path(std::string("golden/") + f.stem + ".exact.logits.f32"));
     const bool quantised = std::string(f.stem).find("q8_0") != std::string::npos ||
                            std::string(f.stem).find("q4_0") != std::string::npos;
     double exact_ms = 0;  // mean square of the exact logits
@@ -213,7 +225,8 @@ TEST(GoldenFast, TeacherForcedLogits) {
           EXPECT_LE(e.nmse, 2e-3) << what;
           EXPECT_GE(e.top1, 0.90) << what;
           const double near_tie = 4 * std::sqrt(e.nmse * exact_ms);
-          for (double m : top1_misses(got, exact, n_vocab)) EXPECT_LE(m, near_tie) << what << ": a clear top-1 lost";
+          for (double m : top1_misses(got, exact, n_vocab))
+            EXPECT_LE(m, near_tie) << what << ": a clear top-1 lost";
         } else {
           EXPECT_LE(e.nmse, kv == DType::F16 ? 1e-4 : 1e-6) << what;
           EXPECT_GE(e.top1, kv == DType::F16 ? 0.98 : 1.0) << what;
@@ -225,9 +238,10 @@ TEST(GoldenFast, TeacherForcedLogits) {
           vs_llamacpp = compare_logits(got, lc, n_vocab).nmse;
           EXPECT_LE(vs_llamacpp, 2e-3) << what;
         }
-        std::printf("  %-20s fast kv %-4s chunk %-4lld NMSE vs exact %.3g (top-1 %.1f%%), vs llama.cpp %.3g\n",
-                    f.stem, std::string(dtype_name(kv)).c_str(), static_cast<long long>(chunk), e.nmse,
-                    100 * e.top1, vs_llamacpp);
+        std::printf(
+            "  %-20s fast kv %-4s chunk %-4lld NMSE vs exact %.3g (top-1 %.1f%%), vs llama.cpp %.3g\n",
+            f.stem, std::string(dtype_name(kv)).c_str(), static_cast<long long>(chunk), e.nmse, 100 * e.top1,
+            vs_llamacpp);
       }
     }
   }
@@ -260,7 +274,8 @@ constexpr size_t kMinGreedySteps = 16;
 TEST(GoldenGreedy, MatchesReferenceContinuation) {
   for (const File& f : kFiles) {
     const GoldenTokens t = read_golden_tokens(data_path(std::string("golden/") + f.stem + ".tokens.json"));
-    const std::vector<float> exact = read_f32(data_path(std::string("golden/") + f.stem + ".exact.logits.f32"));
+    const std::vector<float> exact =
+        read_f32(data_path(std::string("golden/") + f.stem + ".exact.logits.f32"));
     const int64_t n_vocab = model(f.stem).hparams().n_vocab;
     ASSERT_GE(t.generated.size(), kMinGreedySteps) << f.stem;
     ASSERT_EQ(exact.size(), (t.prompt.size() + t.generated.size()) * size_t(n_vocab)) << f.stem;
@@ -272,11 +287,13 @@ TEST(GoldenGreedy, MatchesReferenceContinuation) {
     size_t same = 0, ref_same = 0;
     while (same < got.size() && got[same] == t.generated[same]) ++same;
     while (ref_same < t.generated.size() && exact_argmax(ref_same) == t.generated[ref_same]) ++ref_same;
-    for (size_t i = 0; i <= same && i < got.size(); ++i) EXPECT_EQ(got[i], exact_argmax(i)) << f.stem << " step " << i;
+    for (size_t i = 0; i <= same && i < got.size(); ++i)
+      EXPECT_EQ(got[i], exact_argmax(i)) << f.stem << " step " << i;
     EXPECT_GE(same, ref_same) << f.stem << ": left the golden continuation before the float64 reference does";
     EXPECT_GE(std::min(same + 1, got.size()), kMinGreedySteps) << f.stem << ": too few steps compared";
-    std::printf("  %-20s greedy continuation equals the golden one for %zu of %zu tokens (float64 reference: %zu)\n",
-                f.stem, same, got.size(), ref_same);
+    std::printf(
+        "  %-20s greedy continuation equals the golden one for %zu of %zu tokens (float64 reference: %zu)\n",
+        f.stem, same, got.size(), ref_same);
   }
 }
 

@@ -1,4 +1,5 @@
-// The multimodal path (host/session/multimodal.h, the C API's images section, bluecl run --image, bluecl encode):
+// The multimodal path (host/session/multimodal.h, the C API's images section, bluecl run --image, bluecl
+// encode):
 //  - mm-tiny-a-v through the C API: tiny-a-f32 + tiny-v-f32, the golden tiles encoded with
 //    bluecl_image_encode_tiles, pre_tokens, the image and post_tokens give the float64 reference's logits
 //    (NMSE <= 1e-6, every top-1), on the CPU and on OpenCL, at vision batch sizes 1, 2 and 3; and
@@ -14,9 +15,9 @@
 #include "graph/base/error.h"
 #include "graph/graph.h"
 #include "host/gguf/gguf.h"
-#include "host/util/json.h"
-#include "host/session/multimodal.h"
 #include "host/image/tiles.h"
+#include "host/session/multimodal.h"
+#include "host/util/json.h"
 #include "tests/cl_testing.h"
 #include "tests/golden.h"
 #include "tests/image_encode.h"
@@ -61,7 +62,8 @@ const std::string& tmp() {
   return d.path;
 }
 
-ModelPtr load_model(const std::string& path, bool cl, bluecl_progress_callback progress = nullptr, void* user = nullptr) {
+ModelPtr load_model(const std::string& path, bool cl, bluecl_progress_callback progress = nullptr,
+                    void* user = nullptr) {
   bluecl_model_params mp = bluecl_model_default_params();
   mp.device = cl ? "" : "cpu";
   mp.placement = "device";  // the OpenCL cases are about the device's kernels
@@ -163,11 +165,12 @@ TEST_P(MultimodalCApi, GoldenLogits) {
   ASSERT_BLUECL_OK(bluecl_session_prefill(s.get(), post.data(), post.size()));
   append_logits(s.get(), logits);
   EXPECT_EQ(bluecl_session_n_past(s.get()), static_cast<int32_t>(pre.size() + 48 + post.size()));
-  const Agreement a = compare_logits(logits, read_f32(data_path("golden/mm-tiny-a-v.exact.logits.f32")), 2048);
+  const Agreement a =
+      compare_logits(logits, read_f32(data_path("golden/mm-tiny-a-v.exact.logits.f32")), 2048);
   EXPECT_LE(a.nmse, 1e-6);
   EXPECT_EQ(a.top1, 1.0);
-  std::printf("  mm-tiny-a-v C API %-4s vision batch %d: NMSE vs exact %.3g (top-1 %.1f%%)\n", c.cl ? "cl" : "cpu",
-              c.batch, a.nmse, 100 * a.top1);
+  std::printf("  mm-tiny-a-v C API %-4s vision batch %d: NMSE vs exact %.3g (top-1 %.1f%%)\n",
+              c.cl ? "cl" : "cpu", c.batch, a.nmse, 100 * a.top1);
 }
 
 INSTANTIATE_TEST_SUITE_P(All, MultimodalCApi,
@@ -257,7 +260,8 @@ TEST(MultimodalCApi, Errors) {
   EXPECT_EQ(bluecl_image_encode_tiles(m.get(), tiles.data(), 1, nullptr), BLUECL_ERR_INVALID_ARGUMENT);
   const std::vector<uint8_t> rgb(12, 0);
   EXPECT_EQ(bluecl_image_encode_rgb(m.get(), rgb.data(), 0, 4, &img), BLUECL_ERR_INVALID_ARGUMENT);
-  EXPECT_EQ(bluecl_image_encode_rgb(m.get(), rgb.data(), 1 << 16, 1 << 16, &img), BLUECL_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(bluecl_image_encode_rgb(m.get(), rgb.data(), 1 << 16, 1 << 16, &img),
+            BLUECL_ERR_INVALID_ARGUMENT);
   EXPECT_EQ(bluecl_image_encode_file(m.get(), "/nonexistent/photo.png", &img), BLUECL_ERR_IO);
   const std::string junk = tmp() + "/junk.png";
   write_file(junk, {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0});
@@ -341,7 +345,8 @@ TEST(PromptAssembly, SplitsOnMarkers) {
 
 TEST(PromptAssembly, TemplateShape) {
   EXPECT_EQ(apply_template("Q?", 1, true), "[|Human|]:<im_start><image><im_end>Q?\n[|AI|]:");
-  EXPECT_EQ(apply_template("Q?", 2, true), "[|Human|]:<im_start><image><im_end><im_start><image><im_end>Q?\n[|AI|]:");
+  EXPECT_EQ(apply_template("Q?", 2, true),
+            "[|Human|]:<im_start><image><im_end><im_start><image><im_end>Q?\n[|AI|]:");
   EXPECT_EQ(apply_template("see <image> here", 1, true), "[|Human|]:see <image> here\n[|AI|]:");
   EXPECT_EQ(apply_template("Q?", 0, true), "[|Human|]:Q?\n[|AI|]:");
   EXPECT_EQ(apply_template("Q?", 1, false), "Q?");
@@ -349,7 +354,8 @@ TEST(PromptAssembly, TemplateShape) {
 
 // The golden sequence is BlueLM's template around one image, each text piece tokenised on its own.
 TEST(PromptAssembly, ReproducesTheGoldenSequence) {
-  const std::vector<PromptChunk> c = tokenize_prompt(tiny_tokenizer(), "What is in the image?", 1, {.chat = true});
+  const std::vector<PromptChunk> c =
+      tokenize_prompt(tiny_tokenizer(), "What is in the image?", 1, {.chat = true});
   ASSERT_EQ(c.size(), 3u);
   EXPECT_EQ(c[0].tokens, golden_ids("pre_tokens"));
   EXPECT_EQ(c[0].image, -1);
@@ -413,7 +419,8 @@ TEST(PromptAssembly, ImStartAndImEnd) {
   const auto a = tokenize_prompt(plain, "Q", 1, {.chat = true});
   ASSERT_EQ(a.size(), 3u);
   ASSERT_EQ(a[0].tokens.front(), plain.bos());
-  EXPECT_EQ(plain.decode(std::vector<int32_t>(a[0].tokens.begin() + 1, a[0].tokens.end())), "[|Human|]:<im_start>");
+  EXPECT_EQ(plain.decode(std::vector<int32_t>(a[0].tokens.begin() + 1, a[0].tokens.end())),
+            "[|Human|]:<im_start>");
   EXPECT_GT(a[0].tokens.size(), 3u);
 
   Vocab v = plain.vocab();
@@ -443,7 +450,8 @@ std::string write_png(const std::string& name, int w, int h) {
   for (int y = 0; y < h; ++y)
     for (int x = 0; x < w; ++x)
       for (int c = 0; c < 3; ++c)
-        spec.rows[(size_t(y) * w + x) * 3 + c] = static_cast<uint8_t>((x * (3 + c) + y * (7 - c) + (x * y) / 5) & 255);
+        spec.rows[(size_t(y) * w + x) * 3 + c] =
+            static_cast<uint8_t>((x * (3 + c) + y * (7 - c) + (x * y) / 5) & 255);
   const std::string path = tmp() + "/" + name;
   write_file(path, encode_png(spec));
   return path;
@@ -572,7 +580,8 @@ struct Cli {
 
 Cli run_cli(const std::string& args) {
   const std::string err_path = tmp() + "/stderr.txt";
-  const std::string cmd = std::string(BLUECL_CLI_PATH) + " " + args + " > " + tmp() + "/stdout.txt 2> " + err_path;
+  const std::string cmd =
+      std::string(BLUECL_CLI_PATH) + " " + args + " > " + tmp() + "/stdout.txt 2> " + err_path;
   const int status = std::system(cmd.c_str());
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, read_text(err_path)};
 }
@@ -605,7 +614,8 @@ TEST(Cli, RunWithAnImage) {
   ASSERT_EQ(ok.rc, 0) << ok.err;
   EXPECT_NE(ok.err.find("image tokens"), std::string::npos) << ok.err;
   EXPECT_NE(ok.err.find("grid "), std::string::npos) << ok.err;
-  const Cli two = run_cli(base + "--image " + png + " --image " + png + " --vision-batch 3 -p \"<image> vs <image>\"");
+  const Cli two =
+      run_cli(base + "--image " + png + " --image " + png + " --vision-batch 3 -p \"<image> vs <image>\"");
   EXPECT_EQ(two.rc, 0) << two.err;
 
   const Cli missing = run_cli(base + "--image " + tmp() + "/nope.png --chat -p x");

@@ -7,10 +7,10 @@
 #include "backend/cl/cl_backend.h"
 #include "backend/cl/cl_runtime.h"
 #include "backend/cpu/cpu_backend.h"
+#include "graph/base/error.h"
 #include "tests/cl_testing.h"
 #include "tests/op_cases.h"
 #include "tests/testing.h"
-#include "graph/base/error.h"
 
 #include <gtest/gtest.h>
 
@@ -35,7 +35,9 @@ ClBackend& cl() {
   return be;
 }
 
-uint64_t seed_of(const std::string& name) { return std::hash<std::string>{}(name); }
+uint64_t seed_of(const std::string& name) {
+  return std::hash<std::string>{}(name);
+}
 
 // While alive, records the kernels launched; on destruction prints them
 // ("  ran matmul.cl:matmul -DTM=4 -DTN=4 -DWTYPE=3 [16x7/16x1]") and adds them to the test's XML record.
@@ -74,7 +76,8 @@ std::string variant_key(const OpCase& c) {
   const size_t slash = c.name.find('/');
   const std::string second = c.name.substr(slash + 1, c.name.find('/', slash + 1) - slash - 1);
   for (const char* t : {"f32", "f16", "q8_0", "q4_0", "i32"})
-    if (second.rfind(t, 0) == 0 || second.find(std::string("-") + t) != std::string::npos) key += std::string("|") + second;
+    if (second.rfind(t, 0) == 0 || second.find(std::string("-") + t) != std::string::npos)
+      key += std::string("|") + second;
   return key + "|" + c.force_variant;
 }
 
@@ -141,7 +144,8 @@ TEST_P(OpTest, MatchesCpu) {
   const Support s = cl().supports(b.g, b.g.nodes().back());
   // A variant for some devices only (fp16, subgroups, ...) may be declined: a skip with the reason. The
   // default choice for an op must always run.
-  if (!s.ok && !c.force_variant.empty()) GTEST_SKIP() << "SKIPPED: the device declines " << c.name << ": " << s.reason;
+  if (!s.ok && !c.force_variant.empty())
+    GTEST_SKIP() << "SKIPPED: the device declines " << c.name << ": " << s.reason;
   ASSERT_TRUE(s.ok) << "the OpenCL backend declines " << c.name << ": " << s.reason;
 
   const OpRun ref = run_op(cpu(), b, c.step);
@@ -217,7 +221,8 @@ class BrokenKernels : public ::testing::Test {
     if (!cl_device()) GTEST_SKIP() << "no OpenCL device";
     dir_ = temp_dir("bluecl-broken-kernels");
     for (const auto& e : std::filesystem::directory_iterator(BLUECL_SOURCE_DIR "/cl_kernels"))
-      if (e.path().extension() == ".cl") std::filesystem::copy(e.path(), dir_ + "/" + e.path().filename().string());
+      if (e.path().extension() == ".cl")
+        std::filesystem::copy(e.path(), dir_ + "/" + e.path().filename().string());
     setenv("BLUECL_KERNEL_DIR", dir_.c_str(), 1);
     setenv("BLUECL_CACHE_DIR", "none", 1);
   }
@@ -246,7 +251,11 @@ class BrokenKernels : public ::testing::Test {
 TEST_F(BrokenKernels, WrongResultIsCaught) {
   replace("add.cl", "CPTR(float, a, a_off)[i] + CPTR", "CPTR(float, a, a_off)[i] - CPTR");
   OpBuilder b(1);
-  const OpRun got = run_on_fresh_backend([](OpBuilder& ob) { ob.g.add(ob.input("a", {4, 9}), ob.input("b", {4, 9})); }, b);
+  const OpRun got = run_on_fresh_backend(
+      [](OpBuilder& ob) {
+        ob.g.add(ob.input("a", {4, 9}), ob.input("b", {4, 9}));
+      },
+      b);
   const OpRun ref = run_op(cpu(), b, {});
   EXPECT_GT(nmse(got.out.data(), ref.out.data(), static_cast<int64_t>(ref.out.size())), 1e-3);
 }
@@ -261,8 +270,11 @@ TEST_F(BrokenKernels, OutOfBoundsWriteIsCaught) {
 TEST_F(BrokenKernels, NanIsCaught) {
   replace("silu_mul.cl", "v / (1.0f + exp(-v))", "v / (0.0f * exp(-v))");
   OpBuilder b(3);
-  const OpRun got =
-      run_on_fresh_backend([](OpBuilder& ob) { ob.g.silu_mul(ob.input("g", {2, 8}), ob.input("u", {2, 8})); }, b);
+  const OpRun got = run_on_fresh_backend(
+      [](OpBuilder& ob) {
+        ob.g.silu_mul(ob.input("g", {2, 8}), ob.input("u", {2, 8}));
+      },
+      b);
   EXPECT_GT(got.non_finite, 0);
 }
 
@@ -292,7 +304,8 @@ class WorstPrinter : public ::testing::Environment {
  public:
   void TearDown() override {
     if (!cl_device()) return;
-    std::printf("\nworst NMSE per op (variant) vs the CPU backend on %s:\n", cl_device()->features.device_name.c_str());
+    std::printf("\nworst NMSE per op (variant) vs the CPU backend on %s:\n",
+                cl_device()->features.device_name.c_str());
     for (const auto& [op, e] : worst()) std::printf("  %-22s %.3g\n", op.c_str(), e);
   }
 };
@@ -317,7 +330,8 @@ TEST(KvWrite, WritesWholePositionsAtPast) {
       const OpRun got = run_op(*be, b, Step{4});
       std::vector<float> expect(10 * 64);
       const std::vector<uint8_t>& init = b.bytes(cache.id);
-      for (int64_t r = 0; r < 10; ++r) dequantize_row(t, init.data() + dtype_bytes(t, r * 64), expect.data() + r * 64, 64);
+      for (int64_t r = 0; r < 10; ++r)
+        dequantize_row(t, init.data() + dtype_bytes(t, r * 64), expect.data() + r * 64, 64);
       std::vector<uint8_t> conv(dtype_bytes(t, 64));
       const auto* s = reinterpret_cast<const float*>(b.bytes(src.id).data());
       for (int64_t r = 0; r < 3; ++r) {

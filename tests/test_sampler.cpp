@@ -34,19 +34,23 @@ TEST(Sampler, GreedyTakesTheArgmax) {
 }
 
 TEST(Sampler, TemperatureOneFollowsTheDistribution) {
-  const auto h = histogram({.temperature = 1, .top_k = 0, .top_p = 1, .min_p = 0, .seed = 7}, logits_of(kProbs), 40000);
-  for (size_t i = 0; i < kProbs.size(); ++i) EXPECT_NEAR(h.count(i) ? h.at(i) / 40000.0 : 0.0, kProbs[i], 0.01) << i;
+  const auto h =
+      histogram({.temperature = 1, .top_k = 0, .top_p = 1, .min_p = 0, .seed = 7}, logits_of(kProbs), 40000);
+  for (size_t i = 0; i < kProbs.size(); ++i)
+    EXPECT_NEAR(h.count(i) ? h.at(i) / 40000.0 : 0.0, kProbs[i], 0.01) << i;
 }
 
 TEST(Sampler, TopKKeepsTheKMostLikely) {
-  const auto h = histogram({.temperature = 1, .top_k = 2, .top_p = 1, .min_p = 0, .seed = 7}, logits_of(kProbs), 20000);
+  const auto h =
+      histogram({.temperature = 1, .top_k = 2, .top_p = 1, .min_p = 0, .seed = 7}, logits_of(kProbs), 20000);
   EXPECT_EQ(h.size(), 2u);
   EXPECT_NEAR(h.at(1) / 20000.0, 0.4 / 0.7, 0.015);
 }
 
 TEST(Sampler, TopPKeepsTheSmallestSetReachingP) {
   // Sorted: 0.4, 0.3, 0.15, 0.1, 0.05 -> cumulative 0.4, 0.7, 0.85: p = 0.8 keeps three.
-  const auto h = histogram({.temperature = 1, .top_k = 0, .top_p = 0.8f, .min_p = 0, .seed = 7}, logits_of(kProbs), 20000);
+  const auto h = histogram({.temperature = 1, .top_k = 0, .top_p = 0.8f, .min_p = 0, .seed = 7},
+                           logits_of(kProbs), 20000);
   EXPECT_EQ(h.size(), 3u);
   EXPECT_EQ(h.count(4), 0u);
   EXPECT_EQ(h.count(0), 0u);
@@ -54,13 +58,15 @@ TEST(Sampler, TopPKeepsTheSmallestSetReachingP) {
 
 TEST(Sampler, MinPDropsUnlikelyTokens) {
   // min_p 0.3 of p_max 0.4 = 0.12: keeps 0.4, 0.3, 0.15.
-  const auto h = histogram({.temperature = 1, .top_k = 0, .top_p = 1, .min_p = 0.3f, .seed = 7}, logits_of(kProbs), 20000);
+  const auto h = histogram({.temperature = 1, .top_k = 0, .top_p = 1, .min_p = 0.3f, .seed = 7},
+                           logits_of(kProbs), 20000);
   EXPECT_EQ(h.size(), 3u);
   EXPECT_EQ(h.count(4), 0u);
 }
 
 TEST(Sampler, LowTemperatureSharpens) {
-  const auto h = histogram({.temperature = 0.1f, .top_k = 0, .top_p = 1, .min_p = 0, .seed = 7}, logits_of(kProbs), 5000);
+  const auto h = histogram({.temperature = 0.1f, .top_k = 0, .top_p = 1, .min_p = 0, .seed = 7},
+                           logits_of(kProbs), 5000);
   EXPECT_GT(h.at(1), 4500);
 }
 

@@ -3,8 +3,8 @@
 // is lowered (BLUECL_MAX_ALLOC) so the tiny golden models' embedding and output matrices split, and the
 // logits must match the same device with every weight in one buffer.
 #include "backend/cl/cl_runtime.h"
-#include "host/runtime/executor.h"
 #include "host/model/llm_model.h"
+#include "host/runtime/executor.h"
 #include "host/runtime/scheduler.h"
 #include "host/session/session.h"
 #include "tests/cl_testing.h"
@@ -31,8 +31,10 @@ struct Outcome {
 // Teacher-forced logits of every token on the OpenCL device, in chunks of n_chunk tokens (1: every
 // matmul has one row, the in-place path; more: the scratch and rectangle-copy path).
 Outcome run(const LlmModel& m, const std::string& stem, size_t max_alloc, int64_t n_chunk) {
-  if (max_alloc) setenv("BLUECL_MAX_ALLOC", std::to_string(max_alloc).c_str(), 1);
-  else unsetenv("BLUECL_MAX_ALLOC");
+  if (max_alloc)
+    setenv("BLUECL_MAX_ALLOC", std::to_string(max_alloc).c_str(), 1);
+  else
+    unsetenv("BLUECL_MAX_ALLOC");
   Devices d({.device = "", .n_threads = 2, .placement = "device", .cpu_precision = CpuPrecision::Reference});
   unsetenv("BLUECL_MAX_ALLOC");
   Graph g;
@@ -84,7 +86,8 @@ TEST_P(SplitWeights, SameLogitsAsOneBuffer) {
       EXPECT_EQ(split.plan, whole.plan);
       EXPECT_TRUE(lines_on_cpu(split.plan).empty()) << split.plan;
       ASSERT_EQ(split.logits.size(), whole.logits.size());
-      EXPECT_LE(nmse(split.logits.data(), whole.logits.data(), static_cast<int64_t>(whole.logits.size())), 1e-12);
+      EXPECT_LE(nmse(split.logits.data(), whole.logits.data(), static_cast<int64_t>(whole.logits.size())),
+                1e-12);
     }
   }
 }
@@ -98,7 +101,8 @@ std::vector<float> run_tied(ClBackend& cl, DType dt, int64_t n, bool cpu_only = 
   constexpr int64_t R = 300, D = 64;
   const std::vector<float> f = random_floats(R * D, 7, -0.5f, 0.5f);
   std::vector<uint8_t> table(dtype_bytes(dt, R * D));
-  for (int64_t r = 0; r < R; ++r) quantize_row(dt, f.data() + r * D, table.data() + dtype_bytes(dt, r * D), D);
+  for (int64_t r = 0; r < R; ++r)
+    quantize_row(dt, f.data() + r * D, table.data() + dtype_bytes(dt, r * D), D);
   Graph g;
   const Tensor ids = g.input("ids", DType::I32, {n});
   const Tensor w = g.weight("table", dt, {R, D}, table.data());
@@ -108,9 +112,11 @@ std::vector<float> run_tied(ClBackend& cl, DType dt, int64_t n, bool cpu_only = 
   std::vector<Backend*> backends{&cpu};
   if (!cpu_only) backends.push_back(&cl);
   const Plan plan = schedule(g, backends, {});
-  for (const Placement& p : plan.nodes) EXPECT_EQ(p.device, cpu_only ? 0 : 1) << format_plan(g, plan, backends);
+  for (const Placement& p : plan.nodes)
+    EXPECT_EQ(p.device, cpu_only ? 0 : 1) << format_plan(g, plan, backends);
   std::vector<int32_t> id(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) id[i] = static_cast<int32_t>((i * 97 + 13) % R);  // every part, out of order
+  for (int64_t i = 0; i < n; ++i)
+    id[i] = static_cast<int32_t>((i * 97 + 13) % R);  // every part, out of order
   id[0] = R - 1;
   std::vector<float> out(static_cast<size_t>(n * R));
   {
@@ -131,8 +137,9 @@ TEST(SplitWeightsTied, GetRowsAndMatmulOnParts) {
       SCOPED_TRACE(fmt::format("{}, {} rows", dtype_name(dt), n));
       ClBackend whole(*cl_device());
       const size_t row = cl_weight_layout(dt, 1, 64).total_bytes;
-      ClBackend split(*cl_device(), {.max_weight_alloc = cl_weight_layout(dt, 70, 64).total_bytes});  // 64 rows
-      ClBackend rows(*cl_device(), {.max_weight_alloc = row * 7 + 300});  // parts of a few rows
+      ClBackend split(*cl_device(),
+                      {.max_weight_alloc = cl_weight_layout(dt, 70, 64).total_bytes});  // 64 rows
+      ClBackend rows(*cl_device(), {.max_weight_alloc = row * 7 + 300});                // parts of a few rows
       const std::vector<float> ref = run_tied(whole, dt, n, true);
       const std::vector<float> a = run_tied(whole, dt, n);
       const std::vector<float> b = run_tied(split, dt, n);

@@ -25,8 +25,12 @@ const Tokenizer& vocab_tokenizer(const std::string& name) {
   if (!t) t = Tokenizer::create(load_vocab(*GgufFile::open(data_path("vocab/" + name))));
   return *t;
 }
-const Tokenizer& spm() { return vocab_tokenizer("ggml-vocab-llama-spm.gguf"); }
-const Tokenizer& gpt2() { return vocab_tokenizer("ggml-vocab-gpt-2.gguf"); }
+const Tokenizer& spm() {
+  return vocab_tokenizer("ggml-vocab-llama-spm.gguf");
+}
+const Tokenizer& gpt2() {
+  return vocab_tokenizer("ggml-vocab-gpt-2.gguf");
+}
 
 struct Case {
   std::string text;
@@ -77,8 +81,12 @@ void expect_cases(const Tokenizer& tok, const std::string& name) {
   EXPECT_EQ(checked, int(cases.size()));
 }
 
-TEST(Tokenizer, LlamaSpmMatchesLlamaCpp) { expect_cases(spm(), "ggml-vocab-llama-spm.gguf"); }
-TEST(Tokenizer, Gpt2MatchesLlamaCpp) { expect_cases(gpt2(), "ggml-vocab-gpt-2.gguf"); }
+TEST(Tokenizer, LlamaSpmMatchesLlamaCpp) {
+  expect_cases(spm(), "ggml-vocab-llama-spm.gguf");
+}
+TEST(Tokenizer, Gpt2MatchesLlamaCpp) {
+  expect_cases(gpt2(), "ggml-vocab-gpt-2.gguf");
+}
 
 TEST(Tokenizer, VocabularyProperties) {
   EXPECT_EQ(spm().n_vocab(), 32000);
@@ -211,7 +219,7 @@ TEST(Tokenizer, Gpt2PreTokenizerSemantics) {
   EXPECT_EQ(detail::gpt2_split("it's they'LL we're"), (V{"it", "'s", " they", "'", "LL", " we", "'re"}));
   EXPECT_EQ(detail::gpt2_split(" 123abc!?  x"), (V{" 123", "abc", "!?", " ", " x"}));
   EXPECT_EQ(detail::gpt2_split("Führer 東京"), (V{"Führer", " 東京"}));
-  EXPECT_EQ(detail::gpt2_split("½ ٣"), (V{"½", " ٣"}));  // \p{N} beyond ASCII
+  EXPECT_EQ(detail::gpt2_split("½ ٣"), (V{"½", " ٣"}));              // \p{N} beyond ASCII
   EXPECT_EQ(detail::gpt2_split("\xFFx"), (V{"\xEF\xBF\xBD", "x"}));  // an invalid byte reads as U+FFFD
   EXPECT_TRUE(detail::gpt2_split("").empty());
 }

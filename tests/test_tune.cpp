@@ -1,5 +1,5 @@
-// The auto-tuner (host/runtime/tune.cpp, `bluecl tune`): every launch it may choose computes the same result as
-// the CPU at awkward shapes; it rejects a launch whose kernel is wrong; the tuning file round-trips, a
+// The auto-tuner (host/runtime/tune.cpp, `bluecl tune`): every launch it may choose computes the same result
+// as the CPU at awkward shapes; it rejects a launch whose kernel is wrong; the tuning file round-trips, a
 // malformed one is ignored, and a new backend on the same device picks the saved choices up.
 #include "backend/cl/cl_backend.h"
 #include "backend/cl/cl_runtime.h"
@@ -76,7 +76,7 @@ TEST_F(Tune, EveryCandidateMatchesTheCpu) {
     int64_t m, k, n;
   };
   const Shape shapes[] = {{DType::Q4_0, 1, 96, 65}, {DType::Q4_0, 3, 64, 65}, {DType::Q4_0, 7, 96, 65},
-                          {DType::Q8_0, 1, 64, 65}, {DType::Q8_0, 9, 64, 33},  {DType::F16, 7, 100, 65},
+                          {DType::Q8_0, 1, 64, 65}, {DType::Q8_0, 9, 64, 33}, {DType::F16, 7, 100, 65},
                           {DType::F32, 1, 100, 65}, {DType::F32, 7, 100, 65}};
   int checked = 0;
   for (const Shape& s : shapes) {
@@ -89,7 +89,8 @@ TEST_F(Tune, EveryCandidateMatchesTheCpu) {
       const OpRun got = run_op(cl, b, {});
       EXPECT_TRUE(got.guards_intact) << key << " " << l.str();
       EXPECT_EQ(got.non_finite, 0) << key << " " << l.str();
-      EXPECT_LE(nmse(got.out.data(), ref.out.data(), static_cast<int64_t>(ref.out.size())), 1e-10) << key << " " << l.str();
+      EXPECT_LE(nmse(got.out.data(), ref.out.data(), static_cast<int64_t>(ref.out.size())), 1e-10)
+          << key << " " << l.str();
       ++checked;
     }
     rt.tuning.erase(key);
@@ -97,14 +98,17 @@ TEST_F(Tune, EveryCandidateMatchesTheCpu) {
   for (const char* op : {"rms_norm", "layer_norm"}) {
     OpBuilder b(7);
     const Tensor x = b.input("x", {5, 300}), w = b.input("w", {300});
-    if (std::string(op) == "rms_norm") b.g.rms_norm(x, w, 1e-6f);
-    else b.g.layer_norm(x, w, b.input("b", {300}), 1e-6f);
+    if (std::string(op) == "rms_norm")
+      b.g.rms_norm(x, w, 1e-6f);
+    else
+      b.g.layer_norm(x, w, b.input("b", {300}), 1e-6f);
     const OpRun ref = run_op(cpu, b, {});
     for (const ClLaunch& l : tune_candidates(op, rt.features, false)) {
       rt.tuning.set(op, l);
       const OpRun got = run_op(cl, b, {});
       EXPECT_TRUE(got.guards_intact) << op << " " << l.str();
-      EXPECT_LE(nmse(got.out.data(), ref.out.data(), static_cast<int64_t>(ref.out.size())), 1e-10) << op << " " << l.str();
+      EXPECT_LE(nmse(got.out.data(), ref.out.data(), static_cast<int64_t>(ref.out.size())), 1e-10)
+          << op << " " << l.str();
       ++checked;
     }
     rt.tuning.erase(op);
@@ -119,7 +123,8 @@ TEST_F(Tune, WrongLaunchesAreRejected) {
   const std::string kdir = dir_ + "/kernels";
   std::filesystem::create_directories(kdir);
   for (const auto& e : std::filesystem::directory_iterator(BLUECL_SOURCE_DIR "/cl_kernels"))
-    if (e.path().extension() == ".cl") std::filesystem::copy(e.path(), kdir + "/" + e.path().filename().string());
+    if (e.path().extension() == ".cl")
+      std::filesystem::copy(e.path(), kdir + "/" + e.path().filename().string());
   std::string text = read_text(kdir + "/matmul.cl");
   const std::string from = "yb[(size_t)(m0 + i) * N + n0 + j] = sum8(acc[i][j])";
   const size_t pos = text.find(from);

@@ -7,9 +7,9 @@
 //  - the downsampler's column-major switch permutes tokens exactly as documented;
 //  - the mmproj loader: defaults, and clear errors for broken files written with GgufWriter.
 #include "graph/base/error.h"
-#include "host/util/json.h"
 #include "host/session/session.h"
 #include "host/session/vision.h"
+#include "host/util/json.h"
 #include "tests/cl_testing.h"
 #include "tests/golden.h"
 #include "tests/testing.h"
@@ -33,9 +33,13 @@ const VitModel& vit(const std::string& stem) {
   return *m;
 }
 
-const LlmModel& llm(const std::string& stem) { return golden_llm(stem); }
+const LlmModel& llm(const std::string& stem) {
+  return golden_llm(stem);
+}
 
-Devices& devices(bool cl) { return exact_devices(cl); }
+Devices& devices(bool cl) {
+  return exact_devices(cl);
+}
 
 // ||a - ref|| / ||ref||, the golden README's measure for the vision tower.
 double rel_l2(const std::vector<float>& a, const std::vector<float>& ref) {
@@ -129,7 +133,11 @@ TEST(VisionPlacement, OpenClRunsTheTower) {
 // pins match exist, the split inserts transfers, and the result is unchanged.
 TEST(VisionPlacement, PatchEmbeddingPinnedToCpu) {
   BLUECL_REQUIRE_CL();
-  Devices split({.device = "", .n_threads = 2, .pins = "v.patch*=cpu", .placement = "device", .cpu_precision = CpuPrecision::Reference});
+  Devices split({.device = "",
+                 .n_threads = 2,
+                 .pins = "v.patch*=cpu",
+                 .placement = "device",
+                 .cpu_precision = CpuPrecision::Reference});
   VisionEncoder enc(vit("tiny-v-f32"), split, {.batch = 2, .pipeline = VisionPipeline::Off});
   const std::string plan = enc.plan_text(2);
   EXPECT_NE(plan.find("pinned"), std::string::npos) << plan;

@@ -17,14 +17,15 @@ namespace {
 
 double rel_l2(const std::vector<float>& a, const std::vector<float>& b) {
   double num = 0, den = 0;
-  for (size_t i = 0; i < b.size(); ++i) num += (a[i] - b[i]) * double(a[i] - b[i]), den += double(b[i]) * b[i];
+  for (size_t i = 0; i < b.size(); ++i)
+    num += (a[i] - b[i]) * double(a[i] - b[i]), den += double(b[i]) * b[i];
   return std::sqrt(num / den);
 }
 
 Devices& cl_devices() {
   // Released after the tests by cl_test_main (a static destructor may run after the driver is gone).
-  static Devices& d =
-      shared_until_tests_end(std::make_unique<Devices>(DeviceOptions{.device = "", .n_threads = 2, .placement = "device"}));
+  static Devices& d = shared_until_tests_end(
+      std::make_unique<Devices>(DeviceOptions{.device = "", .n_threads = 2, .placement = "device"}));
   return d;
 }
 
@@ -37,7 +38,8 @@ std::vector<float> tiles_repeated(int n) {  // the 3 golden tiles, cycled to n
   const std::vector<float> three = read_f32(data_path("golden/tiny-v-f32.tiles.f32"));
   const size_t per = three.size() / 3;
   std::vector<float> out;
-  for (int i = 0; i < n; ++i) out.insert(out.end(), three.begin() + (i % 3) * per, three.begin() + (i % 3 + 1) * per);
+  for (int i = 0; i < n; ++i)
+    out.insert(out.end(), three.begin() + (i % 3) * per, three.begin() + (i % 3 + 1) * per);
   return out;
 }
 
@@ -71,7 +73,8 @@ TEST(VisionPipeline, TraceShowsTheOverlap) {
   BLUECL_REQUIRE_CL();
   const std::string dir = temp_dir("bluecl-pipe");
   gen::GenOptions opt = gen::preset("tiny");
-  opt.vit = gen::VitShape{.n_embd = 192, .n_layer = 6, .n_head = 4, .n_ff = 512, .image_size = 112, .patch_size = 14};
+  opt.vit = gen::VitShape{
+      .n_embd = 192, .n_layer = 6, .n_head = 4, .n_ff = 512, .image_size = 112, .patch_size = 14};
   opt.out = dir + "/m.gguf";
   opt.mmproj_out = dir + "/v.gguf";
   opt.vocab = data_path("vocab/ggml-vocab-llama-spm.gguf");
@@ -96,7 +99,8 @@ TEST(VisionPipeline, TraceShowsTheOverlap) {
     const Tracer::Event* cpu = find("patch embedding " + std::to_string(k + 1));
     ASSERT_TRUE(dev && cpu) << Tracer::get().json();
     EXPECT_NE(dev->track, cpu->track);
-    if (cpu->begin_us < dev->begin_us + dev->dur_us && dev->begin_us < cpu->begin_us + cpu->dur_us) ++overlaps;
+    if (cpu->begin_us < dev->begin_us + dev->dur_us && dev->begin_us < cpu->begin_us + cpu->dur_us)
+      ++overlaps;
   }
   EXPECT_GT(overlaps, 0) << Tracer::get().json();
   const std::string path = dir + "/trace.json";

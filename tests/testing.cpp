@@ -11,7 +11,9 @@
 
 namespace bluecl::testing {
 
-std::string data_path(const std::string& name) { return std::string(BLUECL_TEST_DATA_DIR) + "/" + name; }
+std::string data_path(const std::string& name) {
+  return std::string(BLUECL_TEST_DATA_DIR) + "/" + name;
+}
 
 std::vector<uint8_t> read_bytes(const std::string& path) {
   std::ifstream f(path, std::ios::binary);

@@ -31,7 +31,8 @@ Args::Args(std::string command, std::string usage, std::string description)
     : command_(std::move(command)), usage_(std::move(usage)), description_(std::move(description)) {}
 
 Args& Args::opt(std::string_view names, std::string* out, std::string help, std::string metavar) {
-  opts_.push_back({split_names(names), std::move(help), std::move(metavar), [out](const std::string& v) { *out = v; }});
+  opts_.push_back(
+      {split_names(names), std::move(help), std::move(metavar), [out](const std::string& v) { *out = v; }});
   return *this;
 }
 
@@ -50,13 +51,15 @@ Args& Args::opt(std::string_view names, double* out, std::string help, std::stri
 }
 
 Args& Args::flag(std::string_view names, bool* out, std::string help) {
-  opts_.push_back({split_names(names), std::move(help), "", [out](const std::string&) { *out = true; }, false});
+  opts_.push_back(
+      {split_names(names), std::move(help), "", [out](const std::string&) { *out = true; }, false});
   return *this;
 }
 
-Args& Args::multi(std::string_view names, std::vector<std::string>* out, std::string help, std::string metavar) {
-  opts_.push_back(
-      {split_names(names), std::move(help), std::move(metavar), [out](const std::string& v) { out->push_back(v); }});
+Args& Args::multi(std::string_view names, std::vector<std::string>* out, std::string help,
+                  std::string metavar) {
+  opts_.push_back({split_names(names), std::move(help), std::move(metavar),
+                   [out](const std::string& v) { out->push_back(v); }});
   return *this;
 }
 
@@ -73,7 +76,8 @@ bool Args::parse(int argc, char** argv) {
       std::fputs(help().c_str(), stdout);
       return false;
     }
-    if (a.size() > 1 && a[0] == '-' && !(a.size() > 1 && (std::isdigit(static_cast<unsigned char>(a[1])) || a[1] == '.'))) {
+    if (a.size() > 1 && a[0] == '-' &&
+        !(a.size() > 1 && (std::isdigit(static_cast<unsigned char>(a[1])) || a[1] == '.'))) {
       std::string name = a, value;
       bool has_inline = false;
       if (const size_t eq = a.find('='); a.rfind("--", 0) == 0 && eq != std::string::npos) {
@@ -85,7 +89,8 @@ bool Args::parse(int argc, char** argv) {
       for (const Opt& o : opts_)
         for (const std::string& n : o.names)
           if (n == name) found = &o;
-      if (!found) throw std::runtime_error("unknown option " + name + " (see bluecl " + command_ + " --help)");
+      if (!found)
+        throw std::runtime_error("unknown option " + name + " (see bluecl " + command_ + " --help)");
       if (found->takes_value && !has_inline) {
         if (i + 1 >= argc) throw std::runtime_error(name + " needs a value (" + found->metavar + ")");
         value = argv[++i];
@@ -93,11 +98,13 @@ bool Args::parse(int argc, char** argv) {
       found->set(value);
       continue;
     }
-    if (n_pos >= pos_.size()) throw std::runtime_error("unexpected argument '" + a + "' (see bluecl " + command_ + " --help)");
+    if (n_pos >= pos_.size())
+      throw std::runtime_error("unexpected argument '" + a + "' (see bluecl " + command_ + " --help)");
     *pos_[n_pos++].out = a;
   }
   for (size_t i = n_pos; i < pos_.size(); ++i)
-    if (pos_[i].required) throw std::runtime_error("missing " + pos_[i].name + " (see bluecl " + command_ + " --help)");
+    if (pos_[i].required)
+      throw std::runtime_error("missing " + pos_[i].name + " (see bluecl " + command_ + " --help)");
   return true;
 }
 
@@ -105,14 +112,16 @@ std::string Args::help() const {
   std::string s = "usage: bluecl " + command_ + " " + usage_ + "\n\n" + description_ + "\n";
   if (!pos_.empty()) {
     s += "\narguments:\n";
-    for (const Pos& p : pos_) s += "  " + p.name + std::string(p.name.size() < 24 ? 24 - p.name.size() : 1, ' ') + p.help + "\n";
+    for (const Pos& p : pos_)
+      s += "  " + p.name + std::string(p.name.size() < 24 ? 24 - p.name.size() : 1, ' ') + p.help + "\n";
   }
   s += "\noptions:\n";
   for (const Opt& o : opts_) {
     std::string left = "  ";
     for (size_t i = 0; i < o.names.size(); ++i) left += (i ? ", " : "") + o.names[i];
     if (o.takes_value) left += " " + o.metavar;
-    s += left + (left.size() < 26 ? std::string(26 - left.size(), ' ') : "\n" + std::string(26, ' ')) + o.help + "\n";
+    s += left + (left.size() < 26 ? std::string(26 - left.size(), ' ') : "\n" + std::string(26, ' ')) +
+         o.help + "\n";
   }
   s += "  -h, --help              show this help\n";
   return s;

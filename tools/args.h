@@ -19,7 +19,8 @@ class Args {
   Args& opt(std::string_view names, int64_t* out, std::string help, std::string metavar = "N");
   Args& opt(std::string_view names, double* out, std::string help, std::string metavar = "X");
   Args& flag(std::string_view names, bool* out, std::string help);
-  Args& multi(std::string_view names, std::vector<std::string>* out, std::string help, std::string metavar = "TEXT");
+  Args& multi(std::string_view names, std::vector<std::string>* out, std::string help,
+              std::string metavar = "TEXT");
   Args& positional(std::string name, std::string* out, std::string help, bool required = true);
 
   // Returns false when --help was printed (the caller exits 0). Throws std::runtime_error with a message

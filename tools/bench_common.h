@@ -12,7 +12,9 @@
 namespace bluecl::cli {
 
 using Clock = std::chrono::steady_clock;
-inline double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+inline double since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
 
 struct Row {
   std::string test;
@@ -27,7 +29,6 @@ struct Row {
     return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
   }
 };
-
 
 // Image benchmarks (bench_image.cpp): encode times (one tile, a 2:4 image; serial and pipelined), time to
 // first token with and without decoupled encoding, and memory before and after the tower is freed.

@@ -3,12 +3,12 @@
 #include "tools/bench_common.h"
 #include "tools/cli_common.h"
 
+#include <unistd.h>
 #include <cstdio>
 #include <fstream>
 #include <memory>
 #include <random>
 #include <thread>
-#include <unistd.h>
 
 namespace bluecl::cli {
 
@@ -24,7 +24,8 @@ namespace {
 using ModelPtr = std::unique_ptr<bluecl_model, void (*)(bluecl_model*)>;
 using ImagePtr = std::unique_ptr<bluecl_image, void (*)(bluecl_image*)>;
 
-ModelPtr load(const std::string& model, const std::string& mmproj, const std::string& device, int64_t threads) {
+ModelPtr load(const std::string& model, const std::string& mmproj, const std::string& device,
+              int64_t threads) {
   bluecl_model_params p = bluecl_model_default_params();
   p.device = device.c_str();
   p.n_threads = static_cast<int32_t>(threads);
@@ -121,7 +122,8 @@ std::vector<Row> bench_images(const std::string& model, const std::string& mmpro
   Row r1{"encode 1 tile", {}, "s"};
   for (int64_t i = 0; i < reps; ++i) r1.values.push_back(one_tile());
   rows.push_back(r1);
-  const std::string name = "encode " + std::to_string(2 * T) + "x" + std::to_string(4 * T) + " (2:4, 9 tiles)";
+  const std::string name =
+      "encode " + std::to_string(2 * T) + "x" + std::to_string(4 * T) + " (2:4, 9 tiles)";
   const bool device_present = device != "cpu" && bluecl_device_count() > 0;
   for (int mode : device_present ? std::vector<int>{0, 2, 3} : std::vector<int>{0}) {
     check(bluecl_model_set_vision_pipeline(m.get(), mode), "setting the pipeline mode");
@@ -134,8 +136,10 @@ std::vector<Row> bench_images(const std::string& model, const std::string& mmpro
   for (bool decoupled : {false, true}) {
     Row r{std::string("time to first token, 2:4 image, question ") + std::to_string(typing_s).substr(0, 3) +
               " s after the image, " + (decoupled ? "decoupled" : "encoded on asking"),
-          {}, "s"};
-    for (int64_t i = 0; i < reps; ++i) r.values.push_back(ttft(m.get(), tall, 2 * T, 4 * T, typing_s, decoupled));
+          {},
+          "s"};
+    for (int64_t i = 0; i < reps; ++i)
+      r.values.push_back(ttft(m.get(), tall, 2 * T, 4 * T, typing_s, decoupled));
     rows.push_back(r);
   }
   encode_seconds(m.get(), tall, 2 * T, 4 * T);

@@ -18,18 +18,22 @@ const Command kCommands[] = {
     {"run", bluecl::cli::run_main, "generate text from a prompt (streams to stdout)"},
     {"devices", bluecl::cli::devices_main, "list OpenCL platforms and devices with their features"},
     {"tokenize", bluecl::cli::tokenize_main, "print the token ids of a text"},
-    {"encode", bluecl::cli::encode_main, "run the vision tower alone: image tokens of an image (raw float32)"},
+    {"encode", bluecl::cli::encode_main,
+     "run the vision tower alone: image tokens of an image (raw float32)"},
     {"logits", bluecl::cli::logits_main, "write teacher-forced logits of a token sequence (raw float32)"},
     {"grid", bluecl::cli::grid_main, "the tile grid chosen for an image size"},
     {"plan", bluecl::cli::plan_main, "show where each op runs and why (the placement plan)"},
     {"bench", bluecl::cli::bench_main, "measure limits, and a model's load, prefill and decode speed"},
-    {"tune", bluecl::cli::tune_main, "find the fastest correct OpenCL kernel launches for this device (kept for later runs)"},
-    {"gen-model", bluecl::cli::gen_model_main, "write a random-weight model (for tests, demos and benchmarks)"},
+    {"tune", bluecl::cli::tune_main,
+     "find the fastest correct OpenCL kernel launches for this device (kept for later runs)"},
+    {"gen-model", bluecl::cli::gen_model_main,
+     "write a random-weight model (for tests, demos and benchmarks)"},
 };
 
 void print_help() {
   std::printf(
-      "bluecl %s: BlueLM-V-3B-style multimodal LLM inference on OpenCL devices, with a CPU path for every op.\n\n"
+      "bluecl %s: BlueLM-V-3B-style multimodal LLM inference on OpenCL devices, with a CPU path for every "
+      "op.\n\n"
       "usage: bluecl <command> [options]   (bluecl <command> --help for its options)\n\ncommands:\n",
       bluecl_version());
   for (const Command& c : kCommands) std::printf("  %-10s %s\n", c.name, c.summary);

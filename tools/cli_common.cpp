@@ -37,8 +37,10 @@ int stderr_progress(const char* stage, float fraction, void* user) {
     if (new_stage && !last_stage.empty() && last_pct < 100) std::fputc('\n', stderr);
     std::fprintf(stderr, "\r%s %3d%%%s", stage, pct, pct >= 100 ? "\n" : "");
   } else if (new_stage || pct >= 100) {
-    if (new_stage) std::fprintf(stderr, "%s...%s", stage, pct >= 100 ? " done\n" : "\n");
-    else std::fprintf(stderr, "%s done\n", stage);
+    if (new_stage)
+      std::fprintf(stderr, "%s...%s", stage, pct >= 100 ? " done\n" : "\n");
+    else
+      std::fprintf(stderr, "%s done\n", stage);
   }
   std::fflush(stderr);
   last_stage = stage;
@@ -57,8 +59,9 @@ void DeviceArgs::declare(Args& a) {
         "cost: each op where a per-device calibration (run once, cached) says it is fastest; device: the "
         "OpenCL device unless it declines the op (default: BLUECL_PLACEMENT, else cost)",
         "cost|device");
-  a.flag("--exact", &exact, "the CPU runs the exact fp32 reference path (default: the fast path, which runs quantised "
-                            "matmuls on 8-bit activations as llama.cpp does)");
+  a.flag("--exact", &exact,
+         "the CPU runs the exact fp32 reference path (default: the fast path, which runs quantised "
+         "matmuls on 8-bit activations as llama.cpp does)");
 }
 
 bluecl_model_params DeviceArgs::model_params() const {

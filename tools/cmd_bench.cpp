@@ -3,8 +3,8 @@
 // each as a median over repetitions with its spread, beside the limit it is bounded by. Markdown table,
 // or JSON with --json.
 #include "host/util/json.h"
-#include "tools/cli_common.h"
 #include "tools/bench_common.h"
+#include "tools/cli_common.h"
 #include "tools/commands.h"
 
 #include <algorithm>
@@ -49,7 +49,10 @@ SessionPtr session(bluecl_model* m, const Bench& b, int64_t chunk) {
   bluecl_session_params sp = bluecl_session_default_params();
   sp.n_ctx = static_cast<int32_t>(b.n_prompt + b.n_decode);
   sp.n_chunk = static_cast<int32_t>(chunk);
-  sp.kv_type = b.kv == "f32" ? BLUECL_KV_F32 : b.kv == "f16" ? BLUECL_KV_F16 : b.kv == "q8_0" ? BLUECL_KV_Q8_0 : BLUECL_KV_DEFAULT;
+  sp.kv_type = b.kv == "f32"    ? BLUECL_KV_F32
+               : b.kv == "f16"  ? BLUECL_KV_F16
+               : b.kv == "q8_0" ? BLUECL_KV_Q8_0
+                                : BLUECL_KV_DEFAULT;
   bluecl_session* s = nullptr;
   check(bluecl_session_create(m, &sp, &s), "creating a session");
   return SessionPtr(s, bluecl_session_free);
@@ -71,12 +74,16 @@ std::vector<int64_t> parse_list(const std::string& s) {
 
 // The share of a limit a row reaches: bandwidth for bytes, the FMA rate for FLOPs; -1 if none applies.
 double pct_of(const Row& r, const bluecl_limits& l) {
-  if (r.bytes_per_unit > 0 && l.read_gbps > 0) return 100.0 * r.median() * r.bytes_per_unit / (l.read_gbps * 1e9);
-  if (r.flops_per_unit > 0 && l.fma_gflops > 0) return 100.0 * r.median() * r.flops_per_unit / (l.fma_gflops * 1e9);
+  if (r.bytes_per_unit > 0 && l.read_gbps > 0)
+    return 100.0 * r.median() * r.bytes_per_unit / (l.read_gbps * 1e9);
+  if (r.flops_per_unit > 0 && l.fma_gflops > 0)
+    return 100.0 * r.median() * r.flops_per_unit / (l.fma_gflops * 1e9);
   return -1;
 }
 
-std::string pct_text(double p) { return p < 0 ? "-" : std::to_string(static_cast<int>(p + 0.5)) + "%"; }
+std::string pct_text(double p) {
+  return p < 0 ? "-" : std::to_string(static_cast<int>(p + 0.5)) + "%";
+}
 
 void print_rows(const std::vector<Row>& rows, const bluecl_limits& host, const bluecl_limits* dev) {
   std::printf("| test | median | unit | spread (min..max) | reps | bound by | %% of host limit |%s\n",
@@ -84,9 +91,11 @@ void print_rows(const std::vector<Row>& rows, const bluecl_limits& host, const b
   std::printf("|---|---:|---|---|---:|---|---:|%s\n", dev ? "---:|" : "");
   for (const Row& r : rows) {
     const auto [lo, hi] = std::minmax_element(r.values.begin(), r.values.end());
-    const char* bound = r.bytes_per_unit > 0 ? "read bandwidth" : r.flops_per_unit > 0 ? "fp32 FMA rate" : "-";
-    std::printf("| %s | %.2f | %s | %.2f..%.2f | %zu | %s | %s |", r.test.c_str(), r.median(), r.unit.c_str(), *lo, *hi,
-                r.values.size(), bound, pct_text(pct_of(r, host)).c_str());
+    const char* bound = r.bytes_per_unit > 0   ? "read bandwidth"
+                        : r.flops_per_unit > 0 ? "fp32 FMA rate"
+                                               : "-";
+    std::printf("| %s | %.2f | %s | %.2f..%.2f | %zu | %s | %s |", r.test.c_str(), r.median(), r.unit.c_str(),
+                *lo, *hi, r.values.size(), bound, pct_text(pct_of(r, host)).c_str());
     if (dev) std::printf(" %s |", pct_text(pct_of(r, *dev)).c_str());
     std::printf("\n");
   }
@@ -107,14 +116,18 @@ Json rows_json(const std::vector<Row>& rows, const bluecl_limits& host, const bl
 }
 
 Json limits_json(const bluecl_limits& l) {
-  return Json::object().set("device", std::string(l.device)).set("read_gbps", l.read_gbps).set("copy_gbps", l.copy_gbps)
+  return Json::object()
+      .set("device", std::string(l.device))
+      .set("read_gbps", l.read_gbps)
+      .set("copy_gbps", l.copy_gbps)
       .set("fma_gflops", l.fma_gflops);
 }
 
 std::vector<Row> bench_model(const Bench& b, Json& info_out) {
   std::vector<Row> rows;
   // Cold and warm load: a fresh kernel cache, then the same cache again.
-  const std::string cache = (std::filesystem::temp_directory_path() / ("bluecl-bench-cache-" + std::to_string(getpid()))).string();
+  const std::string cache =
+      (std::filesystem::temp_directory_path() / ("bluecl-bench-cache-" + std::to_string(getpid()))).string();
   const char* user_cache = std::getenv("BLUECL_CACHE_DIR");
   const std::string saved = user_cache ? user_cache : "";
   setenv("BLUECL_CACHE_DIR", cache.c_str(), 1);
@@ -128,8 +141,10 @@ std::vector<Row> bench_model(const Bench& b, Json& info_out) {
     check(bluecl_model_get_info(m.get(), &info), "model info");
   }
   std::filesystem::remove_all(cache);
-  if (user_cache) setenv("BLUECL_CACHE_DIR", saved.c_str(), 1);  // the rest runs with the user's kernels and tuning
-  else unsetenv("BLUECL_CACHE_DIR");
+  if (user_cache)
+    setenv("BLUECL_CACHE_DIR", saved.c_str(), 1);  // the rest runs with the user's kernels and tuning
+  else
+    unsetenv("BLUECL_CACHE_DIR");
   rows.push_back(cold);
   rows.push_back(warm);
 
@@ -158,7 +173,8 @@ std::vector<Row> bench_model(const Bench& b, Json& info_out) {
       check(bluecl_session_truncate(s.get(), 0), "reset");
       check(bluecl_session_prefill(s.get(), prompt.data(), std::min<size_t>(128, prompt.size())), "prefill");
       const auto t0 = Clock::now();
-      for (int64_t k = 0; k < b.n_decode; ++k) check(bluecl_session_prefill(s.get(), &prompt[k], 1), "decode");
+      for (int64_t k = 0; k < b.n_decode; ++k)
+        check(bluecl_session_prefill(s.get(), &prompt[k], 1), "decode");
       r.values.push_back(b.n_decode / since(t0));
     }
     // Decode reads every weight once per token: bounded by bandwidth / weight bytes.
@@ -186,10 +202,11 @@ int body(int argc, char** argv) {
   Bench b;
   bool limits_only = false;
   std::string chunks = "32,128,512,2048";
-  Args a("bench", "[--limits] [-m MODEL.gguf] [options]",
-         "Measures the machine's limits (memory bandwidth, fp32 FMA rate) and, with -m, a model's load time,\n"
-         "prefill and decode speed and memory, each as a median over repetitions beside its limit.\n"
-         "Kernel microbenchmarks live in build/bench/bluecl_microbench.");
+  Args a(
+      "bench", "[--limits] [-m MODEL.gguf] [options]",
+      "Measures the machine's limits (memory bandwidth, fp32 FMA rate) and, with -m, a model's load time,\n"
+      "prefill and decode speed and memory, each as a median over repetitions beside its limit.\n"
+      "Kernel microbenchmarks live in build/bench/bluecl_microbench.");
   a.flag("--limits", &limits_only, "only measure the limits of the host and of the OpenCL device");
   a.opt("-m,--model", &b.model, "the model to benchmark", "FILE");
   a.opt("--device", &b.device, "OpenCL device index/name, or cpu (default: as bluecl run)", "D");
@@ -199,13 +216,16 @@ int body(int argc, char** argv) {
   a.opt("--decode", &b.n_decode, "tokens to decode per repetition (default 32)");
   a.opt("-r,--reps", &b.reps, "repetitions (default 3)");
   a.opt("--kv", &b.kv, "KV cache type: auto, f32, f16, q8_0", "TYPE");
-  a.opt("--mmproj", &b.mmproj, "also benchmark images: encode times (1 tile, 2:4), time to first token with and\n"
-        "without decoupled encoding, memory with and without the tower", "FILE");
+  a.opt("--mmproj", &b.mmproj,
+        "also benchmark images: encode times (1 tile, 2:4), time to first token with and\n"
+        "without decoupled encoding, memory with and without the tower",
+        "FILE");
   a.opt("--typing", &b.typing_s, "seconds between choosing the image and asking (default 2)", "S");
   a.flag("--json", &b.json, "print JSON instead of a markdown table");
   if (!a.parse(argc, argv)) return 0;
   b.chunks = parse_list(chunks);
-  if (b.reps < 1 || b.n_prompt < 1 || b.n_decode < 1) throw std::runtime_error("--reps, --prompt and --decode must be >= 1");
+  if (b.reps < 1 || b.n_prompt < 1 || b.n_decode < 1)
+    throw std::runtime_error("--reps, --prompt and --decode must be >= 1");
   if (!limits_only && b.model.empty()) throw std::runtime_error("give -m MODEL.gguf, or --limits");
   bluecl_set_log_level(BLUECL_LOG_WARN);
 
@@ -229,7 +249,8 @@ int body(int argc, char** argv) {
   if (!b.json) {
     std::printf("| limit | read GB/s | copy GB/s | fp32 FMA GFLOP/s |\n|---|---:|---:|---:|\n");
     std::printf("| host | %.1f | %.1f | %.0f |\n", host.read_gbps, host.copy_gbps, host.fma_gflops);
-    if (!cpu_only) std::printf("| %s | %.1f | %.1f | %.0f |\n", dev.device, dev.read_gbps, dev.copy_gbps, dev.fma_gflops);
+    if (!cpu_only)
+      std::printf("| %s | %.1f | %.1f | %.0f |\n", dev.device, dev.read_gbps, dev.copy_gbps, dev.fma_gflops);
   }
   if (!limits_only) {
     doc.set("model", info).set("results", rows_json(rows, host, cpu_only ? nullptr : &dev));
@@ -244,6 +265,8 @@ int body(int argc, char** argv) {
 
 }  // namespace
 
-int bench_main(int argc, char** argv) { return run_command("bench", body, argc, argv); }
+int bench_main(int argc, char** argv) {
+  return run_command("bench", body, argc, argv);
+}
 
 }  // namespace bluecl::cli

@@ -17,8 +17,9 @@ int body(int argc, char** argv) {
   const int32_t n = bluecl_device_count();
   if (n < 0) check(BLUECL_ERR_INVALID_ARGUMENT, "listing OpenCL devices");
   if (n == 0) {
-    std::printf("no OpenCL device found: bluecl runs every op on the CPU.\n"
-                "(On Debian, `apt-get install pocl-opencl-icd` provides a CPU OpenCL device.)\n");
+    std::printf(
+        "no OpenCL device found: bluecl runs every op on the CPU.\n"
+        "(On Debian, `apt-get install pocl-opencl-icd` provides a CPU OpenCL device.)\n");
     return 0;
   }
   for (int32_t i = 0; i < n; ++i) {
@@ -29,12 +30,13 @@ int body(int argc, char** argv) {
     std::printf("  vendor            %s\n", d.vendor);
     std::printf("  version           %s, driver %s, %s\n", d.version, d.driver, d.opencl_c);
     std::printf("  compute units     %u at %u MHz\n", d.compute_units, d.max_clock_mhz);
-    std::printf("  global memory     %.1f GiB (largest allocation %.1f GiB)\n", d.global_mem_bytes / 1073741824.0,
-                d.max_alloc_bytes / 1073741824.0);
+    std::printf("  global memory     %.1f GiB (largest allocation %.1f GiB)\n",
+                d.global_mem_bytes / 1073741824.0, d.max_alloc_bytes / 1073741824.0);
     std::printf("  local memory      %llu KiB, work-group <= %llu\n",
                 static_cast<unsigned long long>(d.local_mem_bytes >> 10),
                 static_cast<unsigned long long>(d.max_work_group_size));
-    std::printf("  fp16 arithmetic   %s\n", d.fp16 ? "yes (cl_khr_fp16)" : "no (fp16 storage only, via vload_half)");
+    std::printf("  fp16 arithmetic   %s\n",
+                d.fp16 ? "yes (cl_khr_fp16)" : "no (fp16 storage only, via vload_half)");
     std::printf("  subgroups         %s\n", d.subgroups ? "yes" : "no");
     std::printf("  images            %s\n", d.images ? "yes" : "no");
     std::printf("  unified memory    %s\n", d.unified_memory ? "yes" : "no");
@@ -47,6 +49,8 @@ int body(int argc, char** argv) {
 
 }  // namespace
 
-int devices_main(int argc, char** argv) { return run_command("devices", body, argc, argv); }
+int devices_main(int argc, char** argv) {
+  return run_command("devices", body, argc, argv);
+}
 
 }  // namespace bluecl::cli

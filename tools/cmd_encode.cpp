@@ -27,11 +27,12 @@ std::vector<float> read_floats(const std::string& path, size_t expected) {
   if (!f) throw Failure{"cannot read " + path};
   const auto size = static_cast<size_t>(f.tellg());
   if (size != expected * sizeof(float))
-    throw Failure{path + ": " + std::to_string(size) + " bytes, expected " + std::to_string(expected * sizeof(float)) +
-                  " (the tiles as float32)"};
+    throw Failure{path + ": " + std::to_string(size) + " bytes, expected " +
+                  std::to_string(expected * sizeof(float)) + " (the tiles as float32)"};
   std::vector<float> v(expected);
   f.seekg(0);
-  if (!f.read(reinterpret_cast<char*>(v.data()), static_cast<std::streamsize>(size))) throw Failure{"cannot read " + path};
+  if (!f.read(reinterpret_cast<char*>(v.data()), static_cast<std::streamsize>(size)))
+    throw Failure{"cannot read " + path};
   return v;
 }
 
@@ -46,12 +47,14 @@ int body(int argc, char** argv) {
   std::string mmproj, image, tiles_path, out, vit_out, trace, pipeline = "auto";
   int64_t n_tiles = 0, batch = 4, repeat = 1;
   DeviceArgs dev;
-  Args a("encode", "--mmproj VISION.gguf (--image FILE | --tiles TILES.f32 --n-tiles N) --out TOKENS.f32 [options]",
-         "Encodes an image with the vision tower alone and writes the projected image tokens as raw\n"
-         "little-endian float32 rows [n_tokens][proj_dim], tile-major (thumbnail first, then the grid row by\n"
-         "row). --image cuts the image into the mmproj's tile grid (relaxed aspect-ratio matching) and\n"
-         "normalises the tiles with its mean/std; --tiles takes N tiles already normalised, float32\n"
-         "[N][3][T][T] (T = the mmproj's image size). Timing goes to stderr.");
+  Args a(
+      "encode",
+      "--mmproj VISION.gguf (--image FILE | --tiles TILES.f32 --n-tiles N) --out TOKENS.f32 [options]",
+      "Encodes an image with the vision tower alone and writes the projected image tokens as raw\n"
+      "little-endian float32 rows [n_tokens][proj_dim], tile-major (thumbnail first, then the grid row by\n"
+      "row). --image cuts the image into the mmproj's tile grid (relaxed aspect-ratio matching) and\n"
+      "normalises the tiles with its mean/std; --tiles takes N tiles already normalised, float32\n"
+      "[N][3][T][T] (T = the mmproj's image size). Timing goes to stderr.");
   a.opt("--mmproj", &mmproj, "the vision tower (mmproj GGUF)", "FILE");
   a.opt("--image", &image, "a PNG or JPEG image", "FILE");
   a.opt("--tiles", &tiles_path, "normalised tiles as raw float32 [N][3][T][T]", "FILE");
@@ -59,16 +62,21 @@ int body(int argc, char** argv) {
   a.opt("-o,--out", &out, "where to write the image tokens", "FILE");
   a.opt("--vit-out", &vit_out, "also write the ViT features [N][n_patches][n_embd] (with --tiles)", "FILE");
   a.opt("--batch", &batch, "tiles per vision-tower run (default 4)");
-  a.opt("--trace", &trace, "write a Chrome trace of the last encode (chrome://tracing, ui.perfetto.dev)", "FILE");
-  a.opt("--repeat", &repeat, "encode N times and report each time: the first includes uploading weights and\n"
-                             "compiling kernels (default 1)");
-  a.opt("--pipeline", &pipeline, "auto|off|serial|on: whether the CPU prepares tile batch k+1 while the device\n"
-                                 "runs the ViT blocks of batch k (serial: the same split, one stage at a time;\n"
-                                 "auto: pipelined when the blocks run on an OpenCL device; default auto)", "MODE");
+  a.opt("--trace", &trace, "write a Chrome trace of the last encode (chrome://tracing, ui.perfetto.dev)",
+        "FILE");
+  a.opt("--repeat", &repeat,
+        "encode N times and report each time: the first includes uploading weights and\n"
+        "compiling kernels (default 1)");
+  a.opt("--pipeline", &pipeline,
+        "auto|off|serial|on: whether the CPU prepares tile batch k+1 while the device\n"
+        "runs the ViT blocks of batch k (serial: the same split, one stage at a time;\n"
+        "auto: pipelined when the blocks run on an OpenCL device; default auto)",
+        "MODE");
   dev.declare(a);
   if (!a.parse(argc, argv)) return 0;
   if (mmproj.empty() || out.empty()) throw std::runtime_error("--mmproj and --out are required");
-  if (image.empty() == tiles_path.empty()) throw std::runtime_error("give either --image or --tiles (one of them)");
+  if (image.empty() == tiles_path.empty())
+    throw std::runtime_error("give either --image or --tiles (one of them)");
   if (!tiles_path.empty() && n_tiles < 1) throw std::runtime_error("--tiles needs --n-tiles N (N >= 1)");
   if (!vit_out.empty() && tiles_path.empty()) throw std::runtime_error("--vit-out needs --tiles");
   if (repeat < 1) throw std::runtime_error("--repeat must be >= 1");
@@ -101,7 +109,8 @@ int body(int argc, char** argv) {
     if (tiles.empty())
       check(bluecl_image_encode_file(m, image.c_str(), &img), ("encoding " + image).c_str());
     else
-      check(bluecl_image_encode_tiles(m, tiles.data(), static_cast<int32_t>(n_tiles), &img), "encoding the tiles");
+      check(bluecl_image_encode_tiles(m, tiles.data(), static_cast<int32_t>(n_tiles), &img),
+            "encoding the tiles");
     check(bluecl_image_wait(img), "encoding");  // encoding runs on the model's worker
     ms = ms_since(t0);
     best = r == 0 ? ms : std::min(best, ms);
@@ -122,9 +131,11 @@ int body(int argc, char** argv) {
   write_floats(out, embd, n_tokens * n_embd);
   const size_t tiles_done = n_tokens / static_cast<size_t>(info.tokens_per_tile);
   if (gm > 0) std::fprintf(stderr, "grid %d:%d, ", gm, gn);
-  std::fprintf(stderr, "%zu tiles in batches of %lld: %.0f ms (%.0f ms per tile)%s; wrote %zu x %zu image tokens to %s\n",
-               tiles_done, static_cast<long long>(batch), best, best / static_cast<double>(tiles_done),
-               repeat > 1 ? ", best run" : "", n_tokens, n_embd, out.c_str());
+  std::fprintf(
+      stderr,
+      "%zu tiles in batches of %lld: %.0f ms (%.0f ms per tile)%s; wrote %zu x %zu image tokens to %s\n",
+      tiles_done, static_cast<long long>(batch), best, best / static_cast<double>(tiles_done),
+      repeat > 1 ? ", best run" : "", n_tokens, n_embd, out.c_str());
 
   if (!vit_out.empty()) {
     size_t n = 0;
@@ -132,14 +143,16 @@ int body(int argc, char** argv) {
     check(bluecl_vision_features(m, tiles.data(), static_cast<int32_t>(n_tiles), vit.data(), vit.size(), &n),
           "computing the ViT features");
     write_floats(vit_out, vit.data(), vit.size());
-    std::fprintf(stderr, "wrote %lld x %d x %d ViT features to %s\n", static_cast<long long>(n_tiles), info.n_patches,
-                 info.n_embd, vit_out.c_str());
+    std::fprintf(stderr, "wrote %lld x %d x %d ViT features to %s\n", static_cast<long long>(n_tiles),
+                 info.n_patches, info.n_embd, vit_out.c_str());
   }
   return 0;
 }
 
 }  // namespace
 
-int encode_main(int argc, char** argv) { return run_command("encode", body, argc, argv); }
+int encode_main(int argc, char** argv) {
+  return run_command("encode", body, argc, argv);
+}
 
 }  // namespace bluecl::cli

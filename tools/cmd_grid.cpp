@@ -45,6 +45,8 @@ int body(int argc, char** argv) {
 
 }  // namespace
 
-int grid_main(int argc, char** argv) { return run_command("grid", body, argc, argv); }
+int grid_main(int argc, char** argv) {
+  return run_command("grid", body, argc, argv);
+}
 
 }  // namespace bluecl::cli

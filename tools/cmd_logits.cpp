@@ -48,15 +48,18 @@ int body(int argc, char** argv) {
          "Feeds the token sequence with teacher forcing and writes the logits after every position as raw\n"
          "little-endian float32 rows [n_tokens][n_vocab].");
   a.opt("-m,--model", &model, "the language model", "FILE");
-  a.opt("--tokens", &tokens_path, "JSON: an array of ids, or {\"prompt_tokens\": [...], \"generated_tokens\": [...]}", "FILE");
+  a.opt("--tokens", &tokens_path,
+        "JSON: an array of ids, or {\"prompt_tokens\": [...], \"generated_tokens\": [...]}", "FILE");
   a.opt("-o,--out", &out, "where to write the logits", "FILE");
   a.opt("--chunk", &chunk, "prefill chunk size (default 128)");
   a.opt("--kv", &kv, "KV cache type: f32 (default), f16, q8_0", "TYPE");
   dev.declare(a);
-  a.flag("--fast", &fast, "use the CPU's fast path (8-bit activations) instead of the exact one, the default here");
+  a.flag("--fast", &fast,
+         "use the CPU's fast path (8-bit activations) instead of the exact one, the default here");
   if (!a.parse(argc, argv)) return 0;
   dev.exact = !fast;  // logits are for comparisons: exact unless asked otherwise
-  if (model.empty() || tokens_path.empty() || out.empty()) throw std::runtime_error("-m, --tokens and --out are required");
+  if (model.empty() || tokens_path.empty() || out.empty())
+    throw std::runtime_error("-m, --tokens and --out are required");
   const std::vector<int32_t> ids = read_tokens(tokens_path);
 
   bluecl_model_params mp = dev.model_params();
@@ -67,7 +70,10 @@ int body(int argc, char** argv) {
   sp.n_ctx = static_cast<int32_t>(std::max<size_t>(ids.size(), 16));
   sp.n_chunk = static_cast<int32_t>(chunk);
   sp.all_logits = 1;
-  sp.kv_type = kv == "f32" ? BLUECL_KV_F32 : kv == "f16" ? BLUECL_KV_F16 : kv == "q8_0" ? BLUECL_KV_Q8_0 : BLUECL_KV_DEFAULT;
+  sp.kv_type = kv == "f32"    ? BLUECL_KV_F32
+               : kv == "f16"  ? BLUECL_KV_F16
+               : kv == "q8_0" ? BLUECL_KV_Q8_0
+                              : BLUECL_KV_DEFAULT;
   if (sp.kv_type == BLUECL_KV_DEFAULT) throw std::runtime_error("--kv must be f32, f16 or q8_0");
   bluecl_session* s = nullptr;
   check(bluecl_session_create(m, &sp, &s), "creating a session");
@@ -86,6 +92,8 @@ int body(int argc, char** argv) {
 
 }  // namespace
 
-int logits_main(int argc, char** argv) { return run_command("logits", body, argc, argv); }
+int logits_main(int argc, char** argv) {
+  return run_command("logits", body, argc, argv);
+}
 
 }  // namespace bluecl::cli

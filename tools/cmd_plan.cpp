@@ -24,10 +24,11 @@ int body(int argc, char** argv) {
   std::string model, mmproj;
   int64_t chunk = 128, vision_batch = 4;
   DeviceArgs dev;
-  Args a("plan", "-m MODEL.gguf [options]",
-         "Prints the placement plan of the prefill-chunk graph and of the one-token (decode) graph: every node\n"
-         "with its output shape, the device it runs on and why (default, pinned, declined by the device,\n"
-         "weights in host memory, where its KV cache lives, a transfer), then the transfers per step.");
+  Args a(
+      "plan", "-m MODEL.gguf [options]",
+      "Prints the placement plan of the prefill-chunk graph and of the one-token (decode) graph: every node\n"
+      "with its output shape, the device it runs on and why (default, pinned, declined by the device,\n"
+      "weights in host memory, where its KV cache lives, a transfer), then the transfers per step.");
   a.opt("-m,--model", &model, "the language model", "FILE");
   a.opt("--chunk", &chunk, "prefill chunk size (default 128)");
   a.opt("--mmproj", &mmproj, "also plan the vision tower for a batch of tiles", "FILE");
@@ -55,15 +56,19 @@ int body(int argc, char** argv) {
     size_t len = 0;
     bluecl_model_vision_plan(m, static_cast<int32_t>(vision_batch), nullptr, 0, &len);
     std::string text(len + 1, '\0');
-    check(bluecl_model_vision_plan(m, static_cast<int32_t>(vision_batch), text.data(), text.size(), &len), "planning");
+    check(bluecl_model_vision_plan(m, static_cast<int32_t>(vision_batch), text.data(), text.size(), &len),
+          "planning");
     text.resize(len);
-    std::printf("\n== vision tower: a batch of %lld tiles ==\n%s", static_cast<long long>(vision_batch), text.c_str());
+    std::printf("\n== vision tower: a batch of %lld tiles ==\n%s", static_cast<long long>(vision_batch),
+                text.c_str());
   }
   return 0;
 }
 
 }  // namespace
 
-int plan_main(int argc, char** argv) { return run_command("plan", body, argc, argv); }
+int plan_main(int argc, char** argv) {
+  return run_command("plan", body, argc, argv);
+}
 
 }  // namespace bluecl::cli

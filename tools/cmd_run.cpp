@@ -9,10 +9,10 @@
 #include <cstdio>
 #include <fstream>
 #include <iterator>
-#include <random>
-#include <vector>
 #include <memory>
+#include <random>
 #include <stdexcept>
+#include <vector>
 
 namespace bluecl::cli {
 
@@ -48,15 +48,16 @@ std::vector<ImagePtr> encode_images(bluecl_model* m, const std::vector<std::stri
     const std::string& file = files[i];
     bluecl_image* img = out[i].get();
     check(bluecl_image_wait(img), ("encoding " + file).c_str());
-    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    const double ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     int32_t gm = 0, gn = 0;
     const float* embd = nullptr;
     size_t n_tokens = 0, n_embd = 0;
     check(bluecl_image_grid_of(img, &gm, &gn), "reading the image grid");
     check(bluecl_image_embeddings(img, &embd, &n_tokens, &n_embd), "reading the image tokens");
     if (!quiet)
-      std::fprintf(stderr, "image %s: grid %d:%d, %d tiles, %zu image tokens, encoded by %.0f ms\n", file.c_str(), gm,
-                   gn, gm * gn + 1, n_tokens, ms);
+      std::fprintf(stderr, "image %s: grid %d:%d, %d tiles, %zu image tokens, encoded by %.0f ms\n",
+                   file.c_str(), gm, gn, gm * gn + 1, n_tokens, ms);
   }
   return out;
 }
@@ -67,18 +68,20 @@ int body(int argc, char** argv) {
   int64_t vision_batch = 4;
   DeviceArgs dev;
   bluecl_sampler_params sp = bluecl_sampler_default_params();
-  int64_t n_predict = 128, ctx = 0, chunk = 128, top_k = sp.top_k, repeat_last_n = sp.repeat_last_n, seed = -1;
+  int64_t n_predict = 128, ctx = 0, chunk = 128, top_k = sp.top_k, repeat_last_n = sp.repeat_last_n,
+          seed = -1;
   double temp = sp.temperature, top_p = sp.top_p, min_p = sp.min_p, repeat_penalty = sp.repeat_penalty;
   bool chat = false, quiet = false;
   std::vector<std::string> stops;
-  Args a("run", "-m MODEL.gguf [--mmproj VISION.gguf --image FILE...] -p PROMPT [options]",
-         "Generates text from PROMPT and streams it to stdout. With a random-weight model (bluecl gen-model)\n"
-         "the text is meaningless, but every stage runs for real.\n\n"
-         "Images: each --image fills one <image> marker of the prompt, in order (\"Compare <image> with\n"
-         "<image>\"). With --chat and no marker, the images go before the question as in BlueLM's template\n"
-         "[|Human|]:<im_start><image><im_end>PROMPT\\n[|AI|]:. An image becomes a grid of 384 px tiles plus a\n"
-         "thumbnail (196 tokens each with SigLIP); the grid, tile count, token count and encode time are\n"
-         "printed to stderr.");
+  Args a(
+      "run", "-m MODEL.gguf [--mmproj VISION.gguf --image FILE...] -p PROMPT [options]",
+      "Generates text from PROMPT and streams it to stdout. With a random-weight model (bluecl gen-model)\n"
+      "the text is meaningless, but every stage runs for real.\n\n"
+      "Images: each --image fills one <image> marker of the prompt, in order (\"Compare <image> with\n"
+      "<image>\"). With --chat and no marker, the images go before the question as in BlueLM's template\n"
+      "[|Human|]:<im_start><image><im_end>PROMPT\\n[|AI|]:. An image becomes a grid of 384 px tiles plus a\n"
+      "thumbnail (196 tokens each with SigLIP); the grid, tile count, token count and encode time are\n"
+      "printed to stderr.");
   a.opt("-m,--model", &model, "the language model (GGUF: llama or bluelm architecture)", "FILE");
   a.opt("--mmproj", &mmproj, "the vision tower (mmproj GGUF) that turns images into image tokens", "FILE");
   a.multi("--image", &image_files, "a PNG or JPEG image for the prompt (repeatable; needs --mmproj)", "FILE");
@@ -86,10 +89,12 @@ int body(int argc, char** argv) {
   a.opt("-p,--prompt", &prompt, "the prompt");
   a.opt("-f,--file", &prompt_file, "read the prompt from FILE", "FILE");
   a.flag("--chat", &chat, "wrap the prompt in BlueLM's chat template [|Human|]:PROMPT\\n[|AI|]:");
-  a.opt("-n,--n-predict", &n_predict, "tokens to generate; -1: until end of text or the context is full (default 128)");
+  a.opt("-n,--n-predict", &n_predict,
+        "tokens to generate; -1: until end of text or the context is full (default 128)");
   a.opt("--ctx", &ctx, "context length in tokens (default: the model's, at most 2048)");
   a.opt("--chunk", &chunk, "prefill chunk size (default 128)");
-  a.opt("--kv", &kv, "KV cache type: auto, f32, f16, q8_0 (default auto: f16 where the device has fp16)", "TYPE");
+  a.opt("--kv", &kv, "KV cache type: auto, f32, f16, q8_0 (default auto: f16 where the device has fp16)",
+        "TYPE");
   a.opt("--temp", &temp, "sampling temperature; 0 = greedy (default 0.8)");
   a.opt("--top-k", &top_k, "keep the K most likely tokens; 0 = off (default 40)");
   a.opt("--top-p", &top_p, "nucleus sampling mass; 1 = off (default 0.95)");
@@ -112,7 +117,8 @@ int body(int argc, char** argv) {
   }
   if (!mmproj.empty()) {  // the library checks this too, but only after loading everything
     size_t markers = 0;
-    for (size_t at = prompt.find("<image>"); at != std::string::npos; at = prompt.find("<image>", at + 7)) ++markers;
+    for (size_t at = prompt.find("<image>"); at != std::string::npos; at = prompt.find("<image>", at + 7))
+      ++markers;
     if (markers != image_files.size() && !(chat && markers == 0))
       throw std::runtime_error("the prompt has " + std::to_string(markers) + " <image> markers for " +
                                std::to_string(image_files.size()) +
@@ -144,9 +150,13 @@ int body(int argc, char** argv) {
 
   bluecl_generate_params gp = bluecl_generate_default_params();
   gp.n_predict = static_cast<int32_t>(n_predict);
-  gp.sampling = {static_cast<float>(temp),           static_cast<int32_t>(top_k), static_cast<float>(top_p),
-                 static_cast<float>(min_p),          static_cast<float>(repeat_penalty),
-                 static_cast<int32_t>(repeat_last_n), seed < 0 ? std::random_device{}() : static_cast<uint64_t>(seed)};
+  gp.sampling = {static_cast<float>(temp),
+                 static_cast<int32_t>(top_k),
+                 static_cast<float>(top_p),
+                 static_cast<float>(min_p),
+                 static_cast<float>(repeat_penalty),
+                 static_cast<int32_t>(repeat_last_n),
+                 seed < 0 ? std::random_device{}() : static_cast<uint64_t>(seed)};
   std::vector<const char*> stop_ptrs;
   for (const std::string& st : stops) stop_ptrs.push_back(st.c_str());
   gp.stop = stop_ptrs.data();
@@ -168,17 +178,22 @@ int body(int argc, char** argv) {
     if (info.programs_compiled + info.programs_cached > 0)
       std::fprintf(stderr, "kernels: %d programs compiled in %.0f ms, %d loaded from the cache in %.0f ms\n",
                    info.programs_compiled, info.compile_ms, info.programs_cached, info.cache_load_ms);
-    static const char* reasons[] = {"token budget", "end of text", "stop string", "cancelled", "context full"};
-    std::fprintf(stderr, "prompt: %d tokens in %.0f ms (%.1f tok/s); generated: %d tokens in %.0f ms (%.1f tok/s); stop: %s\n",
-                 st.n_prompt, st.prefill_ms, st.prefill_ms > 0 ? st.n_prompt * 1000.0 / st.prefill_ms : 0.0,
-                 st.n_generated, st.decode_ms, st.decode_ms > 0 ? st.n_generated * 1000.0 / st.decode_ms : 0.0,
-                 reasons[st.stop_reason]);
+    static const char* reasons[] = {"token budget", "end of text", "stop string", "cancelled",
+                                    "context full"};
+    std::fprintf(
+        stderr,
+        "prompt: %d tokens in %.0f ms (%.1f tok/s); generated: %d tokens in %.0f ms (%.1f tok/s); stop: %s\n",
+        st.n_prompt, st.prefill_ms, st.prefill_ms > 0 ? st.n_prompt * 1000.0 / st.prefill_ms : 0.0,
+        st.n_generated, st.decode_ms, st.decode_ms > 0 ? st.n_generated * 1000.0 / st.decode_ms : 0.0,
+        reasons[st.stop_reason]);
   }
   return 0;
 }
 
 }  // namespace
 
-int run_main(int argc, char** argv) { return run_command("run", body, argc, argv); }
+int run_main(int argc, char** argv) {
+  return run_command("run", body, argc, argv);
+}
 
 }  // namespace bluecl::cli

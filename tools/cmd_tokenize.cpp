@@ -39,7 +39,8 @@ int body(int argc, char** argv) {
   std::unique_ptr<bluecl_model, void (*)(bluecl_model*)> owner(m, bluecl_model_free);
   size_t n = 0;
   std::vector<int32_t> ids(text.size() + 8);
-  check(bluecl_tokenize(m, text.data(), text.size(), no_bos ? 0 : 1, special ? 1 : 0, ids.data(), ids.size(), &n),
+  check(bluecl_tokenize(m, text.data(), text.size(), no_bos ? 0 : 1, special ? 1 : 0, ids.data(), ids.size(),
+                        &n),
         "tokenizing");
   for (size_t i = 0; i < n; ++i) std::printf(i ? " %d" : "%d", ids[i]);
   std::printf("\n");
@@ -48,6 +49,8 @@ int body(int argc, char** argv) {
 
 }  // namespace
 
-int tokenize_main(int argc, char** argv) { return run_command("tokenize", body, argc, argv); }
+int tokenize_main(int argc, char** argv) {
+  return run_command("tokenize", body, argc, argv);
+}
 
 }  // namespace bluecl::cli

@@ -13,8 +13,8 @@ namespace {
 
 void print_result(const bluecl_tune_result* r, void*) {
   const double gain = r->best_ms > 0 && r->default_ms > 0 ? r->default_ms / r->best_ms : 0;
-  std::printf("| %-20s | %-26s | %10.3f | %10.3f | %5.2fx | %3d / %-3d |\n", r->key, r->best, r->default_ms, r->best_ms,
-              gain, r->n_rejected, r->n_tried);
+  std::printf("| %-20s | %-26s | %10.3f | %10.3f | %5.2fx | %3d / %-3d |\n", r->key, r->best, r->default_ms,
+              r->best_ms, gain, r->n_rejected, r->n_tried);
   std::fflush(stdout);
 }
 
@@ -22,13 +22,15 @@ int body(int argc, char** argv) {
   std::string model, mmproj, device;
   int64_t chunk = 128, threads = 0;
   bool quick = false, dry = false;
-  Args a("tune", "[-m MODEL.gguf] [--mmproj VISION.gguf] [options]",
-         "Tries the launch parameters of each hot OpenCL kernel (matmul per weight type for one token and for\n"
-         "a prefill chunk, rms_norm, layer_norm: variant, work-group size, outputs per work-item, tile shape)\n"
-         "at the model's shapes, rejects every launch whose result differs from the CPU reference, and keeps\n"
-         "the fastest in a tuning file beside the program cache, keyed by device and driver. Later runs on that\n"
-         "device use it (BLUECL_TUNING=off ignores it). Without -m/--mmproj: the full-size bluelm-v-3b shapes.\n"
-         "Times are kernel times by OpenCL event profiling, summed over the key's shapes.");
+  Args a(
+      "tune", "[-m MODEL.gguf] [--mmproj VISION.gguf] [options]",
+      "Tries the launch parameters of each hot OpenCL kernel (matmul per weight type for one token and for\n"
+      "a prefill chunk, rms_norm, layer_norm: variant, work-group size, outputs per work-item, tile shape)\n"
+      "at the model's shapes, rejects every launch whose result differs from the CPU reference, and keeps\n"
+      "the fastest in a tuning file beside the program cache, keyed by device and driver. Later runs on "
+      "that\n"
+      "device use it (BLUECL_TUNING=off ignores it). Without -m/--mmproj: the full-size bluelm-v-3b shapes.\n"
+      "Times are kernel times by OpenCL event profiling, summed over the key's shapes.");
   a.opt("-m,--model", &model, "the language model whose matrices are tuned", "FILE");
   a.opt("--mmproj", &mmproj, "the vision tower whose matrices are tuned", "FILE");
   a.opt("--device", &device, "the OpenCL device: an index or a name substring (default: as bluecl run)", "D");
@@ -48,8 +50,8 @@ int body(int argc, char** argv) {
   p.n_threads = static_cast<int32_t>(threads);
   p.progress = stderr_progress;
   p.on_result = print_result;
-  std::printf("| %-20s | %-26s | %10s | %10s | %6s | %-9s |\n", "kernel", "best launch", "default ms", "best ms", "gain",
-              "rejected");
+  std::printf("| %-20s | %-26s | %10s | %10s | %6s | %-9s |\n", "kernel", "best launch", "default ms",
+              "best ms", "gain", "rejected");
   std::printf("|%s|%s|%s|%s|%s|%s|\n", std::string(22, '-').c_str(), std::string(28, '-').c_str(),
               std::string(12, '-').c_str(), std::string(12, '-').c_str(), std::string(8, '-').c_str(),
               std::string(11, '-').c_str());
@@ -61,6 +63,8 @@ int body(int argc, char** argv) {
 
 }  // namespace
 
-int tune_main(int argc, char** argv) { return run_command("tune", body, argc, argv); }
+int tune_main(int argc, char** argv) {
+  return run_command("tune", body, argc, argv);
+}
 
 }  // namespace bluecl::cli

@@ -11,12 +11,12 @@
 
 #include <fmt/format.h>
 
+#include <unistd.h>
 #include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <map>
-#include <unistd.h>
 
 namespace bluecl::cli {
 
@@ -85,7 +85,8 @@ T parse_number(const std::string& opt, const std::string& s) {
   T v{};
   const char* end = s.data() + s.size();
   auto [p, ec] = std::from_chars(s.data(), end, v);
-  if (ec != std::errc() || p != end || s.empty()) usage("{} expects a non-negative integer, got '{}'", opt, s);
+  if (ec != std::errc() || p != end || s.empty())
+    usage("{} expects a non-negative integer, got '{}'", opt, s);
   return v;
 }
 
@@ -96,10 +97,10 @@ int64_t parse_positive(const std::string& opt, const std::string& s) {
 }
 
 // Options that take a value, and flags that do not.
-const char* const kValued[] = {"--preset", "--out", "--mmproj-out", "--vocab", "--arch", "--type", "--hidden",
-                               "--layers", "--heads", "--kv-heads", "--ffn", "--ctx", "--vit-type", "--vit-hidden",
-                               "--vit-layers", "--vit-heads", "--vit-ffn", "--vit-image", "--vit-patch", "--seed",
-                               "--threads"};
+const char* const kValued[] = {
+    "--preset",     "--out",       "--mmproj-out", "--vocab",     "--arch",      "--type",     "--hidden",
+    "--layers",     "--heads",     "--kv-heads",   "--ffn",       "--ctx",       "--vit-type", "--vit-hidden",
+    "--vit-layers", "--vit-heads", "--vit-ffn",    "--vit-image", "--vit-patch", "--seed",     "--threads"};
 const char* const kFlags[] = {"--vision", "--force", "--help"};
 
 // Reads argv into option -> value (the last occurrence wins), so the preset applies before the overrides
@@ -165,7 +166,8 @@ gen::GenOptions options_from(const std::map<std::string, std::string>& args) {
   }
   if (auto* v = get("--kv-heads")) s.n_head_kv = parse_positive("--kv-heads", *v);
   if (auto* v = get("--seed")) o.seed = parse_number<uint64_t>("--seed", *v);
-  if (auto* v = get("--threads")) o.n_threads = static_cast<int>(std::min<int64_t>(parse_positive("--threads", *v), 256));
+  if (auto* v = get("--threads"))
+    o.n_threads = static_cast<int>(std::min<int64_t>(parse_positive("--threads", *v), 256));
   o.force = get("--force") != nullptr;
 
   bool vision = o.vit.has_value() || get("--vision") || get("--mmproj-out");
@@ -197,8 +199,10 @@ class Progress {
   void operator()(const gen::GenProgress& p) {
     const double mb = p.bytes / 1e6, total = p.total_bytes / 1e6;
     if (tty_) {
-      std::fputs(fmt::format("\r  {}: tensor {}/{}, {:.1f}/{:.1f} MB", p.file, p.tensor, p.n_tensors, mb, total).c_str(),
-                 stderr);
+      std::fputs(
+          fmt::format("\r  {}: tensor {}/{}, {:.1f}/{:.1f} MB", p.file, p.tensor, p.n_tensors, mb, total)
+              .c_str(),
+          stderr);
       if (p.tensor == p.n_tensors) std::fputc('\n', stderr);
       return;
     }
@@ -206,8 +210,10 @@ class Progress {
     if (p.tensor == 1) last_tenth_ = -1;
     if (tenth != last_tenth_ || p.tensor == p.n_tensors) {
       last_tenth_ = tenth;
-      std::fputs(fmt::format("  {}: tensor {}/{}, {:.1f}/{:.1f} MB\n", p.file, p.tensor, p.n_tensors, mb, total).c_str(),
-                 stderr);
+      std::fputs(
+          fmt::format("  {}: tensor {}/{}, {:.1f}/{:.1f} MB\n", p.file, p.tensor, p.n_tensors, mb, total)
+              .c_str(),
+          stderr);
     }
   }
 
@@ -219,21 +225,25 @@ class Progress {
 void print_summary(const std::vector<gen::GenFileReport>& reps, double seconds) {
   uint64_t bytes = 0;
   for (const gen::GenFileReport& r : reps) {
-    std::fputs(fmt::format("{}: {} tensors, {:.1f} M parameters, {:.1f} MB\n", r.path, r.n_tensors, r.n_params / 1e6,
-                           r.file_bytes / 1e6).c_str(),
+    std::fputs(fmt::format("{}: {} tensors, {:.1f} M parameters, {:.1f} MB\n", r.path, r.n_tensors,
+                           r.n_params / 1e6, r.file_bytes / 1e6)
+                   .c_str(),
                stdout);
     if (!r.f16_fallbacks.empty())
-      std::fputs(fmt::format("  {} matrices written as f16 (rows not whole blocks), e.g. {}\n", r.f16_fallbacks.size(),
-                             r.f16_fallbacks.front()).c_str(),
+      std::fputs(fmt::format("  {} matrices written as f16 (rows not whole blocks), e.g. {}\n",
+                             r.f16_fallbacks.size(), r.f16_fallbacks.front())
+                     .c_str(),
                  stdout);
     bytes += r.file_bytes;
   }
   std::fputs(fmt::format("wrote {:.1f} MB in {:.1f} s ({:.0f} MB/s)\n", bytes / 1e6, seconds,
-                         seconds > 0 ? bytes / 1e6 / seconds : 0.0).c_str(),
+                         seconds > 0 ? bytes / 1e6 / seconds : 0.0)
+                 .c_str(),
              stdout);
-  std::fputs("note: the weights are random, so the model's text (and image tokens) are meaningless; every stage "
-             "still runs for real, at the real size and speed\n",
-             stdout);
+  std::fputs(
+      "note: the weights are random, so the model's text (and image tokens) are meaningless; every stage "
+      "still runs for real, at the real size and speed\n",
+      stdout);
 }
 
 }  // namespace

@@ -45,7 +45,7 @@ uint64_t fnv1a(std::string_view s) {
 
 // How a tensor's values are drawn.
 struct Init {
-  float std = 0.0f;    // uniform in (-a, a) with a = sqrt(3) * std; 0: every value is `value`
+  float std = 0.0f;  // uniform in (-a, a) with a = sqrt(3) * std; 0: every value is `value`
   float value = 0.0f;
 };
 
@@ -85,7 +85,8 @@ void fill_tensor(const TensorSpec& t, uint64_t seed, int n_threads, uint8_t* dst
   };
   // Threads only pay off for the big matrices.
   const int64_t per_thread = 1 << 18;
-  const int n = static_cast<int>(std::clamp<int64_t>(t.shape.numel() / per_thread, 1, std::max(1, n_threads)));
+  const int n =
+      static_cast<int>(std::clamp<int64_t>(t.shape.numel() / per_thread, 1, std::max(1, n_threads)));
   if (n == 1) {
     rows(0, n_rows);
     return;
@@ -118,7 +119,9 @@ class TensorList {
   std::vector<std::string> fallbacks_;
 };
 
-float fan_in_std(int64_t fan_in) { return 1.0f / std::sqrt(static_cast<float>(fan_in)); }
+float fan_in_std(int64_t fan_in) {
+  return 1.0f / std::sqrt(static_cast<float>(fan_in));
+}
 
 TensorList llm_tensors(const LlmShape& s, int64_t n_vocab) {
   const int64_t E = s.n_embd, F = s.n_ff, Ekv = s.n_head_kv * (s.n_embd / s.n_head);
@@ -181,11 +184,16 @@ TensorList vit_tensors(const VitShape& v, int64_t n_proj) {
 // llama.cpp's general.file_type (LLAMA_FTYPE_ALL_F32, MOSTLY_F16, MOSTLY_Q4_0, MOSTLY_Q8_0).
 uint32_t file_type(DType t) {
   switch (t) {
-    case DType::F32: return 0;
-    case DType::F16: return 1;
-    case DType::Q4_0: return 2;
-    case DType::Q8_0: return 7;
-    case DType::I32: break;
+    case DType::F32:
+      return 0;
+    case DType::F16:
+      return 1;
+    case DType::Q4_0:
+      return 2;
+    case DType::Q8_0:
+      return 7;
+    case DType::I32:
+      break;
   }
   BLUECL_ASSERT(false, "no file type for {}", dtype_name(t));
   return 0;
@@ -197,13 +205,16 @@ std::string lower(std::string_view s) {
   return out;
 }
 
-void set_llm_metadata(GgufWriter& w, const LlmShape& s, const GgufFile& vocab, int64_t n_vocab, uint64_t seed) {
+void set_llm_metadata(GgufWriter& w, const LlmShape& s, const GgufFile& vocab, int64_t n_vocab,
+                      uint64_t seed) {
   const std::string& a = s.arch;
   w.set_string("general.architecture", a);
-  w.set_string("general.name", fmt::format("random-{}-h{}-l{}-{}", a, s.n_embd, s.n_layer, lower(dtype_name(s.type))));
+  w.set_string("general.name",
+               fmt::format("random-{}-h{}-l{}-{}", a, s.n_embd, s.n_layer, lower(dtype_name(s.type))));
   w.set_string("general.description",
                fmt::format("random weights (bluecl gen-model, seed {}): every stage runs for real, but the "
-                           "text it produces is meaningless", seed));
+                           "text it produces is meaningless",
+                           seed));
   w.set_u32("general.file_type", file_type(s.type));
   w.set_u32(a + ".context_length", static_cast<uint32_t>(s.n_ctx));
   w.set_u32(a + ".embedding_length", static_cast<uint32_t>(s.n_embd));
@@ -225,7 +236,8 @@ void set_vit_metadata(GgufWriter& w, const VitShape& v, int64_t n_proj, uint64_t
                                            lower(dtype_name(v.type))));
   w.set_string("general.description",
                fmt::format("random weights (bluecl gen-model, seed {}): every stage runs for real, but the "
-                           "image tokens it produces are meaningless", seed));
+                           "image tokens it produces are meaningless",
+                           seed));
   w.set_bool("clip.has_vision_encoder", true);
   w.set_bool("clip.has_text_encoder", false);
   w.set_string("clip.projector_type", "bluelm_v");
@@ -245,7 +257,8 @@ void set_vit_metadata(GgufWriter& w, const VitShape& v, int64_t n_proj, uint64_t
 }
 
 // Adds the tensors as streamed entries and writes the file, reporting progress after each tensor.
-GenFileReport write_file(GgufWriter& w, const TensorList& list, const std::string& path, const GenOptions& opt) {
+GenFileReport write_file(GgufWriter& w, const TensorList& list, const std::string& path,
+                         const GenOptions& opt) {
   GenFileReport rep;
   rep.path = path;
   rep.n_tensors = static_cast<int64_t>(list.specs().size());
@@ -255,7 +268,8 @@ GenFileReport write_file(GgufWriter& w, const TensorList& list, const std::strin
     rep.n_params += static_cast<uint64_t>(t.shape.numel());
     total += dtype_bytes(t.type, t.shape.numel());
   }
-  const int n_threads = opt.n_threads > 0 ? opt.n_threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int n_threads =
+      opt.n_threads > 0 ? opt.n_threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   GenProgress prog{path, 0, rep.n_tensors, 0, total};
   for (const TensorSpec& t : list.specs()) {
     w.add_tensor(t.name, t.type, t.shape, [&opt, &prog, &t, n_threads](uint8_t* dst) {
@@ -282,14 +296,25 @@ void check_range(std::string_view what, int64_t v, int64_t max) {
 
 }  // namespace
 
-std::vector<std::string> preset_names() { return {"tiny", "bluelm-3b", "bluelm-v-3b"}; }
+std::vector<std::string> preset_names() {
+  return {"tiny", "bluelm-3b", "bluelm-v-3b"};
+}
 
 GenOptions preset(std::string_view name) {
   GenOptions o;  // the defaults are the tiny preset
   if (name == "tiny") return o;
   if (name == "bluelm-3b" || name == "bluelm-v-3b") {
-    o.llm = {.arch = "bluelm", .n_embd = 2560, .n_layer = 32, .n_head = 20, .n_head_kv = 20, .n_ff = 6912,
-             .n_ctx = 2048, .rms_eps = 1e-6f, .rope_theta = 10000.0f, .type = DType::Q4_0, .embd_type = DType::Q8_0};
+    o.llm = {.arch = "bluelm",
+             .n_embd = 2560,
+             .n_layer = 32,
+             .n_head = 20,
+             .n_head_kv = 20,
+             .n_ff = 6912,
+             .n_ctx = 2048,
+             .rms_eps = 1e-6f,
+             .rope_theta = 10000.0f,
+             .type = DType::Q4_0,
+             .embd_type = DType::Q8_0};
     if (name == "bluelm-v-3b") o.vit = preset_vision(name);
     return o;
   }
@@ -300,8 +325,14 @@ VitShape preset_vision(std::string_view name) {
   if (name == "tiny") return VitShape{};
   if (name != "bluelm-3b" && name != "bluelm-v-3b")
     fail(Status::InvalidArgument, "unknown preset '{}' (presets: {})", name, fmt::join(preset_names(), ", "));
-  return VitShape{.n_embd = 1152, .n_layer = 27, .n_head = 16, .n_ff = 4304, .image_size = 384, .patch_size = 14,
-                  .eps = 1e-6f, .type = DType::Q8_0};
+  return VitShape{.n_embd = 1152,
+                  .n_layer = 27,
+                  .n_head = 16,
+                  .n_ff = 4304,
+                  .image_size = 384,
+                  .patch_size = 14,
+                  .eps = 1e-6f,
+                  .type = DType::Q8_0};
 }
 
 DType parse_type(std::string_view s) {
@@ -329,9 +360,10 @@ void validate(const GenOptions& opt) {
   if (s.n_head % s.n_head_kv != 0)
     fail(Status::InvalidArgument, "{} heads cannot be grouped over {} KV heads", s.n_head, s.n_head_kv);
   if ((s.n_embd / s.n_head) % 2 != 0)
-    fail(Status::InvalidArgument, "head size {} (hidden {} / {} heads) must be even for RoPE", s.n_embd / s.n_head,
-         s.n_embd, s.n_head);
-  if (!(s.rms_eps > 0.0f && s.rms_eps < 1.0f)) fail(Status::InvalidArgument, "RMS epsilon {} is not in (0, 1)", s.rms_eps);
+    fail(Status::InvalidArgument, "head size {} (hidden {} / {} heads) must be even for RoPE",
+         s.n_embd / s.n_head, s.n_embd, s.n_head);
+  if (!(s.rms_eps > 0.0f && s.rms_eps < 1.0f))
+    fail(Status::InvalidArgument, "RMS epsilon {} is not in (0, 1)", s.rms_eps);
   if (!(s.rope_theta > 1.0f)) fail(Status::InvalidArgument, "RoPE theta {} must be > 1", s.rope_theta);
   for (DType t : {s.type, s.embd_type})
     if (t == DType::I32) fail(Status::InvalidArgument, "weights cannot be {}", dtype_name(t));
@@ -344,10 +376,12 @@ void validate(const GenOptions& opt) {
     check_range("vision image size", v.image_size, 8192);
     check_range("vision patch size", v.patch_size, v.image_size);
     if (v.n_embd % v.n_head != 0)
-      fail(Status::InvalidArgument, "vision hidden size {} is not a multiple of {} heads", v.n_embd, v.n_head);
+      fail(Status::InvalidArgument, "vision hidden size {} is not a multiple of {} heads", v.n_embd,
+           v.n_head);
     if (v.type != DType::F32 && v.type != DType::F16 && v.type != DType::Q8_0)
       fail(Status::InvalidArgument, "vision matrices must be f32, f16 or q8_0, not {}", dtype_name(v.type));
-    if (!(v.eps > 0.0f && v.eps < 1.0f)) fail(Status::InvalidArgument, "vision epsilon {} is not in (0, 1)", v.eps);
+    if (!(v.eps > 0.0f && v.eps < 1.0f))
+      fail(Status::InvalidArgument, "vision epsilon {} is not in (0, 1)", v.eps);
     if (opt.mmproj_out.empty()) fail(Status::InvalidArgument, "a vision tower needs an mmproj output path");
   } else if (!opt.mmproj_out.empty()) {
     fail(Status::InvalidArgument, "an mmproj output path was given but no vision tower is generated");
@@ -360,7 +394,8 @@ void validate(const GenOptions& opt) {
   if (outs.size() == 2 && same_file(outs[0], outs[1]))
     fail(Status::InvalidArgument, "the model and the mmproj cannot both be written to {}", opt.out);
   for (const std::string& p : outs) {
-    if (same_file(p, opt.vocab)) fail(Status::InvalidArgument, "{} is the vocabulary file; refusing to overwrite it", p);
+    if (same_file(p, opt.vocab))
+      fail(Status::InvalidArgument, "{} is the vocabulary file; refusing to overwrite it", p);
     std::error_code ec;
     if (fs::is_directory(p, ec)) fail(Status::InvalidArgument, "{} is a directory", p);
     if (!opt.force && fs::exists(p, ec))

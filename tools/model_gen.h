@@ -57,7 +57,7 @@ struct GenProgress {
   std::string_view file;  // the path being written
   int64_t tensor = 0;     // tensors finished in this file (1-based after each one)
   int64_t n_tensors = 0;
-  uint64_t bytes = 0;     // tensor bytes finished in this file
+  uint64_t bytes = 0;  // tensor bytes finished in this file
   uint64_t total_bytes = 0;
 };
 
@@ -68,8 +68,8 @@ struct GenOptions {
   std::string mmproj_out;       // required when `vit` is set
   std::string vocab;            // a GGUF whose tokenizer.ggml.* keys are copied (n_vocab = its size)
   uint64_t seed = 42;
-  bool force = false;           // overwrite existing files
-  int n_threads = 0;            // 0: all cores
+  bool force = false;                                // overwrite existing files
+  int n_threads = 0;                                 // 0: all cores
   std::function<void(const GenProgress&)> progress;  // after each tensor
 };
 

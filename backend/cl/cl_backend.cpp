@@ -63,7 +63,9 @@ const ClBuffer& cl_buf(TensorRef r) {
   return *b;
 }
 
-const ClSplitWeight* split_of(TensorRef r) { return dynamic_cast<const ClSplitWeight*>(r.buffer); }
+const ClSplitWeight* split_of(TensorRef r) {
+  return dynamic_cast<const ClSplitWeight*>(r.buffer);
+}
 
 // Splits n_blocks quantised GGUF blocks into their quants and fp16 scales (see ClWeightLayout), writing
 // straight to `quants` and `scales` (a mapped buffer or a staging chunk).
@@ -85,7 +87,8 @@ void relayout_blocks(DType t, const void* blocks, int64_t n_blocks, uint8_t* qua
 
 // Rows [row0, row0 + rows) of weight w as they are in the file (GGUF rows hold whole blocks).
 const uint8_t* host_rows(const TensorInfo& w, int64_t row0) {
-  return static_cast<const uint8_t*>(w.data) + static_cast<size_t>(row0) * dtype_bytes(w.dtype, w.shape.last());
+  return static_cast<const uint8_t*>(w.data) +
+         static_cast<size_t>(row0) * dtype_bytes(w.dtype, w.shape.last());
 }
 
 }  // namespace
@@ -103,7 +106,8 @@ ClBackend::ClBackend(const ClDeviceInfo& dev, const ClBackendOptions& opts)
       weights_(std::make_unique<Weights>()),
       usage_(std::make_shared<ClMemoryUsage>()) {
   memory_limit_ = opts.memory_limit;
-  if (const char* env = std::getenv("BLUECL_DEVICE_MEMORY_LIMIT")) memory_limit_ = std::strtoull(env, nullptr, 10);
+  if (const char* env = std::getenv("BLUECL_DEVICE_MEMORY_LIMIT"))
+    memory_limit_ = std::strtoull(env, nullptr, 10);
   weight_alloc_limit_ = rt_->features.max_alloc_bytes;
   size_t lower = opts.max_weight_alloc;
   if (const char* env = std::getenv("BLUECL_MAX_ALLOC"); env && *env) lower = std::strtoull(env, nullptr, 10);
@@ -125,20 +129,32 @@ ClBackend::ClBackend(const ClDeviceInfo& dev, const ClBackendOptions& opts)
 
 ClBackend::~ClBackend() = default;
 
-void ClBackend::decline(OpKind kind, std::string reason) { declined_[static_cast<int>(kind)] = std::move(reason); }
+void ClBackend::decline(OpKind kind, std::string reason) {
+  declined_[static_cast<int>(kind)] = std::move(reason);
+}
 
 bool ClBackend::has_weight(const void* host_data) const {
   std::lock_guard lock(weights_->mu);
   return weights_->bufs.count(host_data) != 0;
 }
 
-const DeviceFeatures& ClBackend::features() const { return rt_->features; }
-size_t ClBackend::allocated_bytes() const { return usage_->now; }
-size_t ClBackend::peak_allocated_bytes() const { return usage_->peak; }
+const DeviceFeatures& ClBackend::features() const {
+  return rt_->features;
+}
+size_t ClBackend::allocated_bytes() const {
+  return usage_->now;
+}
+size_t ClBackend::peak_allocated_bytes() const {
+  return usage_->peak;
+}
 
-std::string ClBackend::name() const { return fmt::format("cl{} ({})", index_, rt_->features.device_name); }
+std::string ClBackend::name() const {
+  return fmt::format("cl{} ({})", index_, rt_->features.device_name);
+}
 
-size_t ClBackend::alignment() const { return std::max<size_t>(rt_->features.base_align_bytes, 64); }
+size_t ClBackend::alignment() const {
+  return std::max<size_t>(rt_->features.base_align_bytes, 64);
+}
 
 Support ClBackend::supports(const Graph& g, const Node& n) const {
   if (n.kind == OpKind::Count_) return Support::no("unknown op");
@@ -155,9 +171,10 @@ Support ClBackend::supports(const Graph& g, const Node& n) const {
                           ((n.kind == OpKind::MatMul && i == 1) || (n.kind == OpKind::GetRows && i == 0));
       if (per > 0 && splits) continue;
       const size_t bytes = cl_weight_layout(base.dtype, base.shape.rows(), base.shape.last()).total_bytes;
-      return Support::no(fmt::format("{} needs {} KiB, over the {} KiB allocation limit, and {}", base.name,
-                                     bytes >> 10, weight_alloc_limit_ >> 10,
-                                     per > 0 ? "only matmul and get_rows split a weight" : "one row does not fit"));
+      return Support::no(
+          fmt::format("{} needs {} KiB, over the {} KiB allocation limit, and {}", base.name, bytes >> 10,
+                      weight_alloc_limit_ >> 10,
+                      per > 0 ? "only matmul and get_rows split a weight" : "one row does not fit"));
     }
     if (t.bytes() > rt_->features.max_alloc_bytes)
       return Support::no(fmt::format("{} needs {} MiB, over the device's {} MiB allocation limit", t.name,
@@ -165,25 +182,44 @@ Support ClBackend::supports(const Graph& g, const Node& n) const {
   }
   const ClRuntime& rt = *rt_;
   switch (n.kind) {
-    case OpKind::MatMul: return clops::supports_matmul(rt, g, n);
-    case OpKind::Add: return clops::supports_add(rt, g, n);
-    case OpKind::Mul: return clops::supports_mul(rt, g, n);
-    case OpKind::Scale: return clops::supports_scale(rt, g, n);
-    case OpKind::RmsNorm: return clops::supports_rms_norm(rt, g, n);
-    case OpKind::LayerNorm: return clops::supports_layer_norm(rt, g, n);
-    case OpKind::Rope: return clops::supports_rope(rt, g, n);
-    case OpKind::SoftMax: return clops::supports_softmax(rt, g, n);
-    case OpKind::Attention: return clops::supports_attention(rt, g, n);
-    case OpKind::SiluMul: return clops::supports_silu_mul(rt, g, n);
-    case OpKind::Gelu: return clops::supports_gelu(rt, g, n);
-    case OpKind::GetRows: return clops::supports_get_rows(rt, g, n);
-    case OpKind::Copy: return clops::supports_copy(rt, g, n);
-    case OpKind::KvWrite: return clops::supports_kv_write(rt, g, n);
-    case OpKind::Im2Col: return clops::supports_im2col(rt, g, n);
-    case OpKind::Concat: return clops::supports_concat(rt, g, n);
-    case OpKind::Downsample: return clops::supports_downsample(rt, g, n);
-    case OpKind::Transfer: return Support::no("transfers are run by the executor");
-    case OpKind::Count_: break;
+    case OpKind::MatMul:
+      return clops::supports_matmul(rt, g, n);
+    case OpKind::Add:
+      return clops::supports_add(rt, g, n);
+    case OpKind::Mul:
+      return clops::supports_mul(rt, g, n);
+    case OpKind::Scale:
+      return clops::supports_scale(rt, g, n);
+    case OpKind::RmsNorm:
+      return clops::supports_rms_norm(rt, g, n);
+    case OpKind::LayerNorm:
+      return clops::supports_layer_norm(rt, g, n);
+    case OpKind::Rope:
+      return clops::supports_rope(rt, g, n);
+    case OpKind::SoftMax:
+      return clops::supports_softmax(rt, g, n);
+    case OpKind::Attention:
+      return clops::supports_attention(rt, g, n);
+    case OpKind::SiluMul:
+      return clops::supports_silu_mul(rt, g, n);
+    case OpKind::Gelu:
+      return clops::supports_gelu(rt, g, n);
+    case OpKind::GetRows:
+      return clops::supports_get_rows(rt, g, n);
+    case OpKind::Copy:
+      return clops::supports_copy(rt, g, n);
+    case OpKind::KvWrite:
+      return clops::supports_kv_write(rt, g, n);
+    case OpKind::Im2Col:
+      return clops::supports_im2col(rt, g, n);
+    case OpKind::Concat:
+      return clops::supports_concat(rt, g, n);
+    case OpKind::Downsample:
+      return clops::supports_downsample(rt, g, n);
+    case OpKind::Transfer:
+      return Support::no("transfers are run by the executor");
+    case OpKind::Count_:
+      break;
   }
   return Support::no("unknown op");
 }
@@ -197,8 +233,8 @@ std::unique_ptr<ClBuffer> ClBackend::alloc_buffer(size_t bytes, std::string_view
     fail(Status::OutOfMemory, "{} needs {} MiB in one buffer, over {}'s limit of {} MiB", what, bytes >> 20,
          rt_->features.device_name, rt_->features.max_alloc_bytes >> 20);
   if (memory_limit_ && usage_->now + bytes > memory_limit_)
-    fail(Status::OutOfMemory, "{} needs {} MiB more, over the memory limit of {} MiB on {}", what, bytes >> 20,
-         memory_limit_ >> 20, rt_->features.device_name);
+    fail(Status::OutOfMemory, "{} needs {} MiB more, over the memory limit of {} MiB on {}", what,
+         bytes >> 20, memory_limit_ >> 20, rt_->features.device_name);
   cl::Buffer b = cl_guard(fmt::format("allocating {} bytes for {}", bytes, what),
                           [&] { return cl::Buffer(rt_->ctx, flags, std::max<size_t>(bytes, 4)); });
   return std::make_unique<ClBuffer>(std::move(b), bytes, usage_);
@@ -206,12 +242,14 @@ std::unique_ptr<ClBuffer> ClBackend::alloc_buffer(size_t bytes, std::string_view
 
 void ClBackend::write(TensorRef dst, const void* src, size_t bytes) {
   if (bytes == 0) return;
-  cl_guard("writing a buffer", [&] { rt_->queue.enqueueWriteBuffer(cl_buf(dst).buf(), CL_TRUE, dst.offset, bytes, src); });
+  cl_guard("writing a buffer",
+           [&] { rt_->queue.enqueueWriteBuffer(cl_buf(dst).buf(), CL_TRUE, dst.offset, bytes, src); });
 }
 
 void ClBackend::read(TensorRef src, void* dst, size_t bytes) {
   if (bytes == 0) return;
-  cl_guard("reading a buffer", [&] { rt_->queue.enqueueReadBuffer(cl_buf(src).buf(), CL_TRUE, src.offset, bytes, dst); });
+  cl_guard("reading a buffer",
+           [&] { rt_->queue.enqueueReadBuffer(cl_buf(src).buf(), CL_TRUE, src.offset, bytes, dst); });
 }
 
 void ClBackend::fill(TensorRef dst, uint8_t byte, size_t bytes) {
@@ -246,8 +284,10 @@ std::unique_ptr<ClBuffer> ClBackend::upload(const TensorInfo& w, int64_t row0, i
     cl_guard(fmt::format("filling {} through a map", w.name), [&] {
       auto* p = static_cast<uint8_t*>(
           q.enqueueMapBuffer(buf->buf(), CL_TRUE, CL_MAP_WRITE_INVALIDATE_REGION, 0, l.total_bytes));
-      if (quant) relayout_blocks(w.dtype, src, n_blocks, p + l.quant_offset, p + l.scale_offset);
-      else std::memcpy(p, src, l.total_bytes);
+      if (quant)
+        relayout_blocks(w.dtype, src, n_blocks, p + l.quant_offset, p + l.scale_offset);
+      else
+        std::memcpy(p, src, l.total_bytes);
       q.enqueueUnmapMemObject(buf->buf(), p);
     });
     return buf;
@@ -274,7 +314,8 @@ std::unique_ptr<ClBuffer> ClBackend::upload(const TensorInfo& w, int64_t row0, i
 
 TensorRef ClBackend::weight(const TensorInfo& w) {
   std::lock_guard lock(weights_->mu);
-  if (auto it = weights_->bufs.find(w.data); it != weights_->bufs.end()) return TensorRef{it->second.get(), 0};
+  if (auto it = weights_->bufs.find(w.data); it != weights_->bufs.end())
+    return TensorRef{it->second.get(), 0};
   const int64_t rows = w.shape.rows(), per = rows_per_part(w);
   if (per <= 0)
     fail(Status::OutOfMemory, "{}: one row needs more than the {} MiB allocation limit of {}", w.name,
@@ -285,9 +326,11 @@ TensorRef ClBackend::weight(const TensorInfo& w) {
   } else {
     auto split = std::make_unique<ClSplitWeight>();
     split->rows_per_part = per;
-    for (int64_t r0 = 0; r0 < rows; r0 += per) split->parts.push_back(upload(w, r0, std::min(per, rows - r0)));
-    log(LogLevel::Info, "cl", "{}: {} rows over the {:.2f} MiB allocation limit, split into {} buffers of {} rows",
-        w.name, rows, static_cast<double>(weight_alloc_limit_) / (1 << 20), split->parts.size(), per);
+    for (int64_t r0 = 0; r0 < rows; r0 += per)
+      split->parts.push_back(upload(w, r0, std::min(per, rows - r0)));
+    log(LogLevel::Info, "cl",
+        "{}: {} rows over the {:.2f} MiB allocation limit, split into {} buffers of {} rows", w.name, rows,
+        static_cast<double>(weight_alloc_limit_) / (1 << 20), split->parts.size(), per);
     entry = std::move(split);
   }
   weights_->bytes += entry->size();
@@ -304,7 +347,9 @@ void ClBackend::release_weight(const void* host_data) {
   weights_->bufs.erase(it);
 }
 
-size_t ClBackend::weight_bytes() const { return weights_->bytes; }
+size_t ClBackend::weight_bytes() const {
+  return weights_->bytes;
+}
 
 void ClBackend::run(const Graph& g, const Node& n, std::span<const TensorRef> src, TensorRef dst,
                     const Step& step) {
@@ -318,25 +363,43 @@ void ClBackend::run(const Graph& g, const Node& n, std::span<const TensorRef> sr
     if (n.kind == OpKind::GetRows && split_of(src[0])) return get_rows_split(a, *split_of(src[0]));
     for (int i = 0; i < n.n_src; ++i) BLUECL_ASSERT(!split_of(src[i]), "{} reads a split weight", op);
     switch (n.kind) {
-      case OpKind::MatMul: return clops::matmul(a);
-      case OpKind::Add: return clops::add(a);
-      case OpKind::Mul: return clops::mul(a);
-      case OpKind::Scale: return clops::scale(a);
-      case OpKind::RmsNorm: return clops::rms_norm(a);
-      case OpKind::LayerNorm: return clops::layer_norm(a);
-      case OpKind::Rope: return clops::rope(a);
-      case OpKind::SoftMax: return clops::softmax(a);
-      case OpKind::Attention: return clops::attention(a);
-      case OpKind::SiluMul: return clops::silu_mul(a);
-      case OpKind::Gelu: return clops::gelu(a);
-      case OpKind::GetRows: return clops::get_rows(a);
-      case OpKind::Copy: return clops::copy(a);
-      case OpKind::KvWrite: return clops::kv_write(a);
-      case OpKind::Im2Col: return clops::im2col(a);
-      case OpKind::Concat: return clops::concat(a);
-      case OpKind::Downsample: return clops::downsample(a);
+      case OpKind::MatMul:
+        return clops::matmul(a);
+      case OpKind::Add:
+        return clops::add(a);
+      case OpKind::Mul:
+        return clops::mul(a);
+      case OpKind::Scale:
+        return clops::scale(a);
+      case OpKind::RmsNorm:
+        return clops::rms_norm(a);
+      case OpKind::LayerNorm:
+        return clops::layer_norm(a);
+      case OpKind::Rope:
+        return clops::rope(a);
+      case OpKind::SoftMax:
+        return clops::softmax(a);
+      case OpKind::Attention:
+        return clops::attention(a);
+      case OpKind::SiluMul:
+        return clops::silu_mul(a);
+      case OpKind::Gelu:
+        return clops::gelu(a);
+      case OpKind::GetRows:
+        return clops::get_rows(a);
+      case OpKind::Copy:
+        return clops::copy(a);
+      case OpKind::KvWrite:
+        return clops::kv_write(a);
+      case OpKind::Im2Col:
+        return clops::im2col(a);
+      case OpKind::Concat:
+        return clops::concat(a);
+      case OpKind::Downsample:
+        return clops::downsample(a);
       case OpKind::Transfer:
-      case OpKind::Count_: break;
+      case OpKind::Count_:
+        break;
     }
   } catch (const cl::Error& e) {
     throw_cl_error(e.err(), e.what(), fmt::format("running {} ({})", op, g.info(n.out).name));
@@ -360,7 +423,8 @@ void ClBackend::matmul_split(clops::OpArgs a, const ClSplitWeight& w) {
   const size_t per = static_cast<size_t>(w.rows_per_part);
   const clops::Mem dst = a.dst, bias = a.opt(2);
   const size_t bias_el = a.has(2) ? dtype_bytes(a.in(2).dtype, 1) : 0;
-  const cl::Buffer* tmp = M > 1 ? &scratch(scratch_, M * per * sizeof(float), "split matmul outputs") : nullptr;
+  const cl::Buffer* tmp =
+      M > 1 ? &scratch(scratch_, M * per * sizeof(float), "split matmul outputs") : nullptr;
   for (size_t p = 0; p < w.parts.size(); ++p) {
     const size_t r0 = p * per, np = std::min(per, N - r0);
     TensorInfo part = wi;
@@ -372,7 +436,8 @@ void ClBackend::matmul_split(clops::OpArgs a, const ClSplitWeight& w) {
     clops::matmul(a);
     if (tmp && !rt_->dry)
       rt_->queue.enqueueCopyBufferRect(*tmp, *dst.buf, {0, 0, 0}, {dst.off + r0 * sizeof(float), 0, 0},
-                                       {np * sizeof(float), M, 1}, np * sizeof(float), 0, N * sizeof(float), 0);
+                                       {np * sizeof(float), M, 1}, np * sizeof(float), 0, N * sizeof(float),
+                                       0);
   }
 }
 
@@ -384,7 +449,8 @@ void ClBackend::get_rows_split(clops::OpArgs a, const ClSplitWeight& w) {
   const int64_t rows = ti.shape[0], D = ti.shape[1], n = ii.shape[0], per = w.rows_per_part;
   if (n == 0) return;
   std::vector<int32_t> ids(static_cast<size_t>(n), 0);
-  if (!rt_->dry) rt_->queue.enqueueReadBuffer(*a.src[1].buf, CL_TRUE, a.src[1].off, ids.size() * 4, ids.data());
+  if (!rt_->dry)
+    rt_->queue.enqueueReadBuffer(*a.src[1].buf, CL_TRUE, a.src[1].off, ids.size() * 4, ids.data());
   std::vector<size_t> part(ids.size());
   for (size_t r = 0; r < ids.size(); ++r) {
     const int64_t id = std::clamp<int64_t>(ids[r], 0, rows - 1);  // as get_rows.cl clamps

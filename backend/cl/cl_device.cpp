@@ -37,10 +37,13 @@ bool has_ext(const std::string& exts, std::string_view name) {
 std::string DeviceFeatures::summary() const {
   return fmt::format(
       "OpenCL C {}.{}, {} compute units at {} MHz, {} MiB global ({} MiB max alloc), {} KiB local, "
-      "work-group <= {}, fp16 {}, subgroups {}{}, int8 dot {}, images {}, unified memory {}, base align {} B{}",
+      "work-group <= {}, fp16 {}, subgroups {}{}, int8 dot {}, images {}, unified memory {}, base align {} "
+      "B{}",
       cl_c_major, cl_c_minor, compute_units, max_clock_mhz, global_mem_bytes >> 20, max_alloc_bytes >> 20,
       local_mem_bytes >> 10, max_work_group_size, fp16 ? "yes" : "no", subgroups ? "yes" : "no",
-      required_subgroup_sizes.empty() ? "" : fmt::format(" (required sizes {})", fmt::join(required_subgroup_sizes, "/")),
+      required_subgroup_sizes.empty()
+          ? ""
+          : fmt::format(" (required sizes {})", fmt::join(required_subgroup_sizes, "/")),
       int_dot ? "yes" : "no", images ? "yes" : "no", unified_memory ? "yes" : "no", base_align_bytes,
       profile.empty() ? "" : fmt::format(", {} profile", profile));
 }
@@ -49,7 +52,8 @@ std::optional<DeviceProfile> device_profile(std::string_view name) {
   if (name.empty()) return std::nullopt;
   // Limits that current Adreno (6xx-7xx) and Mali (G7x) GPUs all meet.
   if (name == "mobile") return DeviceProfile{"mobile", 256, 32u << 10, 1ull << 30};
-  fail(Status::InvalidArgument, "BLUECL_DEVICE_PROFILE={}: unknown device profile (known: mobile; unset for the device's own limits)",
+  fail(Status::InvalidArgument,
+       "BLUECL_DEVICE_PROFILE={}: unknown device profile (known: mobile; unset for the device's own limits)",
        name);
 }
 
@@ -90,12 +94,14 @@ DeviceFeatures read_device_features(const cl::Platform& p, const cl::Device& d) 
     f.subgroups = has_ext(f.extensions, "cl_khr_subgroups") || has_ext(f.extensions, "cl_intel_subgroups");
     f.command_buffer = has_ext(f.extensions, "cl_khr_command_buffer");
     f.int_dot = has_ext(f.extensions, "cl_khr_integer_dot_product");
-    if (has_ext(f.extensions, "cl_intel_required_subgroup_size") && has_ext(f.extensions, "cl_intel_subgroups")) {
+    if (has_ext(f.extensions, "cl_intel_required_subgroup_size") &&
+        has_ext(f.extensions, "cl_intel_subgroups")) {
       constexpr cl_device_info kSubGroupSizesIntel = 0x4108;  // CL_DEVICE_SUB_GROUP_SIZES_INTEL
       size_t bytes = 0;
       if (clGetDeviceInfo(d(), kSubGroupSizesIntel, 0, nullptr, &bytes) == CL_SUCCESS && bytes > 0) {
         f.required_subgroup_sizes.resize(bytes / sizeof(size_t));
-        if (clGetDeviceInfo(d(), kSubGroupSizesIntel, bytes, f.required_subgroup_sizes.data(), nullptr) != CL_SUCCESS)
+        if (clGetDeviceInfo(d(), kSubGroupSizesIntel, bytes, f.required_subgroup_sizes.data(), nullptr) !=
+            CL_SUCCESS)
           f.required_subgroup_sizes.clear();
       }
     }
@@ -174,7 +180,8 @@ std::optional<ClDeviceInfo> select_cl_device(std::string_view spec, std::string*
   }
   const std::string needle = lower(spec);
   for (const ClDeviceInfo& d : devices)
-    if (lower(d.features.platform_name + " " + d.features.device_name).find(needle) != std::string::npos) return d;
+    if (lower(d.features.platform_name + " " + d.features.device_name).find(needle) != std::string::npos)
+      return d;
   return say(fmt::format("no OpenCL device matches '{}'", spec));
 }
 

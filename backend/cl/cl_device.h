@@ -24,13 +24,13 @@ struct DeviceFeatures {
   std::string opencl_c_version;  // "OpenCL C 1.2 PoCL"
   int cl_c_major = 1, cl_c_minor = 2;
   bool is_gpu = false, is_cpu = false;
-  bool fp16 = false;             // cl_khr_fp16: half arithmetic
+  bool fp16 = false;  // cl_khr_fp16: half arithmetic
   bool fp64 = false;
-  bool subgroups = false;        // cl_khr_subgroups or cl_intel_subgroups
+  bool subgroups = false;  // cl_khr_subgroups or cl_intel_subgroups
   bool images = false;
-  bool unified_memory = false;   // host and device share memory (CPU devices, APUs, mobile GPUs)
-  bool command_buffer = false;   // cl_khr_command_buffer
-  bool int_dot = false;          // cl_khr_integer_dot_product (packed 4x8-bit dot products)
+  bool unified_memory = false;  // host and device share memory (CPU devices, APUs, mobile GPUs)
+  bool command_buffer = false;  // cl_khr_command_buffer
+  bool int_dot = false;         // cl_khr_integer_dot_product (packed 4x8-bit dot products)
   // Subgroup sizes a kernel may require (cl_intel_required_subgroup_size); empty: none can be required.
   std::vector<size_t> required_subgroup_sizes;
   uint32_t compute_units = 0;
@@ -42,7 +42,8 @@ struct DeviceFeatures {
   uint32_t base_align_bytes = 0;  // CL_DEVICE_MEM_BASE_ADDR_ALIGN, in bytes
   size_t image_max_buffer_size = 0;
   std::string extensions;
-  std::string profile;  // the device profile that clamped the limits above ("mobile"), "" for the device's own
+  std::string
+      profile;  // the device profile that clamped the limits above ("mobile"), "" for the device's own
 
   std::string summary() const;  // one line: "OpenCL C 1.2, 2 CU, fp16 no, subgroups no, ..."
 };

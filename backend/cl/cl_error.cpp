@@ -4,6 +4,8 @@ namespace bluecl {
 
 const char* cl_error_name(cl_int err) {
   switch (err) {
+    // A table of macro calls, which clang-format would re-flow differently on each pass.
+    // clang-format off
 #define E(x) \
   case x: return #x;
     E(CL_SUCCESS) E(CL_DEVICE_NOT_FOUND) E(CL_DEVICE_NOT_AVAILABLE) E(CL_COMPILER_NOT_AVAILABLE)
@@ -26,16 +28,17 @@ const char* cl_error_name(cl_int err) {
     E(CL_INVALID_IMAGE_DESCRIPTOR) E(CL_INVALID_COMPILER_OPTIONS) E(CL_INVALID_LINKER_OPTIONS)
     E(CL_INVALID_DEVICE_PARTITION_COUNT)
 #undef E
-    case -1001: return "CL_PLATFORM_NOT_FOUND_KHR";
+        // clang-format on
+        case -1001 : return "CL_PLATFORM_NOT_FOUND_KHR";
   }
   return "unknown OpenCL error";
 }
 
 void throw_cl_error(cl_int err, std::string_view call, std::string_view doing) {
-  const bool oom = err == CL_MEM_OBJECT_ALLOCATION_FAILURE || err == CL_OUT_OF_RESOURCES ||
-                   err == CL_OUT_OF_HOST_MEMORY;
-  fail(oom ? Status::OutOfMemory : Status::Device, "{} failed: {} ({}) while {}", call, cl_error_name(err), err,
-       doing);
+  const bool oom =
+      err == CL_MEM_OBJECT_ALLOCATION_FAILURE || err == CL_OUT_OF_RESOURCES || err == CL_OUT_OF_HOST_MEMORY;
+  fail(oom ? Status::OutOfMemory : Status::Device, "{} failed: {} ({}) while {}", call, cl_error_name(err),
+       err, doing);
 }
 
 }  // namespace bluecl

@@ -15,9 +15,11 @@ double kernel_seconds(cl::CommandQueue& q, cl::Kernel& k, size_t global, int rep
   double best = 1e30;
   for (int r = 0; r < reps; ++r) {
     cl::Event ev;
-    q.enqueueNDRangeKernel(k, cl::NullRange, cl::NDRange(global), local ? cl::NDRange(local) : cl::NullRange, nullptr, &ev);
+    q.enqueueNDRangeKernel(k, cl::NullRange, cl::NDRange(global), local ? cl::NDRange(local) : cl::NullRange,
+                           nullptr, &ev);
     ev.wait();
-    const double ns = ev.getProfilingInfo<CL_PROFILING_COMMAND_END>() - ev.getProfilingInfo<CL_PROFILING_COMMAND_START>();
+    const double ns =
+        ev.getProfilingInfo<CL_PROFILING_COMMAND_END>() - ev.getProfilingInfo<CL_PROFILING_COMMAND_START>();
     best = std::min(best, ns * 1e-9);
   }
   return best;
@@ -45,17 +47,21 @@ Limits measure_cl_limits(ClBackend& cl, size_t bytes) {
     cl::Kernel rs = rt.kernel(ClProgram::Limits, {}, "read_strided");
     kernel_args(rs, x, n4, out);
     // Chunked kernels: one work-item per group, so the groups spread over the compute units.
-    l.read_gbps = std::max(chunk * items * 16 / kernel_seconds(q, rc, items, 3, 1), n4 * 16 / kernel_seconds(q, rs, items, 3)) / 1e9;
+    l.read_gbps = std::max(chunk * items * 16 / kernel_seconds(q, rc, items, 3, 1),
+                           n4 * 16 / kernel_seconds(q, rs, items, 3)) /
+                  1e9;
 
     cl::Kernel cc = rt.kernel(ClProgram::Limits, {}, "copy_chunked");
     kernel_args(cc, x, y, chunk);
     cl::Kernel cs = rt.kernel(ClProgram::Limits, {}, "copy_strided");
     kernel_args(cs, x, y, n4);
-    l.copy_gbps =
-        std::max(2.0 * chunk * items * 16 / kernel_seconds(q, cc, items, 3, 1), 2.0 * n4 * 16 / kernel_seconds(q, cs, items, 3)) / 1e9;
+    l.copy_gbps = std::max(2.0 * chunk * items * 16 / kernel_seconds(q, cc, items, 3, 1),
+                           2.0 * n4 * 16 / kernel_seconds(q, cs, items, 3)) /
+                  1e9;
 
     const cl_int iters = 4096;
-    const size_t fma_items = std::max<size_t>(rt.features.compute_units, 1) * (rt.features.is_cpu ? 256 : 16384);
+    const size_t fma_items =
+        std::max<size_t>(rt.features.compute_units, 1) * (rt.features.is_cpu ? 256 : 16384);
     cl::Buffer fout(rt.ctx, CL_MEM_READ_WRITE, fma_items * sizeof(float));
     cl::Kernel f = rt.kernel(ClProgram::Limits, {}, "fma_peak");
     kernel_args(f, fout, iters, 0.999f, 0.001f);

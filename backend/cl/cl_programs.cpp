@@ -76,7 +76,8 @@ void store_cached(const fs::path& path, const Hash128& key, const std::vector<un
     f.write(&sum, 8);
     f.commit();
   } catch (const Error& e) {
-    log(LogLevel::Warn, "cl", "cannot write the program cache at {}: {}", path.parent_path().string(), e.what());
+    log(LogLevel::Warn, "cl", "cannot write the program cache at {}: {}", path.parent_path().string(),
+        e.what());
   }
 }
 
@@ -90,11 +91,12 @@ std::string ClDefines::str() const {
 
 ClPrograms::ClPrograms(cl::Context ctx, cl::Device dev, const DeviceFeatures& features)
     : ctx_(std::move(ctx)), dev_(std::move(dev)), features_(features), cache_dir_(bluecl::cache_dir()) {
-  base_options_ = fmt::format("-cl-std=CL{}.{} -DHAS_FP16={} -DHAS_SUBGROUPS={}", std::min(features.cl_c_major, 1),
-                              features.cl_c_major > 1 ? 2 : features.cl_c_minor, features.fp16 ? 1 : 0,
-                              features.subgroups ? 1 : 0);
+  base_options_ = fmt::format(
+      "-cl-std=CL{}.{} -DHAS_FP16={} -DHAS_SUBGROUPS={}", std::min(features.cl_c_major, 1),
+      features.cl_c_major > 1 ? 2 : features.cl_c_minor, features.fp16 ? 1 : 0, features.subgroups ? 1 : 0);
   // BLUECL_CL_OPTIONS: extra build options for every program (kernel development; the Oclgrind test).
-  if (const char* extra = std::getenv("BLUECL_CL_OPTIONS"); extra && *extra) base_options_ += fmt::format(" {}", extra);
+  if (const char* extra = std::getenv("BLUECL_CL_OPTIONS"); extra && *extra)
+    base_options_ += fmt::format(" {}", extra);
 }
 
 ClBuildStats ClPrograms::stats() const {
@@ -105,15 +107,16 @@ ClBuildStats ClPrograms::stats() const {
 std::string ClPrograms::source_of(ClProgram p) const {
   const ClProgramSource& src = cl_program_source(p);
   if (const char* dir = std::getenv("BLUECL_KERNEL_DIR"); dir && *dir)
-    return read_file(fs::path(dir) / "common.cl") + "\n" + read_file(fs::path(dir) / (std::string(src.stem) + ".cl"));
+    return read_file(fs::path(dir) / "common.cl") + "\n" +
+           read_file(fs::path(dir) / (std::string(src.stem) + ".cl"));
   return std::string(cl_common_source()) + "\n" + std::string(src.source);
 }
 
 cl::Program ClPrograms::build(ClProgram p, const std::string& source, const std::string& options) {
   const std::string_view stem = cl_program_source(p).stem;
-  const std::string key_text = fmt::format("{}\n{}\n{}\n{}\n{}\n{}\n{}", source, options, features_.device_name,
-                                           features_.device_version, features_.driver_version,
-                                           features_.platform_name, features_.platform_version);
+  const std::string key_text = fmt::format(
+      "{}\n{}\n{}\n{}\n{}\n{}\n{}", source, options, features_.device_name, features_.device_version,
+      features_.driver_version, features_.platform_name, features_.platform_version);
   const Hash128 key = hash128(key_text);
   const fs::path cache_file =
       cache_dir_.empty() ? fs::path() : fs::path(cache_dir_) / fmt::format("{}-{}.bin", stem, key.hex());
@@ -129,14 +132,16 @@ cl::Program ClPrograms::build(ClProgram p, const std::string& source, const std:
         stats_.load_ms += ms_since(t0);
         return prog;
       } catch (const cl::Error& e) {
-        log(LogLevel::Warn, "cl", "cached binary for {}.cl rejected ({}); compiling", stem, cl_error_name(e.err()));
+        log(LogLevel::Warn, "cl", "cached binary for {}.cl rejected ({}); compiling", stem,
+            cl_error_name(e.err()));
       }
     }
   }
 
   const auto t0 = std::chrono::steady_clock::now();
   log(LogLevel::Info, "cl", "compiling {}.cl for {}", stem, features_.device_name);
-  cl::Program prog = cl_guard(fmt::format("creating program {}.cl", stem), [&] { return cl::Program(ctx_, source); });
+  cl::Program prog =
+      cl_guard(fmt::format("creating program {}.cl", stem), [&] { return cl::Program(ctx_, source); });
   try {
     prog.build({dev_}, options.c_str());
   } catch (const cl::Error& e) {

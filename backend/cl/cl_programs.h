@@ -32,10 +32,10 @@ struct ClDefines {
 };
 
 struct ClBuildStats {
-  int compiled = 0;         // built from source
-  int from_cache = 0;       // loaded from the disk cache
-  double compile_ms = 0;    // wall time spent compiling
-  double load_ms = 0;       // wall time spent loading cached binaries
+  int compiled = 0;       // built from source
+  int from_cache = 0;     // loaded from the disk cache
+  double compile_ms = 0;  // wall time spent compiling
+  double load_ms = 0;     // wall time spent loading cached binaries
 };
 
 class ClPrograms {

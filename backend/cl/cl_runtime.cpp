@@ -17,9 +17,15 @@ ClWeightLayout cl_weight_layout(DType t, int64_t rows, int64_t cols) {
   switch (t) {
     case DType::F32:
     case DType::F16:
-    case DType::I32: l.total_bytes = dtype_bytes(t, rows * cols); return l;
-    case DType::Q4_0: l.scale_offset = round_up(n / 2, kAlign); break;
-    case DType::Q8_0: l.scale_offset = round_up(n, kAlign); break;
+    case DType::I32:
+      l.total_bytes = dtype_bytes(t, rows * cols);
+      return l;
+    case DType::Q4_0:
+      l.scale_offset = round_up(n / 2, kAlign);
+      break;
+    case DType::Q8_0:
+      l.scale_offset = round_up(n, kAlign);
+      break;
   }
   l.total_bytes = l.scale_offset + n / kQK * 2;
   return l;
@@ -28,9 +34,9 @@ ClWeightLayout cl_weight_layout(DType t, int64_t rows, int64_t cols) {
 ClRuntime::ClRuntime(const ClDeviceInfo& dev, bool profiling_)
     : ctx(cl_guard("creating an OpenCL context", [&] { return cl::Context(dev.device); })),
       device(dev.device),
-      queue(cl_guard("creating a command queue", [&] {
-        return cl::CommandQueue(ctx, dev.device, profiling_ ? CL_QUEUE_PROFILING_ENABLE : 0);
-      })),
+      queue(cl_guard(
+          "creating a command queue",
+          [&] { return cl::CommandQueue(ctx, dev.device, profiling_ ? CL_QUEUE_PROFILING_ENABLE : 0); })),
       features(dev.features),
       programs(ctx, dev.device, dev.features),
       profiling(profiling_) {
@@ -51,7 +57,8 @@ ClRuntime::ClRuntime(const ClDeviceInfo& dev, bool profiling_)
     const std::string path = ClTuning::path_for(features);
     if (!path.empty() && tuning.load(path)) {
       tuning_file = path;
-      log(LogLevel::Info, "cl", "tuned launch parameters for {} kernels from {}", tuning.choices().size(), path);
+      log(LogLevel::Info, "cl", "tuned launch parameters for {} kernels from {}", tuning.choices().size(),
+          path);
     }
   }
 }
@@ -63,8 +70,10 @@ std::string_view ClRuntime::variant(std::string_view op, std::string_view prefer
 }
 
 void ClRuntime::force_variant(std::string op, std::string variant) {
-  if (variant.empty()) forced_.erase(op);
-  else forced_[std::move(op)] = std::move(variant);
+  if (variant.empty())
+    forced_.erase(op);
+  else
+    forced_[std::move(op)] = std::move(variant);
 }
 
 cl::Kernel& ClRuntime::kernel(ClProgram p, const ClDefines& defines, const char* name) {
@@ -97,8 +106,8 @@ void ClRuntime::check_fits(cl::Kernel& k, const cl::NDRange& local) {
   const cl_ulong local_bytes = k.getWorkGroupInfo<CL_KERNEL_LOCAL_MEM_SIZE>(device);
   const size_t wg_limit = std::min(kernel_wg, features.max_work_group_size);
   if (items > wg_limit)
-    fail(Status::Device, "kernel {} needs work-groups of {} work-items; here it may have {}", name.c_str(), items,
-         wg_limit);
+    fail(Status::Device, "kernel {} needs work-groups of {} work-items; here it may have {}", name.c_str(),
+         items, wg_limit);
   const std::vector<size_t> dims = device.getInfo<CL_DEVICE_MAX_WORK_ITEM_SIZES>();
   for (cl_uint i = 0; i < local.dimensions() && i < dims.size(); ++i)
     if (local.get()[i] > dims[i])
@@ -125,7 +134,7 @@ void ClRuntime::launch(cl::Kernel& k, const cl::NDRange& global, const cl::NDRan
   if (local.dimensions() > 0) {
     size_t dims[3] = {1, 1, 1};
     for (cl_uint i = 0; i < global.dimensions(); ++i) dims[i] = round_up(global.get()[i], local.get()[i]);
-    g = global.dimensions() == 1 ? cl::NDRange(dims[0])
+    g = global.dimensions() == 1   ? cl::NDRange(dims[0])
         : global.dimensions() == 2 ? cl::NDRange(dims[0], dims[1])
                                    : cl::NDRange(dims[0], dims[1], dims[2]);
   }
@@ -134,10 +143,9 @@ void ClRuntime::launch(cl::Kernel& k, const cl::NDRange& global, const cl::NDRan
   if (events) events->push_back(ev);
   if (launch_log) {
     auto it = kernel_names_.find(k());
-    launch_log->push_back(fmt::format("{} [{}/{}]", it == kernel_names_.end() ? "?" : it->second, dims_text(g),
-                                      dims_text(local)));
+    launch_log->push_back(fmt::format("{} [{}/{}]", it == kernel_names_.end() ? "?" : it->second,
+                                      dims_text(g), dims_text(local)));
   }
 }
 
 }  // namespace bluecl
-

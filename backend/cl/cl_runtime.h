@@ -103,6 +103,8 @@ void kernel_args_from(cl::Kernel& k, cl_uint first, const Args&... args) {
   (k.setArg(i++, args), ...);
 }
 
-inline size_t round_up(size_t n, size_t m) { return (n + m - 1) / m * m; }
+inline size_t round_up(size_t n, size_t m) {
+  return (n + m - 1) / m * m;
+}
 
 }  // namespace bluecl

@@ -50,7 +50,8 @@ bool ClTuning::load(const std::string& path) {
   std::string line;
   int line_no = 0;
   auto bad = [&](std::string_view why) {
-    log(LogLevel::Warn, "cl", "ignoring the tuning file {} (line {}: {}); run `bluecl tune` again", path, line_no, why);
+    log(LogLevel::Warn, "cl", "ignoring the tuning file {} (line {}: {}); run `bluecl tune` again", path,
+        line_no, why);
     return false;
   };
   while (std::getline(in, line)) {
@@ -67,11 +68,13 @@ bool ClTuning::load(const std::string& path) {
     while (ls >> param) {
       const size_t eq = param.find('=');
       int v = 0;
-      if (eq == std::string::npos || eq == 0) return bad(fmt::format("parameter `{}` is not name=value", param));
+      if (eq == std::string::npos || eq == 0)
+        return bad(fmt::format("parameter `{}` is not name=value", param));
       const char* b = param.data() + eq + 1;
       const char* e = param.data() + param.size();
       const auto [p, ec] = std::from_chars(b, e, v);
-      if (ec != std::errc() || p != e || v <= 0 || v > 4096) return bad(fmt::format("parameter `{}` out of range", param));
+      if (ec != std::errc() || p != e || v <= 0 || v > 4096)
+        return bad(fmt::format("parameter `{}` out of range", param));
       l.params[param.substr(0, eq)] = v;
     }
     got[key] = std::move(l);

@@ -1,5 +1,5 @@
-// Launch choices found by the auto-tuner (`bluecl tune`, host/runtime/tune.cpp): for each hot kernel and shape
-// class a variant and integer launch parameters (work-group size, outputs per work-item, ...). Ops ask
+// Launch choices found by the auto-tuner (`bluecl tune`, host/runtime/tune.cpp): for each hot kernel and
+// shape class a variant and integer launch parameters (work-group size, outputs per work-item, ...). Ops ask
 // for their key and fall back to their built-in defaults where nothing was tuned.
 //
 // Kept per device and driver beside the program cache: <cache dir>/tune-<hash>.txt, one line per key,

@@ -44,11 +44,14 @@ struct CpuBackend::Weights {
 };
 
 CpuBackend::CpuBackend(int n_threads, CpuPrecision precision)
-    : pool_(std::make_unique<cpu::ThreadPool>(n_threads)), precision_(precision), weights_(std::make_unique<Weights>()) {}
+    : pool_(std::make_unique<cpu::ThreadPool>(n_threads)),
+      precision_(precision),
+      weights_(std::make_unique<Weights>()) {}
 CpuBackend::~CpuBackend() = default;
 
 std::string CpuBackend::name() const {
-  return fmt::format("cpu ({} threads{})", pool_->size(), precision_ == CpuPrecision::Reference ? ", reference" : "");
+  return fmt::format("cpu ({} threads{})", pool_->size(),
+                     precision_ == CpuPrecision::Reference ? ", reference" : "");
 }
 
 void* CpuBackend::host_ptr(TensorRef r) {
@@ -76,9 +79,12 @@ Support CpuBackend::supports(const Graph& g, const Node& n) const {
     case OpKind::KvWrite:
     case OpKind::Im2Col:
     case OpKind::Concat:
-    case OpKind::Downsample: return Support::yes();
-    case OpKind::Transfer: return Support::no("transfers are run by the executor");
-    case OpKind::Count_: break;
+    case OpKind::Downsample:
+      return Support::yes();
+    case OpKind::Transfer:
+      return Support::no("transfers are run by the executor");
+    case OpKind::Count_:
+      break;
   }
   return Support::no("unknown op");
 }
@@ -87,9 +93,15 @@ std::unique_ptr<DeviceBuffer> CpuBackend::alloc(size_t bytes, std::string_view w
   return std::make_unique<HostBuffer>(bytes, what);
 }
 
-void CpuBackend::write(TensorRef dst, const void* src, size_t bytes) { std::memcpy(host_ptr(dst), src, bytes); }
-void CpuBackend::read(TensorRef src, void* dst, size_t bytes) { std::memcpy(dst, host_ptr(src), bytes); }
-void CpuBackend::fill(TensorRef dst, uint8_t byte, size_t bytes) { std::memset(host_ptr(dst), byte, bytes); }
+void CpuBackend::write(TensorRef dst, const void* src, size_t bytes) {
+  std::memcpy(host_ptr(dst), src, bytes);
+}
+void CpuBackend::read(TensorRef src, void* dst, size_t bytes) {
+  std::memcpy(dst, host_ptr(src), bytes);
+}
+void CpuBackend::fill(TensorRef dst, uint8_t byte, size_t bytes) {
+  std::memset(host_ptr(dst), byte, bytes);
+}
 
 namespace {
 // Decode streams every weight once per token; with 4 KiB pages that is a TLB miss every 4 KiB, and
@@ -126,25 +138,43 @@ void CpuBackend::run(const Graph& g, const Node& n, std::span<const TensorRef> s
   for (int i = 0; i < n.n_src; ++i) a.src[i] = host_ptr(src[i]);
   a.dst = host_ptr(dst);
   switch (n.kind) {
-    case OpKind::MatMul: return cpu::matmul(a);
-    case OpKind::Add: return cpu::add(a);
-    case OpKind::Mul: return cpu::mul(a);
-    case OpKind::Scale: return cpu::scale(a);
-    case OpKind::RmsNorm: return cpu::rms_norm(a);
-    case OpKind::LayerNorm: return cpu::layer_norm(a);
-    case OpKind::Rope: return cpu::rope(a);
-    case OpKind::SoftMax: return cpu::softmax(a);
-    case OpKind::Attention: return cpu::attention(a);
-    case OpKind::SiluMul: return cpu::silu_mul(a);
-    case OpKind::Gelu: return cpu::gelu(a);
-    case OpKind::GetRows: return cpu::get_rows(a);
-    case OpKind::Copy: return cpu::copy(a);
-    case OpKind::KvWrite: return cpu::kv_write(a);
-    case OpKind::Im2Col: return cpu::im2col(a);
-    case OpKind::Concat: return cpu::concat(a);
-    case OpKind::Downsample: return cpu::downsample(a);
+    case OpKind::MatMul:
+      return cpu::matmul(a);
+    case OpKind::Add:
+      return cpu::add(a);
+    case OpKind::Mul:
+      return cpu::mul(a);
+    case OpKind::Scale:
+      return cpu::scale(a);
+    case OpKind::RmsNorm:
+      return cpu::rms_norm(a);
+    case OpKind::LayerNorm:
+      return cpu::layer_norm(a);
+    case OpKind::Rope:
+      return cpu::rope(a);
+    case OpKind::SoftMax:
+      return cpu::softmax(a);
+    case OpKind::Attention:
+      return cpu::attention(a);
+    case OpKind::SiluMul:
+      return cpu::silu_mul(a);
+    case OpKind::Gelu:
+      return cpu::gelu(a);
+    case OpKind::GetRows:
+      return cpu::get_rows(a);
+    case OpKind::Copy:
+      return cpu::copy(a);
+    case OpKind::KvWrite:
+      return cpu::kv_write(a);
+    case OpKind::Im2Col:
+      return cpu::im2col(a);
+    case OpKind::Concat:
+      return cpu::concat(a);
+    case OpKind::Downsample:
+      return cpu::downsample(a);
     case OpKind::Transfer:
-    case OpKind::Count_: break;
+    case OpKind::Count_:
+      break;
   }
   fail(Status::Internal, "cpu backend cannot run {}", op_name(n.kind));
 }

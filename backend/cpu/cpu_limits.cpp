@@ -109,7 +109,8 @@ Limits measure_host_limits(int n_threads, size_t bytes) {
   std::memset(b, 0, n * sizeof(float));
   const size_t per = n / n_threads / 64 * 64;
   std::vector<float> sink(n_threads);
-  double t = best_seconds(3, [&] { on_threads(n_threads, [&](int i) { sink[i] = sum_range(a + i * per, per); }); });
+  double t =
+      best_seconds(3, [&] { on_threads(n_threads, [&](int i) { sink[i] = sum_range(a + i * per, per); }); });
   l.read_gbps = per * n_threads * sizeof(float) / t / 1e9;
   t = best_seconds(3, [&] {
     on_threads(n_threads, [&](int i) { std::memcpy(b + i * per, a + i * per, per * sizeof(float)); });

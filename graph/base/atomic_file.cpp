@@ -2,17 +2,19 @@
 
 #include "graph/base/error.h"
 
+#include <unistd.h>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <random>
-#include <unistd.h>
 
 namespace bluecl {
 
 namespace {
 
-std::string errno_text() { return std::strerror(errno); }
+std::string errno_text() {
+  return std::strerror(errno);
+}
 
 }  // namespace
 

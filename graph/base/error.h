@@ -18,10 +18,10 @@ enum class Status : int {
   Unsupported = 3,      // well-formed, but a type, architecture or feature we do not handle
   Device = 4,           // an OpenCL call failed or no usable device
   OutOfMemory = 5,
-  ContextFull = 6,      // the prompt or generation ran past the context length
-  Cancelled = 7,        // a callback asked to stop
-  Io = 8,               // the operating system refused a read or write
-  Internal = 9,         // a bug in bluecl
+  ContextFull = 6,  // the prompt or generation ran past the context length
+  Cancelled = 7,    // a callback asked to stop
+  Io = 8,           // the operating system refused a read or write
+  Internal = 9,     // a bug in bluecl
 };
 
 const char* status_name(Status s);
@@ -45,7 +45,7 @@ template <typename... Args>
 }  // namespace bluecl
 
 // Checks an invariant of bluecl itself (never user input): throws Status::Internal with context.
-#define BLUECL_ASSERT(cond, ...)                                                            \
-  do {                                                                                      \
+#define BLUECL_ASSERT(cond, ...)                                                               \
+  do {                                                                                         \
     if (!(cond)) ::bluecl::assert_failed(#cond, __FILE__, __LINE__, fmt::format(__VA_ARGS__)); \
   } while (0)

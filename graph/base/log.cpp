@@ -37,8 +37,12 @@ void set_log_sink(LogSink sink, void* user) {
   state().user = user;
 }
 
-void set_log_level(LogLevel level) { state().level = level; }
-LogLevel log_level() { return state().level; }
+void set_log_level(LogLevel level) {
+  state().level = level;
+}
+LogLevel log_level() {
+  return state().level;
+}
 
 void log_message(LogLevel level, std::string_view tag, std::string_view msg) {
   LogState& s = state();

@@ -8,9 +8,9 @@
 #include "backend/limits.h"
 #include "graph/base/error.h"
 #include "graph/base/log.h"
-#include "host/session/generate.h"
 #include "host/image/grid.h"
 #include "host/runtime/trace.h"
+#include "host/session/generate.h"
 
 using namespace bluecl;
 using namespace bluecl::capi;
@@ -26,9 +26,15 @@ void log_trampoline(LogLevel level, const char* tag, const char* msg, void* user
 
 extern "C" {
 
-const char* bluecl_status_name(bluecl_status status) { return status_name(static_cast<Status>(status)); }
-const char* bluecl_last_error(void) { return g_last_error.c_str(); }
-const char* bluecl_version(void) { return "0.1.0"; }
+const char* bluecl_status_name(bluecl_status status) {
+  return status_name(static_cast<Status>(status));
+}
+const char* bluecl_last_error(void) {
+  return g_last_error.c_str();
+}
+const char* bluecl_version(void) {
+  return "0.1.0";
+}
 
 void bluecl_set_log_callback(bluecl_log_callback callback, void* user) {
   static std::pair<bluecl_log_callback, void*> target;
@@ -40,9 +46,13 @@ void bluecl_set_log_callback(bluecl_log_callback callback, void* user) {
   set_log_sink(log_trampoline, &target);
 }
 
-void bluecl_set_log_level(bluecl_log_level level) { set_log_level(static_cast<LogLevel>(level)); }
+void bluecl_set_log_level(bluecl_log_level level) {
+  set_log_level(static_cast<LogLevel>(level));
+}
 
-void bluecl_trace_start(void) { Tracer::get().start(); }
+void bluecl_trace_start(void) {
+  Tracer::get().start();
+}
 
 bluecl_status bluecl_trace_write(const char* path) {
   return guard([&] {
@@ -115,7 +125,9 @@ bluecl_status bluecl_measure_device_limits(const char* device, bluecl_limits* ou
   });
 }
 
-bluecl_model_params bluecl_model_default_params(void) { return bluecl_model_params{}; }
+bluecl_model_params bluecl_model_default_params(void) {
+  return bluecl_model_params{};
+}
 
 bluecl_status bluecl_model_load(const char* path, const bluecl_model_params* params, bluecl_model** out) {
   return guard([&] {
@@ -125,13 +137,17 @@ bluecl_status bluecl_model_load(const char* path, const bluecl_model_params* par
     m->llm = LlmModel::load(nonnull(path, "path"), vocab_only);
     if (!vocab_only) {
       m->devices = std::make_unique<Devices>(m->device_options);
-      m->devices->release_host_pages = [llm = m->llm.get()](const void* p, size_t n) { llm->file().release_pages(p, n); };
+      m->devices->release_host_pages = [llm = m->llm.get()](const void* p, size_t n) {
+        llm->file().release_pages(p, n);
+      };
     }
     *out = m.release();
   });
 }
 
-void bluecl_model_free(bluecl_model* model) { delete model; }
+void bluecl_model_free(bluecl_model* model) {
+  delete model;
+}
 
 bluecl_status bluecl_model_get_info(const bluecl_model* model, bluecl_model_info* out) {
   return guard([&] {
@@ -174,10 +190,11 @@ bluecl_status bluecl_tokenize(const bluecl_model* model, const char* text, size_
   return guard([&] {
     const bluecl_model& m = need(model, "model");
     if (!text && len) fail(Status::InvalidArgument, "text is NULL");
-    const std::vector<int32_t> ids =
-        need_llm(m).tokenizer().encode(std::string_view(text ? text : "", len), add_special != 0, parse_special != 0);
+    const std::vector<int32_t> ids = need_llm(m).tokenizer().encode(std::string_view(text ? text : "", len),
+                                                                    add_special != 0, parse_special != 0);
     need(n_tokens, "n_tokens") = ids.size();
-    if (ids.size() > capacity) fail(Status::InvalidArgument, "{} tokens do not fit a buffer of {}", ids.size(), capacity);
+    if (ids.size() > capacity)
+      fail(Status::InvalidArgument, "{} tokens do not fit a buffer of {}", ids.size(), capacity);
     if (!ids.empty()) std::memcpy(nonnull(tokens, "tokens"), ids.data(), ids.size() * sizeof(int32_t));
   });
 }
@@ -189,10 +206,12 @@ bluecl_status bluecl_detokenize(const bluecl_model* model, const int32_t* tokens
     if (!tokens && n_tokens) fail(Status::InvalidArgument, "tokens is NULL");
     const Tokenizer& tok = need_llm(m).tokenizer();
     for (size_t i = 0; i < n_tokens; ++i)
-      if (tokens[i] < 0 || tokens[i] >= tok.n_vocab()) fail(Status::InvalidArgument, "token id {} is not in the vocabulary", tokens[i]);
+      if (tokens[i] < 0 || tokens[i] >= tok.n_vocab())
+        fail(Status::InvalidArgument, "token id {} is not in the vocabulary", tokens[i]);
     const std::string s = tok.decode(std::span<const int32_t>(tokens, n_tokens));
     need(len, "len") = s.size();
-    if (s.size() + 1 > capacity) fail(Status::InvalidArgument, "{} bytes of text do not fit a buffer of {}", s.size() + 1, capacity);
+    if (s.size() + 1 > capacity)
+      fail(Status::InvalidArgument, "{} bytes of text do not fit a buffer of {}", s.size() + 1, capacity);
     std::memcpy(nonnull(text, "text"), s.c_str(), s.size() + 1);
   });
 }
@@ -201,7 +220,8 @@ bluecl_session_params bluecl_session_default_params(void) {
   return bluecl_session_params{.n_ctx = 0, .n_chunk = 128, .kv_type = BLUECL_KV_DEFAULT, .all_logits = 0};
 }
 
-bluecl_status bluecl_session_create(bluecl_model* model, const bluecl_session_params* params, bluecl_session** out) {
+bluecl_status bluecl_session_create(bluecl_model* model, const bluecl_session_params* params,
+                                    bluecl_session** out) {
   return guard([&] {
     need(out, "out") = nullptr;
     bluecl_model& m = need(model, "model");
@@ -210,20 +230,31 @@ bluecl_status bluecl_session_create(bluecl_model* model, const bluecl_session_pa
     const bluecl_session_params p = params ? *params : bluecl_session_default_params();
     SessionParams sp{.n_ctx = p.n_ctx, .n_chunk = p.n_chunk, .all_logits = p.all_logits != 0};
     switch (p.kv_type) {
-      case BLUECL_KV_DEFAULT: break;
-      case BLUECL_KV_F32: sp.kv_type = DType::F32; break;
-      case BLUECL_KV_F16: sp.kv_type = DType::F16; break;
-      case BLUECL_KV_Q8_0: sp.kv_type = DType::Q8_0; break;
-      default: fail(Status::InvalidArgument, "unknown KV cache type {}", static_cast<int>(p.kv_type));
+      case BLUECL_KV_DEFAULT:
+        break;
+      case BLUECL_KV_F32:
+        sp.kv_type = DType::F32;
+        break;
+      case BLUECL_KV_F16:
+        sp.kv_type = DType::F16;
+        break;
+      case BLUECL_KV_Q8_0:
+        sp.kv_type = DType::Q8_0;
+        break;
+      default:
+        fail(Status::InvalidArgument, "unknown KV cache type {}", static_cast<int>(p.kv_type));
     }
     std::lock_guard lock(m.run_mu);
-    auto s = std::make_unique<bluecl_session>(bluecl_session{&m, std::make_unique<Session>(*m.llm, *m.devices, sp)});
+    auto s = std::make_unique<bluecl_session>(
+        bluecl_session{&m, std::make_unique<Session>(*m.llm, *m.devices, sp)});
     s->s->prepare(progress_of(m));
     *out = s.release();
   });
 }
 
-void bluecl_session_free(bluecl_session* session) { delete session; }
+void bluecl_session_free(bluecl_session* session) {
+  delete session;
+}
 
 bluecl_status bluecl_session_prefill(bluecl_session* session, const int32_t* tokens, size_t n_tokens) {
   return guard([&] {
@@ -242,7 +273,8 @@ bluecl_status bluecl_session_prefill_embeddings(bluecl_session* session, const f
   });
 }
 
-bluecl_status bluecl_session_logits(bluecl_session* session, const float** logits, size_t* n_rows, size_t* n_vocab) {
+bluecl_status bluecl_session_logits(bluecl_session* session, const float** logits, size_t* n_rows,
+                                    size_t* n_vocab) {
   return guard([&] {
     bluecl_session& s = need(session, "session");
     const size_t nv = static_cast<size_t>(s.model->llm->hparams().n_vocab);
@@ -265,10 +297,12 @@ int32_t bluecl_session_n_ctx(const bluecl_session* session) {
   return session ? static_cast<int32_t>(session->s->n_ctx()) : 0;
 }
 
-bluecl_status bluecl_session_plan(bluecl_session* session, int32_t n_tokens, char* text, size_t capacity, size_t* len) {
+bluecl_status bluecl_session_plan(bluecl_session* session, int32_t n_tokens, char* text, size_t capacity,
+                                  size_t* len) {
   return guard([&] {
     bluecl_session& s = need(session, "session");
-    if (n_tokens < 1 || n_tokens > s.s->n_ctx()) fail(Status::InvalidArgument, "plan for {} tokens (1..{})", n_tokens, s.s->n_ctx());
+    if (n_tokens < 1 || n_tokens > s.s->n_ctx())
+      fail(Status::InvalidArgument, "plan for {} tokens (1..{})", n_tokens, s.s->n_ctx());
     std::lock_guard lock(s.model->run_mu);
     const std::string plan = s.s->plan_text(n_tokens);
     need(len, "len") = plan.size();
@@ -283,7 +317,8 @@ bluecl_status bluecl_session_truncate(bluecl_session* session, int32_t n_keep) {
 
 bluecl_sampler_params bluecl_sampler_default_params(void) {
   const SamplerParams d;
-  return bluecl_sampler_params{d.temperature, d.top_k, d.top_p, d.min_p, d.repeat_penalty, d.repeat_last_n, d.seed};
+  return bluecl_sampler_params{d.temperature,    d.top_k,         d.top_p, d.min_p,
+                               d.repeat_penalty, d.repeat_last_n, d.seed};
 }
 
 bluecl_generate_params bluecl_generate_default_params(void) {
@@ -305,7 +340,8 @@ bluecl_status bluecl_image_grid(int32_t width, int32_t height, const bluecl_grid
   return guard([&] {
     const bluecl_grid_params p = params ? *params : bluecl_grid_default_params();
     const GridOptions o{p.tile, p.max_grid, p.max_tiles, p.alpha};
-    const Grid g = p.llava_next ? select_grid_llava_next(width, height, o) : select_grid_relaxed(width, height, o);
+    const Grid g =
+        p.llava_next ? select_grid_llava_next(width, height, o) : select_grid_relaxed(width, height, o);
     need(m, "m") = g.m;
     need(n, "n") = g.n;
     need(n_tokens, "n_tokens") = image_token_count(g);

@@ -9,8 +9,8 @@
 #include "host/api/c_api_internal.h"
 
 #include "graph/base/log.h"
-#include "host/session/generate.h"
 #include "host/image/image.h"
+#include "host/session/generate.h"
 #include "host/session/multimodal.h"
 
 #include <chrono>
@@ -26,7 +26,8 @@ struct bluecl_image {
 namespace {
 
 VisionEncoder& encoder(bluecl_model& m) {
-  if (!m.vision) fail(Status::InvalidArgument, "the model has no vision tower: load one with bluecl_model_load_mmproj");
+  if (!m.vision)
+    fail(Status::InvalidArgument, "the model has no vision tower: load one with bluecl_model_load_mmproj");
   return *m.vision;
 }
 
@@ -38,9 +39,11 @@ void check_batch(int32_t batch) {
 void release_vision_weights(bluecl_model& m) {
   if (!m.vision || m.vision_released) return;
   m.vision->release_weights();
-  for (const WeightRef* w : m.vit->all_weights()) m.vit->file().release_pages(w->data, dtype_bytes(w->dtype, w->shape.numel()));
+  for (const WeightRef* w : m.vit->all_weights())
+    m.vit->file().release_pages(w->data, dtype_bytes(w->dtype, w->shape.numel()));
   m.vision_released = true;
-  log(LogLevel::Info, "vision", "released the vision tower's weights ({:.0f} MiB)", m.vit->weight_bytes() / 1048576.0);
+  log(LogLevel::Info, "vision", "released the vision tower's weights ({:.0f} MiB)",
+      m.vit->weight_bytes() / 1048576.0);
 }
 
 // Loads (or replaces) the model's vision tower and starts its worker. A file that fails to load or does
@@ -62,7 +65,8 @@ void load_vision(bluecl_model& m, const char* path) {
   if (m.vision) m.vision->release_weights();  // the devices' copies are keyed by the old file's mapping
   m.vision.reset();
   m.vit = std::move(vit);
-  m.vision = std::make_unique<VisionEncoder>(*m.vit, *m.vision_devices, VisionParams{.batch = m.vision_batch, .pipeline = m.vision_pipeline});
+  m.vision = std::make_unique<VisionEncoder>(
+      *m.vit, *m.vision_devices, VisionParams{.batch = m.vision_batch, .pipeline = m.vision_pipeline});
   m.vision_released = false;
   if (!m.worker)
     m.worker = std::make_unique<VisionWorker>([&m] {
@@ -73,8 +77,9 @@ void load_vision(bluecl_model& m, const char* path) {
 
 // Starts encoding on the model's worker and returns at once with the image handle. `encode` runs on the
 // worker with the vision lock held; it must own everything it reads.
-bluecl_status encode_async(bluecl_model* model, bluecl_image** out,
-                           std::function<ImageEmbeddings(VisionEncoder&, const VitModel&, const EncodeProgress&)> encode) {
+bluecl_status encode_async(
+    bluecl_model* model, bluecl_image** out,
+    std::function<ImageEmbeddings(VisionEncoder&, const VitModel&, const EncodeProgress&)> encode) {
   return guard([&] {
     need(out, "out") = nullptr;
     bluecl_model& m = need(model, "model");
@@ -101,7 +106,8 @@ bluecl_status encode_async(bluecl_model* model, bluecl_image** out,
 
 std::span<const float> tile_span(const bluecl_model& m, const float* tiles, int32_t n_tiles) {
   if (n_tiles < 1) fail(Status::InvalidArgument, "n_tiles is {} (at least 1)", n_tiles);
-  return {nonnull(tiles, "tiles"), static_cast<size_t>(n_tiles) * static_cast<size_t>(m.vit->hparams().tile_floats())};
+  return {nonnull(tiles, "tiles"),
+          static_cast<size_t>(n_tiles) * static_cast<size_t>(m.vit->hparams().tile_floats())};
 }
 
 }  // namespace
@@ -112,7 +118,8 @@ bluecl_status bluecl_model_load_mmproj(bluecl_model* model, const char* path) {
   return guard([&] { load_vision(need(model, "model"), path); });
 }
 
-bluecl_status bluecl_model_load_vision(const char* mmproj_path, const bluecl_model_params* params, bluecl_model** out) {
+bluecl_status bluecl_model_load_vision(const char* mmproj_path, const bluecl_model_params* params,
+                                       bluecl_model** out) {
   return guard([&] {
     need(out, "out") = nullptr;
     auto m = new_model(params);
@@ -129,7 +136,9 @@ bluecl_status bluecl_model_set_vision_batch(bluecl_model* model, int32_t batch) 
     std::lock_guard lock(m.vision_mu);
     m.vision_batch = batch;
     // Graphs are per batch size: a fresh encoder builds them on first use (the weights stay uploaded).
-    if (m.vision) m.vision = std::make_unique<VisionEncoder>(*m.vit, *m.vision_devices, VisionParams{.batch = batch, .pipeline = m.vision_pipeline});
+    if (m.vision)
+      m.vision = std::make_unique<VisionEncoder>(*m.vit, *m.vision_devices,
+                                                 VisionParams{.batch = batch, .pipeline = m.vision_pipeline});
   });
 }
 
@@ -137,7 +146,8 @@ bluecl_status bluecl_model_get_vision_info(const bluecl_model* model, bluecl_vis
   return guard([&] {
     const bluecl_model& m = need(model, "model");
     need(out, "out");
-    if (!m.vit) fail(Status::InvalidArgument, "the model has no vision tower: load one with bluecl_model_load_mmproj");
+    if (!m.vit)
+      fail(Status::InvalidArgument, "the model has no vision tower: load one with bluecl_model_load_mmproj");
     const VitHParams& hp = m.vit->hparams();
     *out = bluecl_vision_info{};
     out->image_size = static_cast<int32_t>(hp.image_size);
@@ -184,14 +194,16 @@ bluecl_status bluecl_image_encode_rgb(bluecl_model* model, const uint8_t* rgb, i
   });
 }
 
-bluecl_status bluecl_image_encode_tiles(bluecl_model* model, const float* tiles, int32_t n_tiles, bluecl_image** out) {
+bluecl_status bluecl_image_encode_tiles(bluecl_model* model, const float* tiles, int32_t n_tiles,
+                                        bluecl_image** out) {
   if (out) *out = nullptr;
   auto copy = std::make_shared<std::vector<float>>();
   const bluecl_status st = guard([&] {
     bluecl_model& m = need(model, "model");
     std::lock_guard lock(m.vision_mu);
     encoder(m);
-    const std::span<const float> s = tile_span(m, tiles, n_tiles);  // the caller's buffer may go once we return
+    const std::span<const float> s =
+        tile_span(m, tiles, n_tiles);  // the caller's buffer may go once we return
     copy->assign(s.begin(), s.end());
   });
   if (st != BLUECL_OK) return st;
@@ -207,17 +219,19 @@ bluecl_status bluecl_image_wait(const bluecl_image* image) {
 bluecl_status bluecl_model_set_vision_pipeline(bluecl_model* model, int32_t mode) {
   return guard([&] {
     bluecl_model& m = need(model, "model");
-    if (mode < 0 || mode > 3) fail(Status::InvalidArgument, "vision pipeline mode {} (0 auto, 1 off, 2 serial, 3 on)", mode);
+    if (mode < 0 || mode > 3)
+      fail(Status::InvalidArgument, "vision pipeline mode {} (0 auto, 1 off, 2 serial, 3 on)", mode);
     if (m.worker) m.worker->wait_idle();
     std::lock_guard lock(m.vision_mu);
     m.vision_pipeline = static_cast<VisionPipeline>(mode);
     if (m.vision)
-      m.vision = std::make_unique<VisionEncoder>(*m.vit, *m.vision_devices,
-                                                 VisionParams{.batch = m.vision_batch, .pipeline = m.vision_pipeline});
+      m.vision = std::make_unique<VisionEncoder>(
+          *m.vit, *m.vision_devices, VisionParams{.batch = m.vision_batch, .pipeline = m.vision_pipeline});
   });
 }
 
-bluecl_status bluecl_model_vision_plan(bluecl_model* model, int32_t n_tiles, char* text, size_t capacity, size_t* len) {
+bluecl_status bluecl_model_vision_plan(bluecl_model* model, int32_t n_tiles, char* text, size_t capacity,
+                                       size_t* len) {
   return guard([&] {
     bluecl_model& m = need(model, "model");
     if (m.worker) m.worker->wait_idle();
@@ -244,7 +258,8 @@ bluecl_status bluecl_model_set_vision_release(bluecl_model* model, int32_t relea
   });
 }
 
-bluecl_status bluecl_image_embeddings(const bluecl_image* image, const float** embd, size_t* n_tokens, size_t* n_embd) {
+bluecl_status bluecl_image_embeddings(const bluecl_image* image, const float** embd, size_t* n_tokens,
+                                      size_t* n_embd) {
   return guard([&] {
     const ImageEmbeddings& e = need(image, "image").ready();
     need(embd, "embd") = e.tokens.data();
@@ -261,7 +276,9 @@ bluecl_status bluecl_image_grid_of(const bluecl_image* image, int32_t* m, int32_
   });
 }
 
-void bluecl_image_free(bluecl_image* image) { delete image; }  // the job lives on if still running
+void bluecl_image_free(bluecl_image* image) {
+  delete image;
+}  // the job lives on if still running
 
 bluecl_status bluecl_session_prefill_image(bluecl_session* session, const bluecl_image* image) {
   return guard([&] {
@@ -282,26 +299,32 @@ bluecl_status bluecl_vision_features(bluecl_model* model, const float* tiles, in
     const VitHParams& hp = m.vit->hparams();
     const size_t needed = static_cast<size_t>(std::max(n_tiles, 0)) * hp.n_patches() * hp.n_embd;
     need(n_floats, "n_floats") = needed;
-    if (needed > capacity) fail(Status::InvalidArgument, "{} floats do not fit a buffer of {}", needed, capacity);
+    if (needed > capacity)
+      fail(Status::InvalidArgument, "{} floats do not fit a buffer of {}", needed, capacity);
     const std::vector<float> f = enc.encode_vit(tile_span(m, tiles, n_tiles));
     std::copy(f.begin(), f.end(), nonnull(out, "out"));
   });
 }
 
-bluecl_status bluecl_generate(bluecl_session* session, const char* prompt, const bluecl_generate_params* params,
-                              bluecl_generate_stats* stats) {
+bluecl_status bluecl_generate(bluecl_session* session, const char* prompt,
+                              const bluecl_generate_params* params, bluecl_generate_stats* stats) {
   return guard([&] {
     bluecl_session& s = need(session, "session");
     const bluecl_generate_params p = params ? *params : bluecl_generate_default_params();
     GenerateParams gp;
     gp.n_predict = p.n_predict;
-    gp.sampling = SamplerParams{p.sampling.temperature, p.sampling.top_k,         p.sampling.top_p, p.sampling.min_p,
-                                p.sampling.repeat_penalty, p.sampling.repeat_last_n, p.sampling.seed};
-    for (size_t i = 0; i < p.n_stop; ++i) gp.stop.emplace_back(nonnull(nonnull(p.stop, "stop")[i], "stop string"));
+    gp.sampling =
+        SamplerParams{p.sampling.temperature,    p.sampling.top_k,         p.sampling.top_p, p.sampling.min_p,
+                      p.sampling.repeat_penalty, p.sampling.repeat_last_n, p.sampling.seed};
+    for (size_t i = 0; i < p.n_stop; ++i)
+      gp.stop.emplace_back(nonnull(nonnull(p.stop, "stop")[i], "stop string"));
     if (p.on_token)
-      gp.on_token = [&](int32_t t, std::string_view text) { return p.on_token(t, text.data(), text.size(), p.user) == 0; };
+      gp.on_token = [&](int32_t t, std::string_view text) {
+        return p.on_token(t, text.data(), text.size(), p.user) == 0;
+      };
     std::vector<const ImageEmbeddings*> images;
-    for (size_t i = 0; i < p.n_images; ++i) images.push_back(&need(nonnull(p.images, "images")[i], "image").ready());
+    for (size_t i = 0; i < p.n_images; ++i)
+      images.push_back(&need(nonnull(p.images, "images")[i], "image").ready());
 
     std::lock_guard lock(s.model->run_mu);
     const PromptOptions po{.chat = p.chat != 0,

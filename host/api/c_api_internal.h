@@ -8,12 +8,12 @@
 #include "bluecl/bluecl.h"
 
 #include "graph/base/error.h"
-#include "host/session/async_encode.h"
-#include "host/runtime/devices.h"
 #include "host/model/llm_model.h"
+#include "host/model/vit_model.h"
+#include "host/runtime/devices.h"
+#include "host/session/async_encode.h"
 #include "host/session/session.h"
 #include "host/session/vision.h"
-#include "host/model/vit_model.h"
 
 #include <cstring>
 #include <functional>
@@ -23,9 +23,9 @@
 #include <string>
 
 struct bluecl_model {
-  std::unique_ptr<bluecl::LlmModel> llm;  // null for a vision-only model (bluecl_model_load_vision)
+  std::unique_ptr<bluecl::LlmModel> llm;     // null for a vision-only model (bluecl_model_load_vision)
   std::unique_ptr<bluecl::Devices> devices;  // the language model's
-  std::mutex run_mu;  // serialises everything that runs the language model
+  std::mutex run_mu;                         // serialises everything that runs the language model
   bluecl_progress_callback progress = nullptr;
   void* progress_user = nullptr;
   bluecl::DeviceOptions device_options;  // what the model was loaded with (the vision devices copy it)
@@ -88,7 +88,9 @@ T& need(T* p, const char* what) {
 
 // The model's language model; a vision-only model has none.
 inline const LlmModel& need_llm(const bluecl_model& m) {
-  if (!m.llm) fail(Status::InvalidArgument, "this model has no language model (it was loaded with bluecl_model_load_vision)");
+  if (!m.llm)
+    fail(Status::InvalidArgument,
+         "this model has no language model (it was loaded with bluecl_model_load_vision)");
   return *m.llm;
 }
 
@@ -119,7 +121,8 @@ inline std::unique_ptr<bluecl_model> new_model(const bluecl_model_params* params
 inline std::function<void(const char*, float)> progress_of(bluecl_model& m) {
   if (!m.progress) return nullptr;
   return [&m](const char* stage, float fraction) {
-    if (m.progress(stage, fraction, m.progress_user) != 0) fail(Status::Cancelled, "cancelled during {}", stage);
+    if (m.progress(stage, fraction, m.progress_user) != 0)
+      fail(Status::Cancelled, "cancelled during {}", stage);
   };
 }
 

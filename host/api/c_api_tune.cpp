@@ -26,8 +26,9 @@ bluecl_status bluecl_tune(const bluecl_tune_params* params, char* file, size_t f
     const std::optional<ClDeviceInfo> dev = select_cl_device(spec, &why);
     if (!dev) fail(Status::Device, "{}", why);
     const std::vector<TuneShape> shapes =
-        p.quick ? tune_shapes_quick()
-                : tune_shapes(p.model ? p.model : "", p.mmproj ? p.mmproj : "", p.n_chunk > 0 ? p.n_chunk : 128);
+        p.quick
+            ? tune_shapes_quick()
+            : tune_shapes(p.model ? p.model : "", p.mmproj ? p.mmproj : "", p.n_chunk > 0 ? p.n_chunk : 128);
     ClBackend cl(*dev, ClBackendOptions{.profiling = true});
     TuneOptions opts{.quick = p.quick != 0, .n_threads = p.n_threads, .progress = {}};
     if (p.progress)
@@ -44,8 +45,10 @@ bluecl_status bluecl_tune(const bluecl_tune_params* params, char* file, size_t f
       ClTuning merged;
       merged.load(path);
       for (const TuneResult& r : results) {
-        if (const ClLaunch* l = tuning.find(r.key)) merged.set(r.key, *l);
-        else merged.erase(r.key);
+        if (const ClLaunch* l = tuning.find(r.key))
+          merged.set(r.key, *l);
+        else
+          merged.erase(r.key);
       }
       merged.save(path);
       if (file && file_cap) copy_str(file, file_cap, path);
@@ -55,8 +58,9 @@ bluecl_status bluecl_tune(const bluecl_tune_params* params, char* file, size_t f
         int32_t rejected = 0;
         for (const TuneCandidate& c : r.tried) rejected += c.ok ? 0 : 1;
         const std::string best = r.best.variant.empty() ? "default" : r.best.str();
-        const bluecl_tune_result out{r.key.c_str(), best.c_str(), r.default_ms, r.best_ms,
-                                     static_cast<int32_t>(r.tried.size()), rejected};
+        const bluecl_tune_result out{
+            r.key.c_str(), best.c_str(), r.default_ms, r.best_ms, static_cast<int32_t>(r.tried.size()),
+            rejected};
         p.on_result(&out, p.result_user);
       }
   });

@@ -11,7 +11,8 @@
 
 namespace bluecl {
 
-static_assert(std::endian::native == std::endian::little, "GGUF is read and written in place: little-endian hosts only");
+static_assert(std::endian::native == std::endian::little,
+              "GGUF is read and written in place: little-endian hosts only");
 
 struct GgmlTypeInfo {
   std::string_view name;
@@ -30,9 +31,17 @@ inline constexpr size_t kGgufDefaultAlignment = 32;
 size_t gguf_scalar_size(GgufType t);
 inline bool gguf_is_integer(GgufType t) {
   switch (t) {
-    case GgufType::U8: case GgufType::I8: case GgufType::U16: case GgufType::I16: case GgufType::U32:
-    case GgufType::I32: case GgufType::U64: case GgufType::I64: return true;
-    default: return false;
+    case GgufType::U8:
+    case GgufType::I8:
+    case GgufType::U16:
+    case GgufType::I16:
+    case GgufType::U32:
+    case GgufType::I32:
+    case GgufType::U64:
+    case GgufType::I64:
+      return true;
+    default:
+      return false;
   }
 }
 

@@ -25,13 +25,20 @@ std::string type_text(const Kv& kv) {
 // Decodes an integer of any GGUF integer type; t must be one.
 int64_t decode_int(const std::string& path, const Kv& kv, GgufType t, const uint8_t* p) {
   switch (t) {
-    case GgufType::U8: return p[0];
-    case GgufType::I8: return load_le<int8_t>(p);
-    case GgufType::U16: return load_le<uint16_t>(p);
-    case GgufType::I16: return load_le<int16_t>(p);
-    case GgufType::U32: return load_le<uint32_t>(p);
-    case GgufType::I32: return load_le<int32_t>(p);
-    case GgufType::I64: return load_le<int64_t>(p);
+    case GgufType::U8:
+      return p[0];
+    case GgufType::I8:
+      return load_le<int8_t>(p);
+    case GgufType::U16:
+      return load_le<uint16_t>(p);
+    case GgufType::I16:
+      return load_le<int16_t>(p);
+    case GgufType::U32:
+      return load_le<uint32_t>(p);
+    case GgufType::I32:
+      return load_le<int32_t>(p);
+    case GgufType::I64:
+      return load_le<int64_t>(p);
     case GgufType::U64: {
       const auto v = load_le<uint64_t>(p);
       if (v > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
@@ -40,7 +47,8 @@ int64_t decode_int(const std::string& path, const Kv& kv, GgufType t, const uint
       }
       return static_cast<int64_t>(v);
     }
-    default: break;
+    default:
+      break;
   }
   BLUECL_ASSERT(false, "decode_int on {}", gguf_type_name(t));
 }
@@ -49,7 +57,9 @@ double decode_float(GgufType t, const uint8_t* p) {
   return t == GgufType::F32 ? static_cast<double>(load_le<float>(p)) : load_le<double>(p);
 }
 
-bool is_float(GgufType t) { return t == GgufType::F32 || t == GgufType::F64; }
+bool is_float(GgufType t) {
+  return t == GgufType::F32 || t == GgufType::F64;
+}
 
 }  // namespace
 
@@ -58,7 +68,9 @@ const Kv* GgufFile::find_kv(std::string_view key) const {
   return it == kv_index_.end() ? nullptr : &kvs_[it->second];
 }
 
-bool GgufFile::has(std::string_view key) const { return find_kv(key) != nullptr; }
+bool GgufFile::has(std::string_view key) const {
+  return find_kv(key) != nullptr;
+}
 
 std::optional<GgufType> GgufFile::type(std::string_view key) const {
   const Kv* kv = find_kv(key);
@@ -110,7 +122,8 @@ std::optional<bool> GgufFile::get_bool(std::string_view key) const {
 std::optional<std::vector<std::string>> GgufFile::get_string_array(std::string_view key) const {
   const Kv* kv = find_kv(key);
   if (!kv) return std::nullopt;
-  if (kv->type != GgufType::Array || kv->elem_type != GgufType::String) wrong_type(path_, *kv, "array of string");
+  if (kv->type != GgufType::Array || kv->elem_type != GgufType::String)
+    wrong_type(path_, *kv, "array of string");
   std::vector<std::string> out;
   out.reserve(kv->count);
   const uint8_t* p = kv->value + 12;
@@ -147,7 +160,8 @@ std::optional<std::vector<int64_t>> GgufFile::get_int_array(std::string_view key
   }
   const size_t step = gguf_scalar_size(kv->elem_type);
   std::vector<int64_t> out(kv->count);
-  for (uint64_t i = 0; i < kv->count; ++i) out[i] = decode_int(path_, *kv, kv->elem_type, kv->value + 12 + i * step);
+  for (uint64_t i = 0; i < kv->count; ++i)
+    out[i] = decode_int(path_, *kv, kv->elem_type, kv->value + 12 + i * step);
   return out;
 }
 
@@ -180,13 +194,15 @@ const GgufTensor& GgufFile::require_tensor(std::string_view name, std::optional<
   if (!t->dtype) {
     std::string supported;
     for (uint32_t id = 0; id < 64; ++id) {
-      if (dtype_from_ggml(id)) supported += fmt::format("{}{}", supported.empty() ? "" : ", ", ggml_type_name(id));
+      if (dtype_from_ggml(id))
+        supported += fmt::format("{}{}", supported.empty() ? "" : ", ", ggml_type_name(id));
     }
-    fail(Status::Unsupported, "{}: tensor '{}' has type {}, which bluecl does not load (supported: {})", path_,
-         name, ggml_type_name(t->ggml_type), supported);
+    fail(Status::Unsupported, "{}: tensor '{}' has type {}, which bluecl does not load (supported: {})",
+         path_, name, ggml_type_name(t->ggml_type), supported);
   }
   if (shape && t->shape != *shape) {
-    fail(Status::BadFile, "{}: tensor '{}' has shape {}, expected {}", path_, name, t->shape.str(), shape->str());
+    fail(Status::BadFile, "{}: tensor '{}' has shape {}, expected {}", path_, name, t->shape.str(),
+         shape->str());
   }
   return *t;
 }

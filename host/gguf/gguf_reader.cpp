@@ -21,11 +21,13 @@ namespace bluecl {
 namespace {
 
 // Smallest encodings, used to reject counts that the rest of the file could not hold.
-constexpr size_t kMinKvBytes = 8 + 4 + 1;              // key length, type, one-byte value
+constexpr size_t kMinKvBytes = 8 + 4 + 1;                  // key length, type, one-byte value
 constexpr size_t kMinTensorInfoBytes = 8 + 4 + 8 + 4 + 8;  // name length, n_dims, one dim, type, offset
 constexpr size_t kMaxShownName = 80;
 
-std::string errno_text(int err) { return std::error_code(err, std::generic_category()).message(); }
+std::string errno_text(int err) {
+  return std::error_code(err, std::generic_category()).message();
+}
 
 }  // namespace
 
@@ -33,8 +35,10 @@ std::string printable_name(std::string_view s) {
   std::string out;
   for (size_t i = 0; i < s.size() && i < kMaxShownName; ++i) {
     const auto c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c < 0x7f && c != '\\') out += static_cast<char>(c);
-    else out += fmt::format("\\x{:02x}", c);
+    if (c >= 0x20 && c < 0x7f && c != '\\')
+      out += static_cast<char>(c);
+    else
+      out += fmt::format("\\x{:02x}", c);
   }
   if (s.size() > kMaxShownName) out += "...";
   return out;
@@ -79,7 +83,8 @@ class GgufParser {
 
   std::string where() const {
     if (!context_.kind) return "";
-    if (context_.name.data()) return fmt::format(" (in {} '{}')", context_.kind, printable_name(context_.name));
+    if (context_.name.data())
+      return fmt::format(" (in {} '{}')", context_.kind, printable_name(context_.name));
     return fmt::format(" (in {} #{})", context_.kind, context_.index);
   }
 
@@ -130,8 +135,10 @@ class GgufParser {
     pos_ = 4;
     const auto version = read<uint32_t>("the version");
     if (version == 1 || version == 2) {
-      fail(Status::Unsupported, "{}: GGUF version {} is not supported (only version 3; convert the model "
-           "again with a current llama.cpp)", f_.path_, version);
+      fail(Status::Unsupported,
+           "{}: GGUF version {} is not supported (only version 3; convert the model "
+           "again with a current llama.cpp)",
+           f_.path_, version);
     }
     if (version != kGgufVersion) {
       bad("unknown GGUF version {} at offset 4 (expected 3{})", version,

@@ -60,7 +60,9 @@ std::vector<uint8_t> plain_array(GgufType elem, const std::vector<T>& values) {
   return out;
 }
 
-size_t align_up(size_t n, size_t a) { return (n + a - 1) / a * a; }
+size_t align_up(size_t n, size_t a) {
+  return (n + a - 1) / a * a;
+}
 
 // Zero bytes from `written` up to the next multiple of `alignment`.
 void pad_to(AtomicFile& out, size_t written, size_t alignment) {
@@ -90,10 +92,18 @@ void GgufWriter::set_string(std::string key, std::string value) {
   put_string(v, value);
   set(std::move(key), GgufType::String, std::move(v));
 }
-void GgufWriter::set_u32(std::string key, uint32_t value) { set(std::move(key), GgufType::U32, scalar(value)); }
-void GgufWriter::set_i32(std::string key, int32_t value) { set(std::move(key), GgufType::I32, scalar(value)); }
-void GgufWriter::set_u64(std::string key, uint64_t value) { set(std::move(key), GgufType::U64, scalar(value)); }
-void GgufWriter::set_f32(std::string key, float value) { set(std::move(key), GgufType::F32, scalar(value)); }
+void GgufWriter::set_u32(std::string key, uint32_t value) {
+  set(std::move(key), GgufType::U32, scalar(value));
+}
+void GgufWriter::set_i32(std::string key, int32_t value) {
+  set(std::move(key), GgufType::I32, scalar(value));
+}
+void GgufWriter::set_u64(std::string key, uint64_t value) {
+  set(std::move(key), GgufType::U64, scalar(value));
+}
+void GgufWriter::set_f32(std::string key, float value) {
+  set(std::move(key), GgufType::F32, scalar(value));
+}
 void GgufWriter::set_bool(std::string key, bool value) {
   set(std::move(key), GgufType::Bool, scalar<uint8_t>(value ? 1 : 0));
 }
@@ -128,7 +138,8 @@ void GgufWriter::check_tensor(const std::string& name, DType dtype, const Shape&
     fail(Status::InvalidArgument, "gguf writer: tensor '{}' has rank {}", name, shape.rank);
   }
   for (int i = 0; i < shape.rank; ++i) {
-    if (shape[i] <= 0) fail(Status::InvalidArgument, "gguf writer: tensor '{}' has shape {}", name, shape.str());
+    if (shape[i] <= 0)
+      fail(Status::InvalidArgument, "gguf writer: tensor '{}' has shape {}", name, shape.str());
   }
   const DTypeInfo& info = dtype_info(dtype);
   if (shape.last() % info.block != 0) {
@@ -144,7 +155,8 @@ void GgufWriter::add_tensor(std::string name, DType dtype, Shape shape, const vo
   tensors_.push_back({std::move(name), dtype, shape, std::vector<uint8_t>(p, p + bytes), nullptr});
 }
 
-void GgufWriter::add_tensor(std::string name, DType dtype, Shape shape, std::function<void(uint8_t* dst)> fill) {
+void GgufWriter::add_tensor(std::string name, DType dtype, Shape shape,
+                            std::function<void(uint8_t* dst)> fill) {
   check_tensor(name, dtype, shape);
   BLUECL_ASSERT(fill, "gguf writer: tensor '{}' without a fill function", name);
   tensors_.push_back({std::move(name), dtype, shape, {}, std::move(fill)});

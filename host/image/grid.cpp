@@ -1,5 +1,5 @@
-// Grid selection for dynamic resolution. Contract and formulas in host/image/grid.h. The arithmetic is done in
-// double and int64 exactly as the spec writes it (s as a double quotient, int() truncating W0*s), so
+// Grid selection for dynamic resolution. Contract and formulas in host/image/grid.h. The arithmetic is done
+// in double and int64 exactly as the spec writes it (s as a double quotient, int() truncating W0*s), so
 // borderline sizes land on the same side as the reference.
 #include "host/image/grid.h"
 

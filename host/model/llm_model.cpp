@@ -29,26 +29,32 @@ int64_t positive(const GgufFile& f, const std::string& key, int64_t value, int64
 
 LlmHParams read_hparams(const GgufFile& f, const std::string& a) {
   LlmHParams hp;
-  auto req = [&](const char* k, int64_t max) { return positive(f, a + "." + k, f.require_int(a + "." + k), max); };
+  auto req = [&](const char* k, int64_t max) {
+    return positive(f, a + "." + k, f.require_int(a + "." + k), max);
+  };
   hp.n_embd = req("embedding_length", 1 << 16);
   hp.n_ff = req("feed_forward_length", 1 << 18);
   hp.n_layer = req("block_count", 1024);
   hp.n_head = req("attention.head_count", 1024);
   hp.n_head_kv = positive(f, a + ".attention.head_count_kv",
                           f.get_int(a + ".attention.head_count_kv").value_or(hp.n_head), hp.n_head);
-  hp.n_ctx_train = positive(f, a + ".context_length", f.get_int(a + ".context_length").value_or(2048), 1 << 24);
+  hp.n_ctx_train =
+      positive(f, a + ".context_length", f.get_int(a + ".context_length").value_or(2048), 1 << 24);
   hp.rms_eps = static_cast<float>(f.get_float(a + ".attention.layer_norm_rms_epsilon").value_or(1e-6));
   hp.rope_theta = static_cast<float>(f.get_float(a + ".rope.freq_base").value_or(10000.0));
   if (hp.n_embd % hp.n_head != 0)
-    fail(Status::BadFile, "{}: embedding length {} is not a multiple of {} heads", f.path(), hp.n_embd, hp.n_head);
+    fail(Status::BadFile, "{}: embedding length {} is not a multiple of {} heads", f.path(), hp.n_embd,
+         hp.n_head);
   if (hp.n_head % hp.n_head_kv != 0)
-    fail(Status::BadFile, "{}: {} heads cannot be grouped over {} KV heads", f.path(), hp.n_head, hp.n_head_kv);
-  hp.n_rot = positive(f, a + ".rope.dimension_count", f.get_int(a + ".rope.dimension_count").value_or(hp.head_dim()),
-                      hp.head_dim());
+    fail(Status::BadFile, "{}: {} heads cannot be grouped over {} KV heads", f.path(), hp.n_head,
+         hp.n_head_kv);
+  hp.n_rot = positive(f, a + ".rope.dimension_count",
+                      f.get_int(a + ".rope.dimension_count").value_or(hp.head_dim()), hp.head_dim());
   if (hp.n_rot % 2 != 0) fail(Status::BadFile, "{}: rope.dimension_count {} is odd", f.path(), hp.n_rot);
   if (!(hp.rms_eps > 0.0f && hp.rms_eps < 1.0f))
     fail(Status::BadFile, "{}: rms epsilon {} is not in (0, 1)", f.path(), hp.rms_eps);
-  if (!(hp.rope_theta > 1.0f)) fail(Status::BadFile, "{}: rope theta {} must be > 1", f.path(), hp.rope_theta);
+  if (!(hp.rope_theta > 1.0f))
+    fail(Status::BadFile, "{}: rope theta {} must be > 1", f.path(), hp.rope_theta);
   hp.embd_norm = a == "bluelm";
   return hp;
 }
@@ -65,12 +71,14 @@ std::unique_ptr<LlmModel> LlmModel::load(const std::string& path, bool vocab_onl
 
   m->arch_ = f.require_string("general.architecture");
   if (m->arch_ != "llama" && m->arch_ != "bluelm")
-    fail(Status::Unsupported, "{}: architecture '{}' is not supported (bluecl runs llama and bluelm)", path, m->arch_);
+    fail(Status::Unsupported, "{}: architecture '{}' is not supported (bluecl runs llama and bluelm)", path,
+         m->arch_);
   LlmHParams& hp = m->hp_;
   hp = read_hparams(f, m->arch_);
   const GgufTensor& emb = f.require_tensor("token_embd.weight");
   if (emb.shape.rank != 2 || emb.shape[1] != hp.n_embd)
-    fail(Status::BadFile, "{}: token_embd.weight is {}, expected [n_vocab, {}]", path, emb.shape.str(), hp.n_embd);
+    fail(Status::BadFile, "{}: token_embd.weight is {}, expected [n_vocab, {}]", path, emb.shape.str(),
+         hp.n_embd);
   hp.n_vocab = emb.shape[0];
   if (hp.n_vocab != m->tok_->n_vocab())
     fail(Status::BadFile, "{}: token_embd.weight has {} rows but the vocabulary {} tokens", path, hp.n_vocab,
@@ -105,7 +113,8 @@ std::unique_ptr<LlmModel> LlmModel::load(const std::string& path, bool vocab_onl
   // Norms and biases are applied in f32.
   auto f32_only = [&](const WeightRef& r) {
     if (r && r.dtype != DType::F32)
-      fail(Status::Unsupported, "{}: {} is {}; norms and biases must be f32", path, r.name, dtype_name(r.dtype));
+      fail(Status::Unsupported, "{}: {} is {}; norms and biases must be f32", path, r.name,
+           dtype_name(r.dtype));
   };
   f32_only(w.out_norm);
   f32_only(w.embd_norm_w);
@@ -113,8 +122,9 @@ std::unique_ptr<LlmModel> LlmModel::load(const std::string& path, bool vocab_onl
   for (const LlmLayerWeights& L : w.layers) {
     for (const WeightRef* r : {&L.attn_norm, &L.ffn_norm, &L.bq, &L.bk, &L.bv}) f32_only(*r);
   }
-  log(LogLevel::Info, "model", "{}: {} with {} layers, hidden {}, {} heads ({} KV), FFN {}, vocab {}, {:.2f} GB of weights",
-      path, m->arch_, hp.n_layer, E, hp.n_head, hp.n_head_kv, F, hp.n_vocab, m->weight_bytes() / 1e9);
+  log(LogLevel::Info, "model",
+      "{}: {} with {} layers, hidden {}, {} heads ({} KV), FFN {}, vocab {}, {:.2f} GB of weights", path,
+      m->arch_, hp.n_layer, E, hp.n_head, hp.n_head_kv, F, hp.n_vocab, m->weight_bytes() / 1e9);
   return m;
 }
 
@@ -130,8 +140,8 @@ size_t LlmModel::weight_bytes() const {
   add(w_.out_norm);
   add(w_.output);
   for (const LlmLayerWeights& L : w_.layers)
-    for (const WeightRef* r : {&L.attn_norm, &L.wq, &L.wk, &L.wv, &L.wo, &L.bq, &L.bk, &L.bv, &L.ffn_norm, &L.gate,
-                               &L.up, &L.down})
+    for (const WeightRef* r : {&L.attn_norm, &L.wq, &L.wk, &L.wv, &L.wo, &L.bq, &L.bk, &L.bv, &L.ffn_norm,
+                               &L.gate, &L.up, &L.down})
       add(*r);
   return total;
 }

@@ -14,11 +14,11 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <random>
-#include <cstring>
 
 namespace bluecl {
 
@@ -29,18 +29,22 @@ constexpr const char* kFormat = "bluecl-costs-2 v0.1.0";
 
 CostClass matmul_class(DType t, bool gemv) {
   switch (t) {
-    case DType::Q4_0: return gemv ? CostClass::GemvQ4 : CostClass::GemmQ4;
-    case DType::Q8_0: return gemv ? CostClass::GemvQ8 : CostClass::GemmQ8;
-    case DType::F16: return gemv ? CostClass::GemvF16 : CostClass::GemmF16;
+    case DType::Q4_0:
+      return gemv ? CostClass::GemvQ4 : CostClass::GemmQ4;
+    case DType::Q8_0:
+      return gemv ? CostClass::GemvQ8 : CostClass::GemmQ8;
+    case DType::F16:
+      return gemv ? CostClass::GemvF16 : CostClass::GemmF16;
     case DType::F32:
-    case DType::I32: break;
+    case DType::I32:
+      break;
   }
   return gemv ? CostClass::GemvF32 : CostClass::GemmF32;
 }
 
 bool is_flop_class(CostClass c) {
-  return c == CostClass::GemmQ4 || c == CostClass::GemmQ8 || c == CostClass::GemmF16 || c == CostClass::GemmF32 ||
-         c == CostClass::Attention;
+  return c == CostClass::GemmQ4 || c == CostClass::GemmQ8 || c == CostClass::GemmF16 ||
+         c == CostClass::GemmF32 || c == CostClass::Attention;
 }
 
 }  // namespace
@@ -72,8 +76,8 @@ OpWork op_work(const Graph& g, const Node& n) {
     }
     case OpKind::GetRows: {  // only the rows asked for are read
       const TensorInfo& t = g.info(n.src[0]);
-      w.bytes = static_cast<double>(g.info(n.src[1]).bytes() + g.info(n.src[1]).shape.numel() * t.row_bytes() +
-                                    out.bytes());
+      w.bytes = static_cast<double>(g.info(n.src[1]).bytes() +
+                                    g.info(n.src[1]).shape.numel() * t.row_bytes() + out.bytes());
       w.cls = CostClass::Memory;
       break;
     }
@@ -84,7 +88,9 @@ OpWork op_work(const Graph& g, const Node& n) {
       w.cls = CostClass::Memory;
       break;
     }
-    default: w.cls = CostClass::Memory; break;
+    default:
+      w.cls = CostClass::Memory;
+      break;
   }
   return w;
 }
@@ -98,7 +104,7 @@ double estimate_seconds(const DeviceCosts& c, const OpWork& w) {
 
 double transfer_seconds(const DeviceCosts& a, const DeviceCosts& b, size_t bytes) {
   double t = 0;
-  if (a.to_host_bps > 0) t += a.transfer_latency_s + bytes / a.to_host_bps;   // a is a device: read it back
+  if (a.to_host_bps > 0) t += a.transfer_latency_s + bytes / a.to_host_bps;  // a is a device: read it back
   if (b.from_host_bps > 0) t += b.transfer_latency_s + bytes / b.from_host_bps;  // b is a device: write to it
   return t;
 }
@@ -128,7 +134,8 @@ class Probe {
       if (t.kind == TensorKind::State) {
         states_.push_back(be.alloc(t.bytes(), t.name));
         be.fill(TensorRef{states_.back().get(), 0}, 0, t.bytes());
-        ex_->bind_state(Tensor{static_cast<TensorId>(&t - g_->tensors().data())}, TensorRef{states_.back().get(), 0});
+        ex_->bind_state(Tensor{static_cast<TensorId>(&t - g_->tensors().data())},
+                        TensorRef{states_.back().get(), 0});
       }
     for (auto& [id, d] : host_) ex_->set_input(Tensor{static_cast<TensorId>(id)}, d.data(), d.size());
   }
@@ -186,14 +193,15 @@ double measure(Backend& be, CostClass c, std::vector<std::vector<uint8_t>>& keep
       const DType t = types[i % 4];
       const bool gemv = i < 4;
       // GEMV weights of ~16 MiB (bigger than caches: streaming); GEMM reuses each weight over 64 rows.
-      const int64_t K = gemv ? 4096 : 1024, N = gemv ? static_cast<int64_t>((16 << 20) / dtype_bytes(t, K)) : 1024;
+      const int64_t K = gemv ? 4096 : 1024,
+                    N = gemv ? static_cast<int64_t>((16 << 20) / dtype_bytes(t, K)) : 1024;
       g->matmul(g->input("x", DType::F32, {gemv ? 1 : 64, K}), random_weight(*g, t, {N, K}, keep));
       break;
     }
     case CostClass::Attention: {
       Tensor kc = g->state("k", DType::F16, {512, 8, 64}), vc = g->state("v", DType::F16, {512, 8, 64});
-      g->attention(g->input("q", DType::F32, {1, 32, 8, 64}), g->reshape(kc, {1, 512, 8, 64}), g->reshape(vc, {1, 512, 8, 64}),
-                   {.scale = 0.125f, .causal = true, .kv_cache = true});
+      g->attention(g->input("q", DType::F32, {1, 32, 8, 64}), g->reshape(kc, {1, 512, 8, 64}),
+                   g->reshape(vc, {1, 512, 8, 64}), {.scale = 0.125f, .causal = true, .kv_cache = true});
       step.n_past = 512 - 32;
       break;
     }
@@ -202,7 +210,8 @@ double measure(Backend& be, CostClass c, std::vector<std::vector<uint8_t>>& keep
       g->add(a, g->input("b", DType::F32, {1024, 4096}));
       break;
     }
-    case CostClass::Count_: break;
+    case CostClass::Count_:
+      break;
   }
   w = op_work(*g, g->nodes().back());
   if (c == CostClass::Attention) w.flops = 4.0 * 32 * 8 * 64 * 512;  // the whole cache is used here
@@ -281,13 +290,16 @@ bool from_json_costs(const Json& j, DeviceCosts& c) {
 DeviceCosts calibrate(Backend& be, const std::string& cache_dir) {
   const std::string key = cost_key(be);
   const std::filesystem::path file =
-      cache_dir.empty() ? std::filesystem::path() : std::filesystem::path(cache_dir) / ("costs-" + hash128(key).hex() + ".json");
+      cache_dir.empty() ? std::filesystem::path()
+                        : std::filesystem::path(cache_dir) / ("costs-" + hash128(key).hex() + ".json");
   if (!file.empty()) {
     std::ifstream f(file);
     if (f) {
       try {
         DeviceCosts c;
-        if (from_json_costs(parse_json(std::string(std::istreambuf_iterator<char>(f), {})), c) && c.key == key) return c;
+        if (from_json_costs(parse_json(std::string(std::istreambuf_iterator<char>(f), {})), c) &&
+            c.key == key)
+          return c;
       } catch (const Error&) {
         // A damaged cache file is measured again.
       }
@@ -296,9 +308,10 @@ DeviceCosts calibrate(Backend& be, const std::string& cache_dir) {
   log(LogLevel::Info, "cost", "calibrating {} (once; cached)", be.name());
   const auto t0 = std::chrono::steady_clock::now();
   DeviceCosts c = measure_all(be);
-  log(LogLevel::Info, "cost", "{}: GEMV q4_0 {:.1f} GB/s, GEMM q4_0 {:.1f} GFLOP/s, memory {:.1f} GB/s, launch {:.1f} us ({:.1f} s)",
-      be.name(), c.rate[0] / 1e9, c.rate[4] / 1e9, c.rate[static_cast<int>(CostClass::Memory)] / 1e9, c.launch_s * 1e6,
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  log(LogLevel::Info, "cost",
+      "{}: GEMV q4_0 {:.1f} GB/s, GEMM q4_0 {:.1f} GFLOP/s, memory {:.1f} GB/s, launch {:.1f} us ({:.1f} s)",
+      be.name(), c.rate[0] / 1e9, c.rate[4] / 1e9, c.rate[static_cast<int>(CostClass::Memory)] / 1e9,
+      c.launch_s * 1e6, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   if (!file.empty()) {
     std::error_code ec;
     std::filesystem::create_directories(file.parent_path(), ec);

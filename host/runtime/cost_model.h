@@ -15,14 +15,26 @@ namespace bluecl {
 
 // What limits an op: weights streamed once (GEMV), arithmetic (GEMM, attention over many queries),
 // or memory traffic (everything else).
-enum class CostClass : uint8_t { GemvQ4, GemvQ8, GemvF16, GemvF32, GemmQ4, GemmQ8, GemmF16, GemmF32, Attention, Memory, Count_ };
+enum class CostClass : uint8_t {
+  GemvQ4,
+  GemvQ8,
+  GemvF16,
+  GemvF32,
+  GemmQ4,
+  GemmQ8,
+  GemmF16,
+  GemmF32,
+  Attention,
+  Memory,
+  Count_
+};
 inline constexpr int kNumCostClasses = static_cast<int>(CostClass::Count_);
 
 struct DeviceCosts {
-  std::string key;                                 // device, driver, threads: what the cache is keyed by
-  std::array<double, kNumCostClasses> rate{};      // bytes/s (GEMV, Memory) or FLOP/s (GEMM, Attention)
-  double launch_s = 0;                             // per op
-  double to_host_bps = 0, from_host_bps = 0;       // transfer bandwidth (0 on the CPU: no transfer)
+  std::string key;                             // device, driver, threads: what the cache is keyed by
+  std::array<double, kNumCostClasses> rate{};  // bytes/s (GEMV, Memory) or FLOP/s (GEMM, Attention)
+  double launch_s = 0;                         // per op
+  double to_host_bps = 0, from_host_bps = 0;   // transfer bandwidth (0 on the CPU: no transfer)
   double transfer_latency_s = 0;
 };
 

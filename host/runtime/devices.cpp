@@ -1,7 +1,7 @@
 #include "host/runtime/devices.h"
 
-#include "graph/base/error.h"
 #include "backend/cache_dir.h"
+#include "graph/base/error.h"
 #include "graph/base/log.h"
 
 #include <fmt/format.h>
@@ -20,9 +20,11 @@ Devices::Devices(const DeviceOptions& opts)
     std::string why;
     std::optional<ClDeviceInfo> dev = select_cl_device(opts.device, &why);
     if (dev) {
-      cl_ = std::make_unique<ClBackend>(*dev, ClBackendOptions{.profiling = opts.profiling, .decline = opts.decline});
+      cl_ = std::make_unique<ClBackend>(
+          *dev, ClBackendOptions{.profiling = opts.profiling, .decline = opts.decline});
       list_.push_back(cl_.get());
-      log(LogLevel::Info, "devices", "OpenCL device: {} ({})", dev->features.device_name, dev->features.platform_name);
+      log(LogLevel::Info, "devices", "OpenCL device: {} ({})", dev->features.device_name,
+          dev->features.platform_name);
     } else if (!opts.device.empty()) {
       // The user asked for a particular device: not finding it is an error, not a silent fallback.
       fail(Status::Device, "--device {}: {}", opts.device, why);
@@ -94,9 +96,11 @@ void Devices::give_up_memory(const Graph& g, const std::string& what) {
   // last everything runs on the CPU.
   size_t n = 0;
   for (const TensorInfo& t : g.tensors())
-    if (t.kind == TensorKind::Weight && !cl_->has_weight(t.data) && sched_.host_weights.insert(t.data).second) ++n;
+    if (t.kind == TensorKind::Weight && !cl_->has_weight(t.data) && sched_.host_weights.insert(t.data).second)
+      ++n;
   if (n > 0) {
-    log(LogLevel::Warn, "devices", "{}: keeping {} weights in host memory; their ops run on the CPU", what, n);
+    log(LogLevel::Warn, "devices", "{}: keeping {} weights in host memory; their ops run on the CPU", what,
+        n);
   } else if (!sched_.states_on_host) {
     sched_.states_on_host = true;
     log(LogLevel::Warn, "devices", "{}: the KV cache and its ops move to the CPU", what);

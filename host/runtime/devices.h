@@ -67,7 +67,6 @@ class Devices {
   void release_device_only_weights(const Graph& g, const Plan& plan);
 
  public:
-
  private:
   std::unique_ptr<CpuBackend> cpu_;
   std::unique_ptr<ClBackend> cl_;

@@ -14,7 +14,8 @@ Executor::Executor(const Graph& g, const Plan& plan, std::vector<Backend*> backe
   const auto& nodes = g.nodes();
   const auto& tensors = g.tensors();
   const int n_dev = static_cast<int>(backends_.size());
-  BLUECL_ASSERT(plan.nodes.size() == nodes.size(), "plan for {} nodes, graph has {}", plan.nodes.size(), nodes.size());
+  BLUECL_ASSERT(plan.nodes.size() == nodes.size(), "plan for {} nodes, graph has {}", plan.nodes.size(),
+                nodes.size());
   refs_.assign(n_dev, std::vector<TensorRef>(tensors.size()));
   home_.assign(tensors.size(), -1);
   input_devices_.assign(tensors.size(), {});
@@ -91,8 +92,8 @@ void Executor::bind_state(Tensor t, TensorRef where) {
 
 void Executor::set_input(Tensor t, const void* data, size_t bytes) {
   const TensorInfo& ti = g_.info(t);
-  BLUECL_ASSERT(ti.kind == TensorKind::Input && bytes == ti.bytes(), "set_input {}: {} bytes for {}", ti.name, bytes,
-                ti.bytes());
+  BLUECL_ASSERT(ti.kind == TensorKind::Input && bytes == ti.bytes(), "set_input {}: {} bytes for {}", ti.name,
+                bytes, ti.bytes());
   for (int d : input_devices_[t.id]) backends_[d]->write(refs_[d][t.id], data, bytes);
 }
 
@@ -155,8 +156,10 @@ void Executor::run(const Step& step) {
   const auto& nodes = g_.nodes();
   for (size_t i = 0; i < nodes.size(); ++i) {
     const Launch& l = launches_[i];
-    if (nodes[i].kind == OpKind::Transfer) transfer(nodes[i], l.device);
-    else backends_[l.device]->run(g_, nodes[i], l.src, l.dst, step);
+    if (nodes[i].kind == OpKind::Transfer)
+      transfer(nodes[i], l.device);
+    else
+      backends_[l.device]->run(g_, nodes[i], l.src, l.dst, step);
   }
 }
 

@@ -28,8 +28,8 @@ class Executor {
   // Weights reach every device that uses them here (`progress` counts them); each weight that only
   // devices read goes to `release` as soon as it is uploaded, so the file's pages and the device's copy
   // are not both resident while the rest loads.
-  Executor(const Graph& g, const Plan& plan, std::vector<Backend*> backends, const Progress& progress = nullptr,
-           const Release& release = nullptr);
+  Executor(const Graph& g, const Plan& plan, std::vector<Backend*> backends,
+           const Progress& progress = nullptr, const Release& release = nullptr);
 
   // Compiles every kernel the graph will launch (after states are bound), so the first run does no
   // one-time work. Returns the nodes whose preparation failed (a kernel that does not build), with why.
@@ -64,8 +64,8 @@ class Executor {
   std::vector<Backend*> backends_;
   std::vector<std::unique_ptr<DeviceBuffer>> owned_;
   std::vector<size_t> arena_bytes_;
-  std::vector<std::vector<TensorRef>> refs_;  // [device][tensor]: where the tensor's bytes live there
-  std::vector<int> home_;                      // [tensor]: device of the producer (intermediates)
+  std::vector<std::vector<TensorRef>> refs_;     // [device][tensor]: where the tensor's bytes live there
+  std::vector<int> home_;                        // [tensor]: device of the producer (intermediates)
   std::vector<std::vector<int>> input_devices_;  // [tensor]: devices an input is copied to
   struct Launch {
     int device;

@@ -54,7 +54,8 @@ int find_device(const std::vector<Backend*>& backends, const std::string& name) 
     if (b.name() == name) return static_cast<int>(i);
     if (name == "cpu" && b.kind() == DeviceKind::Cpu) return static_cast<int>(i);
     if ((name == "cl" || name == "gpu") && b.kind() == DeviceKind::OpenCl) return static_cast<int>(i);
-    if (b.kind() == DeviceKind::OpenCl && b.name().rfind(name + " ", 0) == 0) return static_cast<int>(i);  // "cl0"
+    if (b.kind() == DeviceKind::OpenCl && b.name().rfind(name + " ", 0) == 0)
+      return static_cast<int>(i);  // "cl0"
   }
   return -1;
 }
@@ -71,8 +72,8 @@ namespace {
 
 // The cost of a placement: every node's estimate on its device plus one transfer per (tensor, other
 // device that reads it).
-double placement_cost(const Graph& g, const std::vector<int>& dev, const std::vector<std::vector<double>>& est,
-                      const std::vector<DeviceCosts>& costs) {
+double placement_cost(const Graph& g, const std::vector<int>& dev,
+                      const std::vector<std::vector<double>>& est, const std::vector<DeviceCosts>& costs) {
   double t = 0;
   std::set<std::pair<TensorId, int>> moved;
   for (size_t i = 0; i < dev.size(); ++i) {
@@ -88,7 +89,9 @@ double placement_cost(const Graph& g, const std::vector<int>& dev, const std::ve
   return t;
 }
 
-std::string ms(double s) { return s < 1e-4 ? fmt::format("{:.1f} us", s * 1e6) : fmt::format("{:.2f} ms", s * 1e3); }
+std::string ms(double s) {
+  return s < 1e-4 ? fmt::format("{:.1f} us", s * 1e6) : fmt::format("{:.2f} ms", s * 1e3);
+}
 
 }  // namespace
 
@@ -173,7 +176,9 @@ Plan schedule(Graph& g, const std::vector<Backend*>& backends, const ScheduleOpt
   // group lives where its users together cost least (by cost) or where its first user runs; only devices
   // that run every user qualify, and the CPU always does.
   std::map<TensorId, TensorId> parent;
-  std::function<TensorId(TensorId)> root = [&](TensorId t) { return parent[t] == t ? t : parent[t] = root(parent[t]); };
+  std::function<TensorId(TensorId)> root = [&](TensorId t) {
+    return parent[t] == t ? t : parent[t] = root(parent[t]);
+  };
   std::vector<std::vector<TensorId>> node_states(n_nodes);
   for (int i = 0; i < n_nodes; ++i) {
     const Node& n = g.nodes()[i];
@@ -183,7 +188,8 @@ Plan schedule(Graph& g, const std::vector<Backend*>& backends, const ScheduleOpt
       parent.try_emplace(b, b);
       node_states[i].push_back(b);
     }
-    for (size_t k = 1; k < node_states[i].size(); ++k) parent[root(node_states[i][k])] = root(node_states[i][0]);
+    for (size_t k = 1; k < node_states[i].size(); ++k)
+      parent[root(node_states[i][k])] = root(node_states[i][0]);
   }
   std::map<TensorId, std::vector<int>> users;  // group root -> nodes touching any of its states
   for (int i = 0; i < n_nodes; ++i)
@@ -274,7 +280,8 @@ Plan schedule(Graph& g, const std::vector<Backend*>& backends, const ScheduleOpt
         g.nodes_mut(i).src[s] = it->second;
         continue;
       }
-      const Tensor t = g.insert_transfer(i, s, fmt::format("{}@{}", g.info(src).name, short_name(*backends[dev])));
+      const Tensor t =
+          g.insert_transfer(i, s, fmt::format("{}@{}", g.info(src).name, short_name(*backends[dev])));
       Placement tp{dev, fmt::format("from {}", short_name(*backends[from]))};
       if (by_cost) tp.est_s = transfer_seconds(opts.costs[from], opts.costs[dev], g.info(t).bytes());
       plan.est_seconds += tp.est_s;

@@ -40,9 +40,9 @@ struct Placement {
 struct Plan {
   std::vector<Placement> nodes;  // one per graph node (Transfers included)
   int n_transfers = 0;
-  size_t transfer_bytes = 0;     // bytes moved between devices per run
-  bool by_cost = false;          // placed by the cost model
-  double est_seconds = 0;        // estimated time per run (cost model)
+  size_t transfer_bytes = 0;  // bytes moved between devices per run
+  bool by_cost = false;       // placed by the cost model
+  double est_seconds = 0;     // estimated time per run (cost model)
 };
 
 struct ScheduleOptions {

@@ -20,7 +20,9 @@ void Tracer::start() {
   on_ = true;
 }
 
-void Tracer::stop() { on_ = false; }
+void Tracer::stop() {
+  on_ = false;
+}
 
 void Tracer::record(std::string name, std::string track, std::chrono::steady_clock::time_point begin,
                     std::chrono::steady_clock::time_point end) {
@@ -42,10 +44,19 @@ std::string Tracer::json() const {
   for (const Event& e : events_) {
     auto [it, added] = tid.emplace(e.track, static_cast<int>(tid.size()) + 1);
     if (added)
-      ev.push_back(Json::object().set("name", "thread_name").set("ph", "M").set("pid", 1).set("tid", it->second)
+      ev.push_back(Json::object()
+                       .set("name", "thread_name")
+                       .set("ph", "M")
+                       .set("pid", 1)
+                       .set("tid", it->second)
                        .set("args", Json::object().set("name", e.track)));
-    ev.push_back(Json::object().set("name", e.name).set("ph", "X").set("pid", 1).set("tid", it->second)
-                     .set("ts", e.begin_us).set("dur", e.dur_us));
+    ev.push_back(Json::object()
+                     .set("name", e.name)
+                     .set("ph", "X")
+                     .set("pid", 1)
+                     .set("tid", it->second)
+                     .set("ts", e.begin_us)
+                     .set("dur", e.dur_us));
   }
   return to_json(Json::object().set("traceEvents", ev).set("displayTimeUnit", "ms"), 1);
 }

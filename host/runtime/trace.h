@@ -19,7 +19,7 @@ class Tracer {
   bool on() const { return on_; }
   void record(std::string name, std::string track, std::chrono::steady_clock::time_point begin,
               std::chrono::steady_clock::time_point end);
-  std::string json() const;       // {"traceEvents": [...]}
+  std::string json() const;                   // {"traceEvents": [...]}
   void write(const std::string& path) const;  // throws Error(Io)
 
   struct Event {
@@ -39,10 +39,13 @@ class Tracer {
 class TraceSpan {
  public:
   TraceSpan(std::string name, std::string track)
-      : on_(Tracer::get().on()), name_(std::move(name)), track_(std::move(track)),
+      : on_(Tracer::get().on()),
+        name_(std::move(name)),
+        track_(std::move(track)),
         begin_(on_ ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{}) {}
   ~TraceSpan() {
-    if (on_) Tracer::get().record(std::move(name_), std::move(track_), begin_, std::chrono::steady_clock::now());
+    if (on_)
+      Tracer::get().record(std::move(name_), std::move(track_), begin_, std::chrono::steady_clock::now());
   }
   TraceSpan(const TraceSpan&) = delete;
   TraceSpan& operator=(const TraceSpan&) = delete;

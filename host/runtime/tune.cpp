@@ -47,7 +47,8 @@ void add_matrices(std::vector<TuneShape>& v, const GgufFile& f, const std::vecto
                   const std::vector<int64_t>& rows) {
   for (const GgufTensor& t : f.tensors()) {
     if (t.shape.rank != 2 || !t.dtype || t.name.find("embd") != std::string::npos) continue;
-    if (std::none_of(prefixes.begin(), prefixes.end(), [&](const std::string& p) { return t.name.rfind(p, 0) == 0; }))
+    if (std::none_of(prefixes.begin(), prefixes.end(),
+                     [&](const std::string& p) { return t.name.rfind(p, 0) == 0; }))
       continue;
     for (int64_t r : rows) add_unique(v, {TuneShape::Op::Matmul, *t.dtype, r, t.shape[1], t.shape[0]});
   }
@@ -62,9 +63,12 @@ double median(std::vector<double> v) {
 
 std::string TuneShape::key() const {
   switch (op) {
-    case Op::Matmul: return matmul_tuning_key(w, rows);
-    case Op::RmsNorm: return "rms_norm";
-    case Op::LayerNorm: return "layer_norm";
+    case Op::Matmul:
+      return matmul_tuning_key(w, rows);
+    case Op::RmsNorm:
+      return "rms_norm";
+    case Op::LayerNorm:
+      return "layer_norm";
   }
   return {};
 }
@@ -78,9 +82,11 @@ std::vector<TuneShape> tune_shapes(const std::string& model, const std::string& 
     add_matrices(v, *f, prefixes, {1, chunk});
     if (!f->find_tensor("output.weight"))  // tied output head: the embedding table is the matrix
       if (const GgufTensor* t = f->find_tensor("token_embd.weight"); t && t->dtype && t->shape.rank == 2)
-        for (int64_t r : {int64_t{1}, chunk}) add_unique(v, {TuneShape::Op::Matmul, *t->dtype, r, t->shape[1], t->shape[0]});
+        for (int64_t r : {int64_t{1}, chunk})
+          add_unique(v, {TuneShape::Op::Matmul, *t->dtype, r, t->shape[1], t->shape[0]});
     if (const GgufTensor* t = f->find_tensor("blk.0.attn_norm.weight"))
-      for (int64_t r : {int64_t{1}, chunk}) add_unique(v, {TuneShape::Op::RmsNorm, DType::F32, r, 0, t->shape.last()});
+      for (int64_t r : {int64_t{1}, chunk})
+        add_unique(v, {TuneShape::Op::RmsNorm, DType::F32, r, 0, t->shape.last()});
   }
   if (!mmproj.empty()) {
     const auto f = GgufFile::open(mmproj);
@@ -116,23 +122,28 @@ std::vector<ClLaunch> tune_candidates(const std::string& key, const DeviceFeatur
   };
   if (key == "rms_norm" || key == "layer_norm") {
     c.push_back({"row", {}});
-    for (int wg : wgs(quick ? std::vector<int>{64} : std::vector<int>{32, 64, 128, 256})) c.push_back({"wg", {{"wg", wg}}});
+    for (int wg : wgs(quick ? std::vector<int>{64} : std::vector<int>{32, 64, 128, 256}))
+      c.push_back({"wg", {{"wg", wg}}});
     return c;
   }
   const bool gemm = key.ends_with("/gemm");
   const bool quant = key.find("/q4_0/") != std::string::npos || key.find("/q8_0/") != std::string::npos;
   if (!gemm) {
     if (quant)
-      for (int items : quick ? std::vector<int>{1, 4} : std::vector<int>{1, 2, 4, 8, 16}) c.push_back({"rows", {{"items", items}}});
+      for (int items : quick ? std::vector<int>{1, 4} : std::vector<int>{1, 2, 4, 8, 16})
+        c.push_back({"rows", {{"items", items}}});
     for (int tn : quick ? std::vector<int>{2, 4} : std::vector<int>{1, 2, 4, 8})
-      for (int wg : wgs(quick ? std::vector<int>{16} : std::vector<int>{16, 32, 64})) c.push_back({"gemv", {{"tn", tn}, {"wg", wg}}});
+      for (int wg : wgs(quick ? std::vector<int>{16} : std::vector<int>{16, 32, 64}))
+        c.push_back({"gemv", {{"tn", tn}, {"wg", wg}}});
     // GPU-style GEMV: lanes per row x rows per work-group; subgroup reduction where a size can be required.
     for (int lanes : quick ? std::vector<int>{32} : std::vector<int>{16, 32, 64})
       for (int rows : quick ? std::vector<int>{2} : std::vector<int>{1, 2, 4})
-        if (static_cast<size_t>(lanes * rows) <= max_wg) c.push_back({"vec", {{"lanes", lanes}, {"rows", rows}}});
+        if (static_cast<size_t>(lanes * rows) <= max_wg)
+          c.push_back({"vec", {{"lanes", lanes}, {"rows", rows}}});
     for (size_t sg : f.required_subgroup_sizes)
       for (int rows : quick ? std::vector<int>{2} : std::vector<int>{1, 2, 4, 8})
-        if (sg >= 8 && sg * rows <= max_wg) c.push_back({"vec_sg", {{"lanes", static_cast<int>(sg)}, {"rows", rows}}});
+        if (sg >= 8 && sg * rows <= max_wg)
+          c.push_back({"vec_sg", {{"lanes", static_cast<int>(sg)}, {"rows", rows}}});
     return c;
   }
   // GPU-style GEMM: output tile bm x bn per work-group, tm x tn per work-item, local-memory tiles of 32 k.
@@ -140,8 +151,8 @@ std::vector<ClLaunch> tune_candidates(const std::string& key, const DeviceFeatur
     int bm, bn, tm, tn;
   };
   const std::vector<Tile> tiles = quick ? std::vector<Tile>{{64, 64, 4, 4}}
-                                        : std::vector<Tile>{{32, 64, 4, 4}, {64, 64, 4, 4}, {64, 64, 8, 4}, {32, 32, 2, 2},
-                                                            {64, 128, 4, 8}, {128, 64, 8, 4}};
+                                        : std::vector<Tile>{{32, 64, 4, 4}, {64, 64, 4, 4},  {64, 64, 8, 4},
+                                                            {32, 32, 2, 2}, {64, 128, 4, 8}, {128, 64, 8, 4}};
   for (const Tile& t : tiles) {
     const size_t items = static_cast<size_t>(t.bm / t.tm) * (t.bn / t.tn);
     const size_t local = static_cast<size_t>(t.bm + t.bn) * 32 * sizeof(float);
@@ -165,19 +176,25 @@ std::vector<TuneResult> tune(ClBackend& cl, const std::vector<TuneShape>& shapes
   for (const TuneShape& s : shapes) by_key[s.key()].push_back(s);
 
   size_t total = 0, done = 0;
-  for (const auto& [key, v] : by_key) total += v.size() * (tune_candidates(key, rt.features, opts.quick).size() + 1);
+  for (const auto& [key, v] : by_key)
+    total += v.size() * (tune_candidates(key, rt.features, opts.quick).size() + 1);
   std::vector<TuneResult> results;
   for (const auto& [key, key_shapes] : by_key) {
     TuneResult res;
     res.key = key;
     std::vector<TuneCandidate> cands{{ClLaunch{}, 0, true, {}}};  // first: the built-in default
-    for (ClLaunch& l : tune_candidates(key, rt.features, opts.quick)) cands.push_back({std::move(l), 0, true, {}});
+    for (ClLaunch& l : tune_candidates(key, rt.features, opts.quick))
+      cands.push_back({std::move(l), 0, true, {}});
     rt.tuning.erase(key);
     for (const TuneShape& s : key_shapes) {
       OpBuilder b(std::hash<std::string>{}(key) + static_cast<uint64_t>(s.rows * 131 + s.k * 7 + s.n));
       switch (s.op) {
-        case TuneShape::Op::Matmul: b.g.matmul(b.input("x", {s.rows, s.k}), b.weight("w", s.w, {s.n, s.k}, -0.05f, 0.05f)); break;
-        case TuneShape::Op::RmsNorm: b.g.rms_norm(b.input("x", {s.rows, s.n}), b.input("w", {s.n}), 1e-6f); break;
+        case TuneShape::Op::Matmul:
+          b.g.matmul(b.input("x", {s.rows, s.k}), b.weight("w", s.w, {s.n, s.k}, -0.05f, 0.05f));
+          break;
+        case TuneShape::Op::RmsNorm:
+          b.g.rms_norm(b.input("x", {s.rows, s.n}), b.input("w", {s.n}), 1e-6f);
+          break;
         case TuneShape::Op::LayerNorm:
           b.g.layer_norm(b.input("x", {s.rows, s.n}), b.input("w", {s.n}), b.input("b", {s.n}), 1e-6f);
           break;
@@ -185,11 +202,14 @@ std::vector<TuneResult> tune(ClBackend& cl, const std::vector<TuneShape>& shapes
       const OpRun ref = run_op(reference, b, Step{});
       PreparedOp p(cl, b, Step{});
       for (TuneCandidate& c : cands) {
-        if (opts.progress) opts.progress(fmt::format("tuning {} at {}x{}x{}", key, s.rows, s.k, s.n), double(done) / total);
+        if (opts.progress)
+          opts.progress(fmt::format("tuning {} at {}x{}x{}", key, s.rows, s.k, s.n), double(done) / total);
         ++done;
         if (!c.ok) continue;
-        if (c.launch.variant.empty()) rt.tuning.erase(key);
-        else rt.tuning.set(key, c.launch);
+        if (c.launch.variant.empty())
+          rt.tuning.erase(key);
+        else
+          rt.tuning.set(key, c.launch);
         try {
           p.run();
           cl.sync();
@@ -198,8 +218,8 @@ std::vector<TuneResult> tune(ClBackend& cl, const std::vector<TuneShape>& shapes
           if (!got.guards_intact || got.non_finite > 0 || !(e <= kMaxNmse)) {
             c.ok = false;
             c.why = !got.guards_intact ? "wrote outside its output"
-                    : got.non_finite  ? "NaN/Inf in the output"
-                                      : fmt::format("wrong result (NMSE {:.2g})", e);
+                    : got.non_finite   ? "NaN/Inf in the output"
+                                       : fmt::format("wrong result (NMSE {:.2g})", e);
             continue;
           }
           std::vector<double> times;
@@ -213,7 +233,9 @@ std::vector<TuneResult> tune(ClBackend& cl, const std::vector<TuneShape>& shapes
             rt.events = nullptr;
             double t = 0;
             for (cl::Event& ev : events)
-              t += (ev.getProfilingInfo<CL_PROFILING_COMMAND_END>() - ev.getProfilingInfo<CL_PROFILING_COMMAND_START>()) * 1e-9;
+              t += (ev.getProfilingInfo<CL_PROFILING_COMMAND_END>() -
+                    ev.getProfilingInfo<CL_PROFILING_COMMAND_START>()) *
+                   1e-9;
             times.push_back(t);
             spent += t;
           }
@@ -229,7 +251,8 @@ std::vector<TuneResult> tune(ClBackend& cl, const std::vector<TuneShape>& shapes
     const TuneCandidate* best = nullptr;
     for (const TuneCandidate& c : cands)
       if (c.ok && (!best || c.ms < best->ms)) best = &c;
-    if (!best) fail(Status::Device, "tuning {}: no launch gave a correct result (default: {})", key, cands[0].why);
+    if (!best)
+      fail(Status::Device, "tuning {}: no launch gave a correct result (default: {})", key, cands[0].why);
     res.default_ms = cands[0].ok ? cands[0].ms : 0;
     res.best = best->launch;
     res.best_ms = best->ms;

@@ -29,22 +29,22 @@ std::vector<TuneShape> tune_shapes(const std::string& model, const std::string& 
 std::vector<TuneShape> tune_shapes_quick();  // small shapes for tests
 
 struct TuneCandidate {
-  ClLaunch launch;              // variant "" is the op's built-in default
-  double ms = 0;                // summed over the key's shapes (median of repetitions each)
+  ClLaunch launch;  // variant "" is the op's built-in default
+  double ms = 0;    // summed over the key's shapes (median of repetitions each)
   bool ok = true;
-  std::string why;              // why it was rejected
+  std::string why;  // why it was rejected
 };
 
 struct TuneResult {
   std::string key;
-  ClLaunch best;                // variant "": the built-in default stayed fastest
+  ClLaunch best;  // variant "": the built-in default stayed fastest
   double default_ms = 0, best_ms = 0;
   std::vector<TuneCandidate> tried;
 };
 
 struct TuneOptions {
-  bool quick = false;           // fewer candidates and repetitions
-  int n_threads = 0;            // for the CPU reference
+  bool quick = false;  // fewer candidates and repetitions
+  int n_threads = 0;   // for the CPU reference
   std::function<void(const std::string& stage, double fraction)> progress;
 };
 

@@ -24,7 +24,8 @@ double EncodeJob::encode_ms() {
   return ms_;
 }
 
-VisionWorker::VisionWorker(std::function<void()> on_idle) : on_idle_(std::move(on_idle)), thread_([this] { loop(); }) {}
+VisionWorker::VisionWorker(std::function<void()> on_idle)
+    : on_idle_(std::move(on_idle)), thread_([this] { loop(); }) {}
 
 VisionWorker::~VisionWorker() {
   std::deque<std::shared_ptr<EncodeJob>> abandoned;
@@ -37,7 +38,8 @@ VisionWorker::~VisionWorker() {
   thread_.join();
   for (auto& job : abandoned) {
     std::lock_guard lock(job->mu_);
-    job->error_ = std::make_exception_ptr(Error(Status::Cancelled, "the model was freed before this image was encoded"));
+    job->error_ = std::make_exception_ptr(
+        Error(Status::Cancelled, "the model was freed before this image was encoded"));
     job->done_ = true;
     job->cv_.notify_all();
   }
@@ -78,7 +80,8 @@ void VisionWorker::loop() {
     } catch (...) {
       error = std::current_exception();
     }
-    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    const double ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     {
       std::lock_guard lock(job->mu_);
       job->e_ = std::move(e);

@@ -29,18 +29,26 @@ size_t held_back(std::string_view text, const std::vector<std::string>& stops) {
 
 const char* stop_reason_name(StopReason r) {
   switch (r) {
-    case StopReason::Budget: return "token budget";
-    case StopReason::EndOfGeneration: return "end of generation";
-    case StopReason::StopString: return "stop string";
-    case StopReason::Cancelled: return "cancelled";
-    case StopReason::ContextFull: return "context full";
+    case StopReason::Budget:
+      return "token budget";
+    case StopReason::EndOfGeneration:
+      return "end of generation";
+    case StopReason::StopString:
+      return "stop string";
+    case StopReason::Cancelled:
+      return "cancelled";
+    case StopReason::ContextFull:
+      return "context full";
   }
   return "?";
 }
 
-std::string chat_prompt(std::string_view user) { return "[|Human|]:" + std::string(user) + "\n[|AI|]:"; }
+std::string chat_prompt(std::string_view user) {
+  return "[|Human|]:" + std::string(user) + "\n[|AI|]:";
+}
 
-GenerateResult generate(Session& s, const Tokenizer& tok, std::span<const int32_t> prompt, const GenerateParams& p) {
+GenerateResult generate(Session& s, const Tokenizer& tok, std::span<const int32_t> prompt,
+                        const GenerateParams& p) {
   for (const std::string& st : p.stop)
     if (st.empty()) fail(Status::InvalidArgument, "empty stop string");
   const auto t0 = std::chrono::steady_clock::now();

@@ -34,7 +34,8 @@ struct GenerateResult {
   std::string text;  // everything streamed
 };
 
-GenerateResult generate(Session& s, const Tokenizer& tok, std::span<const int32_t> prompt, const GenerateParams& p);
+GenerateResult generate(Session& s, const Tokenizer& tok, std::span<const int32_t> prompt,
+                        const GenerateParams& p);
 
 // The generation loop alone, for a prompt already in the session (a multimodal prefill: text and image
 // embeddings). `seen` are the prompt's token ids, which the sampler's repetition penalty looks back over

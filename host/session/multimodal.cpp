@@ -13,8 +13,8 @@ namespace bluecl {
 namespace {
 
 // Runs n tiles through the encoder (in batches, pipelined where it pays); tiles_of fills a batch's tiles.
-ImageEmbeddings encode_batches(VisionEncoder& enc, const VitModel& vit, int n_tiles, const TileSource& tiles_of,
-                               const EncodeProgress& progress) {
+ImageEmbeddings encode_batches(VisionEncoder& enc, const VitModel& vit, int n_tiles,
+                               const TileSource& tiles_of, const EncodeProgress& progress) {
   const VitHParams& hp = vit.hparams();
   ImageEmbeddings e;
   e.n_tiles = n_tiles;
@@ -42,8 +42,8 @@ ImageEmbeddings encode_image(VisionEncoder& enc, const VitModel& vit, const Imag
       },
       progress);
   e.grid = grid;
-  log(LogLevel::Debug, "vision", "image {}x{}: grid {}:{}, {} tiles, {} tokens", img.width, img.height, grid.m,
-      grid.n, e.n_tiles, e.n_tokens());
+  log(LogLevel::Debug, "vision", "image {}x{}: grid {}:{}, {} tiles, {} tokens", img.width, img.height,
+      grid.m, grid.n, e.n_tiles, e.n_tokens());
   return e;
 }
 
@@ -54,7 +54,9 @@ ImageEmbeddings encode_tiles(VisionEncoder& enc, const VitModel& vit, std::span<
   const size_t per = static_cast<size_t>(vit.hparams().tile_floats());
   return encode_batches(
       enc, vit, static_cast<int>(n),
-      [&](int64_t first, int64_t count, float* dst) { std::copy_n(tiles.data() + first * per, count * per, dst); },
+      [&](int64_t first, int64_t count, float* dst) {
+        std::copy_n(tiles.data() + first * per, count * per, dst);
+      },
       progress);
 }
 
@@ -159,8 +161,9 @@ FeedResult feed_prompt(Session& s, const LlmModel& llm, const std::vector<Prompt
     r.n_tokens += e->n_tokens();
   }
   if (s.n_past() + r.n_tokens > s.n_ctx())
-    fail(Status::ContextFull, "the prompt's {} tokens (text and images) after {} would exceed the context of {}",
-         r.n_tokens, s.n_past(), s.n_ctx());
+    fail(Status::ContextFull,
+         "the prompt's {} tokens (text and images) after {} would exceed the context of {}", r.n_tokens,
+         s.n_past(), s.n_ctx());
 
   const auto t0 = std::chrono::steady_clock::now();
   for (const PromptChunk& c : chunks) {

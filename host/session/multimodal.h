@@ -17,13 +17,13 @@
 // number of images (InvalidArgument otherwise).
 #pragma once
 
-#include "host/session/generate.h"
 #include "host/image/grid.h"
 #include "host/image/image.h"
 #include "host/model/llm_model.h"
+#include "host/model/vit_model.h"
+#include "host/session/generate.h"
 #include "host/session/session.h"
 #include "host/session/vision.h"
-#include "host/model/vit_model.h"
 
 #include <functional>
 #include <span>
@@ -36,8 +36,8 @@ namespace bluecl {
 inline constexpr std::string_view kImageMarker = "<image>";
 
 struct ImageEmbeddings {
-  Grid grid{0, 0};            // 0:0 when the tiles were given directly (no grid known)
-  int n_tiles = 0;            // with the thumbnail
+  Grid grid{0, 0};  // 0:0 when the tiles were given directly (no grid known)
+  int n_tiles = 0;  // with the thumbnail
   int64_t tokens_per_tile = 0;
   int64_t n_embd = 0;         // the projection size (the LLM's hidden size)
   std::vector<float> tokens;  // [n_tiles * tokens_per_tile, n_embd], tile-major
@@ -69,11 +69,11 @@ std::vector<PromptPiece> split_prompt(std::string_view prompt);
 size_t count_image_markers(std::string_view prompt);
 
 struct PromptOptions {
-  bool chat = false;           // wrap in BlueLM's template (and place markers for marker-less prompts)
-  bool add_bos = true;         // BOS first (when the vocabulary asks for it): the session is empty
-  bool parse_special = true;   // control-token text ("<im_start>", "<s>") maps to those tokens
-  bool image_markers = true;   // false: "<image>" is plain text (text-only prompts of a model with no
-                               // vision tower); then n_images must be 0
+  bool chat = false;          // wrap in BlueLM's template (and place markers for marker-less prompts)
+  bool add_bos = true;        // BOS first (when the vocabulary asks for it): the session is empty
+  bool parse_special = true;  // control-token text ("<im_start>", "<s>") maps to those tokens
+  bool image_markers = true;  // false: "<image>" is plain text (text-only prompts of a model with no
+                              // vision tower); then n_images must be 0
 };
 
 // The prompt text after the chat template (and the markers it places), before splitting.
@@ -88,9 +88,9 @@ std::vector<PromptChunk> tokenize_prompt(const Tokenizer& tok, std::string_view 
                                          const PromptOptions& opt);
 
 struct FeedResult {
-  int64_t n_tokens = 0;          // text and image tokens fed
-  std::vector<int32_t> text_ids; // the text tokens, in order (for the sampler's history)
-  double ms = 0;                 // wall time
+  int64_t n_tokens = 0;           // text and image tokens fed
+  std::vector<int32_t> text_ids;  // the text tokens, in order (for the sampler's history)
+  double ms = 0;                  // wall time
 };
 
 // Feeds the chunks to the session in order: text with prefill, images with prefill_embd. Checks every

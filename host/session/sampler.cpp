@@ -16,7 +16,8 @@ int32_t argmax(std::span<const float> logits) {
 Sampler::Sampler(const SamplerParams& p) : p_(p), rng_(p.seed) {
   if (p.top_p <= 0.0f) fail(Status::InvalidArgument, "top-p must be > 0 (got {})", p.top_p);
   if (p.min_p >= 1.0f) fail(Status::InvalidArgument, "min-p must be < 1 (got {})", p.min_p);
-  if (p.repeat_penalty <= 0.0f) fail(Status::InvalidArgument, "repeat penalty must be > 0 (got {})", p.repeat_penalty);
+  if (p.repeat_penalty <= 0.0f)
+    fail(Status::InvalidArgument, "repeat penalty must be > 0 (got {})", p.repeat_penalty);
 }
 
 void Sampler::reset() {
@@ -48,7 +49,8 @@ int32_t Sampler::sample(std::span<const float> logits) {
     idx_.resize(n);
     std::iota(idx_.begin(), idx_.end(), 0);
     const int k = p_.top_k > 0 ? std::min(p_.top_k, n) : n;
-    std::partial_sort(idx_.begin(), idx_.begin() + k, idx_.end(), [&](int32_t a, int32_t b) { return work_[a] > work_[b]; });
+    std::partial_sort(idx_.begin(), idx_.begin() + k, idx_.end(),
+                      [&](int32_t a, int32_t b) { return work_[a] > work_[b]; });
     idx_.resize(k);
     // Softmax at the temperature.
     std::vector<double> prob(k);

@@ -11,10 +11,10 @@
 namespace bluecl {
 
 struct SamplerParams {
-  float temperature = 0.8f;   // <= 0: greedy
-  int top_k = 40;             // <= 0: off
-  float top_p = 0.95f;        // >= 1: off
-  float min_p = 0.05f;        // <= 0: off (keeps tokens with p >= min_p * p_max)
+  float temperature = 0.8f;     // <= 0: greedy
+  int top_k = 40;               // <= 0: off
+  float top_p = 0.95f;          // >= 1: off
+  float min_p = 0.05f;          // <= 0: off (keeps tokens with p >= min_p * p_max)
   float repeat_penalty = 1.0f;  // 1: off; >1 divides positive logits (multiplies negative) of recent tokens
   int repeat_last_n = 64;
   uint64_t seed = 0;

@@ -20,7 +20,8 @@ DType default_kv_type(const Devices& devices) {
   // Caches live on the OpenCL device when there is one (the default placement).
   const auto& list = devices.backends();
   for (Backend* b : list)
-    if (b->kind() == DeviceKind::OpenCl) return static_cast<const ClBackend*>(b)->features().fp16 ? DType::F16 : DType::F32;
+    if (b->kind() == DeviceKind::OpenCl)
+      return static_cast<const ClBackend*>(b)->features().fp16 ? DType::F16 : DType::F32;
   return DType::F16;
 }
 }  // namespace
@@ -37,7 +38,8 @@ Session::Session(const LlmModel& model, Devices& devices, const SessionParams& p
   if (kv_type_ != DType::F32 && kv_type_ != DType::F16 && kv_type_ != DType::Q8_0)
     fail(Status::InvalidArgument, "KV cache type {} (use f32, f16 or q8_0)", dtype_name(kv_type_));
   if (kv_type_ == DType::Q8_0 && hp.head_dim() % kQK != 0)
-    fail(Status::Unsupported, "a q8_0 KV cache needs a head dimension divisible by 32 (this model's is {})", hp.head_dim());
+    fail(Status::Unsupported, "a q8_0 KV cache needs a head dimension divisible by 32 (this model's is {})",
+         hp.head_dim());
   keep_all_ = params.all_logits;
 }
 
@@ -48,7 +50,8 @@ Session::Step& Session::step_for(int64_t n_tok, bool embd, const Executor::Progr
   const std::pair<int64_t, bool> key{n_tok, embd};
   if (auto it = steps_.find(key); it != steps_.end()) return *it->second;
   auto s = std::make_unique<Step>();
-  const LlmGraphSpec spec{.n_tok = n_tok, .n_ctx = n_ctx_, .kv_type = kv_type_, .embd_input = embd, .all_logits = keep_all_};
+  const LlmGraphSpec spec{
+      .n_tok = n_tok, .n_ctx = n_ctx_, .kv_type = kv_type_, .embd_input = embd, .all_logits = keep_all_};
   s->lg = build_llm_graph(model_.hparams(), model_.weights(), spec);
   Devices::Prepared p = devices_.prepare(s->lg->g, {.bind = [&](Executor& ex) { bind_caches(ex, *s->lg); },
                                                     .weights = weights,
@@ -77,17 +80,19 @@ void Session::bind_caches(Executor& ex, const LlmGraph& lg) {
         be.fill(TensorRef{moved.back().get(), 0}, 0, t.bytes());
       } else {
         staging.resize(t.bytes());
-        devices_.backends()[cache_device_]->read(TensorRef{caches_[i].get(), 0}, staging.data(), staging.size());
+        devices_.backends()[cache_device_]->read(TensorRef{caches_[i].get(), 0}, staging.data(),
+                                                 staging.size());
         be.write(TensorRef{moved.back().get(), 0}, staging.data(), staging.size());
       }
     }
     if (!caches_.empty())
-      log(LogLevel::Warn, "session", "the KV cache moves from {} to {}", devices_.backends()[cache_device_]->name(), be.name());
+      log(LogLevel::Warn, "session", "the KV cache moves from {} to {}",
+          devices_.backends()[cache_device_]->name(), be.name());
     caches_ = std::move(moved);
     cache_device_ = dev;
     steps_.clear();
-    log(LogLevel::Info, "session", "KV cache: {} tokens of {} on {} ({:.1f} MiB)", n_ctx_, dtype_name(kv_type_),
-        be.name(), kv_bytes() / 1048576.0);
+    log(LogLevel::Info, "session", "KV cache: {} tokens of {} on {} ({:.1f} MiB)", n_ctx_,
+        dtype_name(kv_type_), be.name(), kv_bytes() / 1048576.0);
   }
   for (size_t il = 0; il < lg.k_cache.size(); ++il) {
     ex.bind_state(lg.k_cache[il], TensorRef{caches_[2 * il].get(), 0});
@@ -101,16 +106,21 @@ void Session::prepare(const std::function<void(const char*, float)>& progress) {
   Executor::Progress weights, first, second;
   if (progress) {
     weights = [&](size_t done, size_t total) { progress("loading weights", float(done) / float(total)); };
-    first = [&](size_t done, size_t total) { progress("compiling kernels", 0.5f * float(done) / float(total)); };
-    second = [&](size_t done, size_t total) { progress("compiling kernels", 0.5f + 0.5f * float(done) / float(total)); };
+    first = [&](size_t done, size_t total) {
+      progress("compiling kernels", 0.5f * float(done) / float(total));
+    };
+    second = [&](size_t done, size_t total) {
+      progress("compiling kernels", 0.5f + 0.5f * float(done) / float(total));
+    };
   }
   step_for(std::min(n_chunk_, n_ctx_), false, weights, first);
   step_for(1, false, nullptr, second);
 }
 
 void Session::run_chunk(Step& s, const void* input, size_t bytes, int64_t n_tok) {
-  TraceSpan span(n_tok == 1 ? fmt::format("decode @{}", n_past_) : fmt::format("prefill {} @{}", n_tok, n_past_),
-                 "language model");
+  TraceSpan span(
+      n_tok == 1 ? fmt::format("decode @{}", n_past_) : fmt::format("prefill {} @{}", n_tok, n_past_),
+      "language model");
   s.ex->set_input(s.lg->tokens, input, bytes);
   s.ex->run(bluecl::Step{static_cast<int32_t>(n_past_)});
   n_past_ += n_tok;
@@ -130,10 +140,12 @@ void Session::run_chunk(Step& s, const void* input, size_t bytes, int64_t n_tok)
 void Session::prefill(std::span<const int32_t> tokens) {
   if (tokens.empty()) fail(Status::InvalidArgument, "nothing to prefill");
   if (n_past_ + static_cast<int64_t>(tokens.size()) > n_ctx_)
-    fail(Status::ContextFull, "{} tokens after {} would exceed the context of {}", tokens.size(), n_past_, n_ctx_);
+    fail(Status::ContextFull, "{} tokens after {} would exceed the context of {}", tokens.size(), n_past_,
+         n_ctx_);
   const int64_t n_vocab = model_.hparams().n_vocab;
   for (int32_t t : tokens)
-    if (t < 0 || t >= n_vocab) fail(Status::InvalidArgument, "token id {} is outside the vocabulary (0..{})", t, n_vocab - 1);
+    if (t < 0 || t >= n_vocab)
+      fail(Status::InvalidArgument, "token id {} is outside the vocabulary (0..{})", t, n_vocab - 1);
   all_logits_.clear();
   for (size_t i = 0; i < tokens.size(); i += n_chunk_) {
     const int64_t n = std::min<int64_t>(n_chunk_, tokens.size() - i);
@@ -144,10 +156,12 @@ void Session::prefill(std::span<const int32_t> tokens) {
 void Session::prefill_embd(std::span<const float> embd) {
   const int64_t n_embd = model_.hparams().n_embd;
   if (embd.empty() || embd.size() % n_embd != 0)
-    fail(Status::InvalidArgument, "{} floats is not a whole number of {}-dim embeddings", embd.size(), n_embd);
+    fail(Status::InvalidArgument, "{} floats is not a whole number of {}-dim embeddings", embd.size(),
+         n_embd);
   const int64_t n_tok = static_cast<int64_t>(embd.size()) / n_embd;
   if (n_past_ + n_tok > n_ctx_)
-    fail(Status::ContextFull, "{} embeddings after {} tokens would exceed the context of {}", n_tok, n_past_, n_ctx_);
+    fail(Status::ContextFull, "{} embeddings after {} tokens would exceed the context of {}", n_tok, n_past_,
+         n_ctx_);
   all_logits_.clear();
   for (int64_t i = 0; i < n_tok; i += n_chunk_) {
     const int64_t n = std::min(n_chunk_, n_tok - i);

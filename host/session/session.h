@@ -5,9 +5,9 @@
 #pragma once
 
 #include "graph/llm.h"
+#include "host/model/llm_model.h"
 #include "host/runtime/devices.h"
 #include "host/runtime/executor.h"
-#include "host/model/llm_model.h"
 
 #include <functional>
 #include <map>
@@ -19,8 +19,8 @@
 namespace bluecl {
 
 struct SessionParams {
-  int64_t n_ctx = 0;     // 0: the model's trained context, at most 2048
-  int64_t n_chunk = 128; // prefill chunk size (tokens)
+  int64_t n_ctx = 0;             // 0: the model's trained context, at most 2048
+  int64_t n_chunk = 128;         // prefill chunk size (tokens)
   std::optional<DType> kv_type;  // default: f16 where the cache's device has fp16 (and on the CPU), else f32
   bool all_logits = false;       // keep the logits of every token fed, not just the last
 };

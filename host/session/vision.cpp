@@ -32,7 +32,8 @@ VisionEncoder::Step& VisionEncoder::step_for(int64_t n_tiles, bool project, VitP
   auto& slot = steps_[{n_tiles, project, part}];
   if (slot) return *slot;
   auto s = std::make_unique<Step>();
-  s->vg = build_vit_graph(model_.hparams(), model_.weights(), {.n_tiles = n_tiles, .project = project, .part = part});
+  s->vg = build_vit_graph(model_.hparams(), model_.weights(),
+                          {.n_tiles = n_tiles, .project = project, .part = part});
   // The patch-embedding stage of pipelined encoding runs on the CPU (the paper's split).
   std::vector<Pin> pins;
   if (part == VitPart::PatchEmbed) pins.push_back({"v.*", "cpu"});
@@ -47,17 +48,21 @@ VisionEncoder::Step& VisionEncoder::step_for(int64_t n_tiles, bool project, VitP
 
 bool VisionEncoder::pipelined() {
   switch (pipeline_) {
-    case VisionPipeline::On: return true;
+    case VisionPipeline::On:
+      return true;
     case VisionPipeline::Off:
-    case VisionPipeline::Serial: return false;
-    case VisionPipeline::Auto: break;
+    case VisionPipeline::Serial:
+      return false;
+    case VisionPipeline::Auto:
+      break;
   }
   const Step& b = step_for(batch_, true, VitPart::Blocks);
   const bool off_cpu =
       std::any_of(b.plan.nodes.begin(), b.plan.nodes.end(), [](const Placement& p) { return p.device != 0; });
   pipeline_ = off_cpu ? VisionPipeline::On : VisionPipeline::Off;
-  log(LogLevel::Info, "vision", "tile batches {}", off_cpu ? "pipelined: patch embedding on the CPU, blocks on the device"
-                                                           : "run whole (the blocks run on the CPU)");
+  log(LogLevel::Info, "vision", "tile batches {}",
+      off_cpu ? "pipelined: patch embedding on the CPU, blocks on the device"
+              : "run whole (the blocks run on the CPU)");
   return off_cpu;
 }
 
@@ -72,7 +77,8 @@ int64_t VisionEncoder::n_tiles(std::span<const float> tiles) const {
 
 std::string VisionEncoder::device_track() {
   for (const Placement& p : step_for(batch_, true, VitPart::Blocks).plan.nodes)
-    if (p.device != 0) return devices_.backends()[p.device]->name().substr(0, devices_.backends()[p.device]->name().find(' '));
+    if (p.device != 0)
+      return devices_.backends()[p.device]->name().substr(0, devices_.backends()[p.device]->name().find(' '));
   return "cpu";
 }
 
@@ -200,7 +206,8 @@ void VisionEncoder::run_split(int64_t n, const TileSource& source, bool project,
   if (cpu_error) std::rethrow_exception(cpu_error);
 }
 
-void VisionEncoder::encode(int64_t n, const TileSource& source, float* out, const std::function<void(int64_t)>& progress) {
+void VisionEncoder::encode(int64_t n, const TileSource& source, float* out,
+                           const std::function<void(int64_t)>& progress) {
   if (n < 1) fail(Status::InvalidArgument, "no tiles to encode");
   const VitHParams& hp = model_.hparams();
   run(n, source, true, out, hp.tokens_per_tile() * hp.proj_dim, progress);
@@ -214,7 +221,11 @@ void VisionEncoder::encode(std::span<const float> tiles, std::span<float> out) {
     fail(Status::InvalidArgument, "output of {} floats for {} tiles of {} tokens x {}", out.size(), n,
          hp.tokens_per_tile(), hp.proj_dim);
   const int64_t tf = hp.tile_floats();
-  run(n, [&](int64_t first, int64_t count, float* dst) { std::copy_n(tiles.data() + first * tf, count * tf, dst); },
+  run(
+      n,
+      [&](int64_t first, int64_t count, float* dst) {
+        std::copy_n(tiles.data() + first * tf, count * tf, dst);
+      },
       true, out.data(), per_tile, nullptr);
 }
 
@@ -229,7 +240,11 @@ std::vector<float> VisionEncoder::encode_vit(std::span<const float> tiles) {
   const VitHParams& hp = model_.hparams();
   const int64_t per_tile = hp.n_patches() * hp.n_embd, tf = hp.tile_floats();
   std::vector<float> out(n_tiles(tiles) * per_tile);
-  run(n_tiles(tiles), [&](int64_t first, int64_t count, float* dst) { std::copy_n(tiles.data() + first * tf, count * tf, dst); },
+  run(
+      n_tiles(tiles),
+      [&](int64_t first, int64_t count, float* dst) {
+        std::copy_n(tiles.data() + first * tf, count * tf, dst);
+      },
       false, out.data(), per_tile, nullptr);
   return out;
 }

@@ -8,18 +8,18 @@
 // An encoder is used by one thread at a time.
 #pragma once
 
+#include "graph/vit.h"
+#include "host/model/llm_model.h"
+#include "host/model/vit_model.h"
 #include "host/runtime/devices.h"
 #include "host/runtime/executor.h"
-#include "host/model/llm_model.h"
-#include "graph/vit.h"
-#include "host/model/vit_model.h"
 
 #include <functional>
 #include <map>
-#include <tuple>
 #include <memory>
 #include <span>
 #include <string>
+#include <tuple>
 #include <vector>
 
 namespace bluecl {

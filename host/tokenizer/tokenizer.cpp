@@ -20,7 +20,7 @@ namespace bluecl {
 namespace detail {
 std::unique_ptr<Tokenizer> make_spm_tokenizer(Vocab v);  // tokenizer_spm.cpp
 std::unique_ptr<Tokenizer> make_bpe_tokenizer(Vocab v);  // tokenizer_bpe.cpp
-bool bpe_pre_supported(std::string_view pre);             // tokenizer_bpe.cpp
+bool bpe_pre_supported(std::string_view pre);            // tokenizer_bpe.cpp
 }  // namespace detail
 
 namespace {
@@ -57,19 +57,24 @@ void validate(Vocab& v) {
     fail(Status::BadFile, "tokenizer.ggml.scores has {} entries but there are {} tokens", v.scores.size(), n);
   }
   if (v.types.size() != n) {
-    fail(Status::BadFile, "tokenizer.ggml.token_type has {} entries but there are {} tokens", v.types.size(), n);
+    fail(Status::BadFile, "tokenizer.ggml.token_type has {} entries but there are {} tokens", v.types.size(),
+         n);
   }
-  const std::pair<const char*, int32_t> ids[] = {{"bos", v.bos}, {"eos", v.eos}, {"unknown", v.unk},
+  const std::pair<const char*, int32_t> ids[] = {{"bos", v.bos},     {"eos", v.eos}, {"unknown", v.unk},
                                                  {"padding", v.pad}, {"eot", v.eot}, {"eom", v.eom}};
   for (const auto& [name, id] : ids) {
     if (id < -1 || id >= int32_t(n)) {
-      fail(Status::BadFile, "tokenizer.ggml.{}_token_id = {} is outside the vocabulary of {} tokens", name, id, n);
+      fail(Status::BadFile, "tokenizer.ggml.{}_token_id = {} is outside the vocabulary of {} tokens", name,
+           id, n);
     }
   }
-  if (v.add_bos && v.bos < 0) fail(Status::BadFile, "tokenizer.ggml.add_bos_token is true but there is no BOS token");
-  if (v.add_eos && v.eos < 0) fail(Status::BadFile, "tokenizer.ggml.add_eos_token is true but there is no EOS token");
+  if (v.add_bos && v.bos < 0)
+    fail(Status::BadFile, "tokenizer.ggml.add_bos_token is true but there is no BOS token");
+  if (v.add_eos && v.eos < 0)
+    fail(Status::BadFile, "tokenizer.ggml.add_eos_token is true but there is no EOS token");
   if (v.model == "gpt2" && !detail::bpe_pre_supported(v.pre)) {
-    fail(Status::Unsupported, "gpt2 pre-tokenizer '{}' is not supported (only 'gpt-2' and its aliases)", v.pre);
+    fail(Status::Unsupported, "gpt2 pre-tokenizer '{}' is not supported (only 'gpt-2' and its aliases)",
+         v.pre);
   }
   // llama.cpp names empty tokens so that they stay distinct and printable.
   for (size_t i = 0; i < n; ++i) {
@@ -142,8 +147,8 @@ Vocab load_vocab(const GgufFile& f) {
 // Lookup tables shared by both kinds.
 struct Tokenizer::Index {
   std::unordered_map<std::string_view, int32_t, SvHash, std::equal_to<>> by_text;  // views into vocab_
-  std::vector<int32_t> specials;      // control, user-defined and unknown tokens, longest text first
-  std::vector<std::string> pieces;    // token_piece(id, special = true)
+  std::vector<int32_t> specials;    // control, user-defined and unknown tokens, longest text first
+  std::vector<std::string> pieces;  // token_piece(id, special = true)
   std::unordered_set<int32_t> eog;
 };
 
@@ -153,8 +158,8 @@ Tokenizer::~Tokenizer() = default;
 
 std::unique_ptr<Tokenizer> Tokenizer::create(Vocab v) {
   validate(v);
-  std::unique_ptr<Tokenizer> t =
-      v.model == "llama" ? detail::make_spm_tokenizer(std::move(v)) : detail::make_bpe_tokenizer(std::move(v));
+  std::unique_ptr<Tokenizer> t = v.model == "llama" ? detail::make_spm_tokenizer(std::move(v))
+                                                    : detail::make_bpe_tokenizer(std::move(v));
   t->build_index();
   return t;
 }
@@ -170,15 +175,17 @@ void Tokenizer::build_index() {
            ix->by_text.at(v.tokens[size_t(i)]), i);
     }
     const TokenType t = type_of(v.types[size_t(i)]);
-    if (t == TokenType::Control || t == TokenType::UserDefined || t == TokenType::Unknown) ix->specials.push_back(i);
+    if (t == TokenType::Control || t == TokenType::UserDefined || t == TokenType::Unknown)
+      ix->specials.push_back(i);
   }
   // Longer texts first so that "<|im_end|>" wins over "<|im"; equal lengths in id order.
   std::stable_sort(ix->specials.begin(), ix->specials.end(), [&](int32_t a, int32_t b) {
     return v.tokens[size_t(a)].size() > v.tokens[size_t(b)].size();
   });
 
-  static constexpr std::string_view kEogTexts[] = {"<|eot_id|>", "<|im_end|>",  "<|end|>", "<end_of_turn>",
-                                                    "<|endoftext|>", "<|eom_id|>", "<EOT>", "<|end_of_text|>"};
+  static constexpr std::string_view kEogTexts[] = {"<|eot_id|>",    "<|im_end|>",     "<|end|>",
+                                                   "<end_of_turn>", "<|endoftext|>",  "<|eom_id|>",
+                                                   "<EOT>",         "<|end_of_text|>"};
   for (int32_t id : {v.eos, v.eot, v.eom}) {
     if (id >= 0) ix->eog.insert(id);
   }
@@ -192,17 +199,23 @@ void Tokenizer::build_index() {
   for (int32_t i = 0; i < n; ++i) {
     const std::string& text = v.tokens[size_t(i)];
     switch (type_of(v.types[size_t(i)])) {
-      case TokenType::Normal: pieces[size_t(i)] = normal_piece(i); break;
+      case TokenType::Normal:
+        pieces[size_t(i)] = normal_piece(i);
+        break;
       case TokenType::Unknown:
       case TokenType::Control:
-      case TokenType::UserDefined: pieces[size_t(i)] = text; break;
+      case TokenType::UserDefined:
+        pieces[size_t(i)] = text;
+        break;
       case TokenType::Byte: {
         // llama.cpp reads the two characters after "<0x" as hex ("<0x0A>" -> 10).
         int value = 0;
         for (size_t k = 3; k < std::min<size_t>(5, text.size()); ++k) {
           const char c = text[k];
-          const int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                      : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+          const int d = c >= '0' && c <= '9'   ? c - '0'
+                        : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                        : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                               : -1;
           if (d < 0) break;
           value = value * 16 + d;
         }
@@ -210,7 +223,8 @@ void Tokenizer::build_index() {
         break;
       }
       case TokenType::Undefined:
-      case TokenType::Unused: break;  // llama.cpp renders these as nothing
+      case TokenType::Unused:
+        break;  // llama.cpp renders these as nothing
     }
   }
   index_->pieces = std::move(pieces);
@@ -222,11 +236,14 @@ int32_t Tokenizer::find_token(std::string_view text) const {
 }
 
 TokenType Tokenizer::token_type(int32_t id) const {
-  if (id < 0 || id >= n_vocab()) fail(Status::InvalidArgument, "token id {} is outside the vocabulary of {}", id, n_vocab());
+  if (id < 0 || id >= n_vocab())
+    fail(Status::InvalidArgument, "token id {} is outside the vocabulary of {}", id, n_vocab());
   return type_of(vocab_.types[size_t(id)]);
 }
 
-bool Tokenizer::is_eog(int32_t id) const { return id >= 0 && index_->eog.count(id) > 0; }
+bool Tokenizer::is_eog(int32_t id) const {
+  return id >= 0 && index_->eog.count(id) > 0;
+}
 
 std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_special, bool parse_special) const {
   // Split the text around special tokens, longest first, as llama.cpp's tokenizer_st_partition does.
@@ -331,7 +348,8 @@ std::string Tokenizer::decode(std::span<const int32_t> ids, bool remove_special,
     strip_space = false;
     ids = ids.subspan(1);
   }
-  if (remove_special && vocab_.add_eos && !ids.empty() && ids.back() == vocab_.eos) ids = ids.first(ids.size() - 1);
+  if (remove_special && vocab_.add_eos && !ids.empty() && ids.back() == vocab_.eos)
+    ids = ids.first(ids.size() - 1);
 
   std::string out;
   for (int32_t id : ids) {
@@ -355,6 +373,8 @@ std::string Detokenizer::push(int32_t id) {
   return ready;
 }
 
-std::string Detokenizer::flush() { return std::exchange(pending_, {}); }
+std::string Detokenizer::flush() {
+  return std::exchange(pending_, {});
+}
 
 }  // namespace bluecl

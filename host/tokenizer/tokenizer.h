@@ -23,8 +23,15 @@ namespace bluecl {
 class GgufFile;
 
 // tokenizer.ggml.token_type values (llama.cpp's LLAMA_TOKEN_TYPE_*).
-enum class TokenType : int32_t { Undefined = 0, Normal = 1, Unknown = 2, Control = 3, UserDefined = 4,
-                                 Unused = 5, Byte = 6 };
+enum class TokenType : int32_t {
+  Undefined = 0,
+  Normal = 1,
+  Unknown = 2,
+  Control = 3,
+  UserDefined = 4,
+  Unused = 5,
+  Byte = 6
+};
 
 struct Vocab {
   std::string model;  // tokenizer.ggml.model: "llama" or "gpt2"
@@ -81,7 +88,8 @@ class Tokenizer {
   explicit Tokenizer(Vocab v);
   // Tokenizes one text fragment (no special tokens in it) and appends to `out`. `after_special` is true
   // for the first fragment and for one that follows a special token.
-  virtual void encode_fragment(std::string_view text, bool after_special, std::vector<int32_t>& out) const = 0;
+  virtual void encode_fragment(std::string_view text, bool after_special,
+                               std::vector<int32_t>& out) const = 0;
   virtual std::string normal_piece(int32_t id) const = 0;  // the bytes of a Normal token
   virtual bool clean_spaces() const { return false; }
   int32_t find_token(std::string_view text) const;  // -1 when absent

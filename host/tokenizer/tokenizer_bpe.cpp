@@ -218,7 +218,9 @@ void BpeTokenizer::encode_word(const std::string& word, std::vector<int32_t>& ou
 }  // namespace
 
 namespace detail {
-std::unique_ptr<Tokenizer> make_bpe_tokenizer(Vocab v) { return std::make_unique<BpeTokenizer>(std::move(v)); }
+std::unique_ptr<Tokenizer> make_bpe_tokenizer(Vocab v) {
+  return std::make_unique<BpeTokenizer>(std::move(v));
+}
 }  // namespace detail
 
 }  // namespace bluecl

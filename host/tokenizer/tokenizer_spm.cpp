@@ -70,7 +70,8 @@ int32_t SpmTokenizer::byte_token(uint8_t b) const {
   return id >= 0 ? id : find_token(std::string_view(reinterpret_cast<const char*>(&b), 1));
 }
 
-void SpmTokenizer::encode_fragment(std::string_view raw, bool after_special, std::vector<int32_t>& out) const {
+void SpmTokenizer::encode_fragment(std::string_view raw, bool after_special,
+                                   std::vector<int32_t>& out) const {
   std::string text;
   text.reserve(raw.size() * 3 + 3);
   if (vocab_.add_space_prefix && after_special) text += "\xE2\x96\x81";
@@ -81,7 +82,8 @@ void SpmTokenizer::encode_fragment(std::string_view raw, bool after_special, std
       text += c;
     }
   }
-  if (text.size() > UINT32_MAX / 2) fail(Status::InvalidArgument, "text of {} bytes is too long to tokenize", raw.size());
+  if (text.size() > UINT32_MAX / 2)
+    fail(Status::InvalidArgument, "text of {} bytes is too long to tokenize", raw.size());
 
   std::vector<Symbol> syms;
   syms.reserve(text.size());
@@ -141,7 +143,9 @@ void SpmTokenizer::encode_fragment(std::string_view raw, bool after_special, std
 }  // namespace
 
 namespace detail {
-std::unique_ptr<Tokenizer> make_spm_tokenizer(Vocab v) { return std::make_unique<SpmTokenizer>(std::move(v)); }
+std::unique_ptr<Tokenizer> make_spm_tokenizer(Vocab v) {
+  return std::make_unique<SpmTokenizer>(std::move(v));
+}
 }  // namespace detail
 
 }  // namespace bluecl

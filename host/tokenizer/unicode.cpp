@@ -16,7 +16,8 @@ struct Range {
   uint32_t first, last;
 };
 
-constexpr Range kLetters[] = {  // 660 ranges
+constexpr Range kLetters[] = {
+    // 660 ranges
     {0x00041, 0x0005A}, {0x00061, 0x0007A}, {0x000AA, 0x000AA}, {0x000B5, 0x000B5}, {0x000BA, 0x000BA},
     {0x000C0, 0x000D6}, {0x000D8, 0x000F6}, {0x000F8, 0x002C1}, {0x002C6, 0x002D1}, {0x002E0, 0x002E4},
     {0x002EC, 0x002EC}, {0x002EE, 0x002EE}, {0x00370, 0x00374}, {0x00376, 0x00377}, {0x0037A, 0x0037D},
@@ -150,7 +151,8 @@ constexpr Range kLetters[] = {  // 660 ranges
     {0x1EEAB, 0x1EEBB}, {0x20000, 0x2A6DF}, {0x2A700, 0x2B739}, {0x2B740, 0x2B81D}, {0x2B820, 0x2CEA1},
     {0x2CEB0, 0x2EBE0}, {0x2EBF0, 0x2EE5D}, {0x2F800, 0x2FA1D}, {0x30000, 0x3134A}, {0x31350, 0x323AF},
 };
-constexpr Range kNumbers[] = {  // 137 ranges
+constexpr Range kNumbers[] = {
+    // 137 ranges
     {0x00030, 0x00039}, {0x000B2, 0x000B3}, {0x000B9, 0x000B9}, {0x000BC, 0x000BE}, {0x00660, 0x00669},
     {0x006F0, 0x006F9}, {0x007C0, 0x007C9}, {0x00966, 0x0096F}, {0x009E6, 0x009EF}, {0x009F4, 0x009F9},
     {0x00A66, 0x00A6F}, {0x00AE6, 0x00AEF}, {0x00B66, 0x00B6F}, {0x00B72, 0x00B77}, {0x00BE6, 0x00BF2},
@@ -245,7 +247,6 @@ std::vector<uint32_t> to_codepoints(std::string_view s) {
   return out;
 }
 
-
 std::string to_utf8(uint32_t cpt) {
   std::string s;
   append_utf8(s, cpt);
@@ -264,8 +265,20 @@ bool is_number(uint32_t cpt) {
 
 bool is_whitespace(uint32_t cpt) {
   switch (cpt) {
-    case 0x09: case 0x0A: case 0x0B: case 0x0C: case 0x0D: case 0x20: case 0x85: case 0xA0:
-    case 0x1680: case 0x2028: case 0x2029: case 0x202F: case 0x205F: case 0x3000:
+    case 0x09:
+    case 0x0A:
+    case 0x0B:
+    case 0x0C:
+    case 0x0D:
+    case 0x20:
+    case 0x85:
+    case 0xA0:
+    case 0x1680:
+    case 0x2028:
+    case 0x2029:
+    case 0x202F:
+    case 0x205F:
+    case 0x3000:
       return true;
     default:
       return cpt >= 0x2000 && cpt <= 0x200A;
@@ -294,8 +307,12 @@ size_t complete_utf8_prefix(std::string_view s) {
   return n;  // only continuation bytes at the end (or nothing): nothing can complete them
 }
 
-uint32_t byte_to_cpt(uint8_t b) { return byte_map().to_cpt[b]; }
+uint32_t byte_to_cpt(uint8_t b) {
+  return byte_map().to_cpt[b];
+}
 
-int cpt_to_byte(uint32_t cpt) { return cpt < byte_map().from_cpt.size() ? byte_map().from_cpt[cpt] : -1; }
+int cpt_to_byte(uint32_t cpt) {
+  return cpt < byte_map().from_cpt.size() ? byte_map().from_cpt[cpt] : -1;
+}
 
 }  // namespace bluecl::unicode

@@ -39,7 +39,7 @@ struct Decoded {
 Decoded decode_utf8(std::string_view s, size_t pos);
 
 std::vector<uint32_t> to_codepoints(std::string_view s);  // invalid bytes become U+FFFD
-using bluecl::append_utf8;  // graph/base/utf8.h; cpt <= 0x10FFFF
+using bluecl::append_utf8;                                // graph/base/utf8.h; cpt <= 0x10FFFF
 std::string to_utf8(uint32_t cpt);
 
 bool is_letter(uint32_t cpt);

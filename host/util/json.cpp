@@ -53,13 +53,23 @@ class Parser {
   Json value(int depth) {
     if (at_end()) error("unexpected end of the text, expected a value");
     switch (s_[i_]) {
-      case '{': return object(depth + 1);
-      case '[': return array(depth + 1);
-      case '"': return Json(string());
-      case 't': literal("true"); return Json(true);
-      case 'f': literal("false"); return Json(false);
-      case 'n': literal("null"); return Json();
-      default: break;
+      case '{':
+        return object(depth + 1);
+      case '[':
+        return array(depth + 1);
+      case '"':
+        return Json(string());
+      case 't':
+        literal("true");
+        return Json(true);
+      case 'f':
+        literal("false");
+        return Json(false);
+      case 'n':
+        literal("null");
+        return Json();
+      default:
+        break;
     }
     if (s_[i_] == '-' || (s_[i_] >= '0' && s_[i_] <= '9')) return Json(number());
     error("unexpected character '{}'", printable(s_[i_]));
@@ -140,10 +150,14 @@ class Parser {
     for (int k = 0; k < 4; ++k) {
       const char c = s_[i_++];
       v <<= 4;
-      if (c >= '0' && c <= '9') v |= static_cast<uint32_t>(c - '0');
-      else if (c >= 'a' && c <= 'f') v |= static_cast<uint32_t>(c - 'a' + 10);
-      else if (c >= 'A' && c <= 'F') v |= static_cast<uint32_t>(c - 'A' + 10);
-      else --i_, error("invalid hex digit '{}' in a \\u escape", printable(c));
+      if (c >= '0' && c <= '9')
+        v |= static_cast<uint32_t>(c - '0');
+      else if (c >= 'a' && c <= 'f')
+        v |= static_cast<uint32_t>(c - 'a' + 10);
+      else if (c >= 'A' && c <= 'F')
+        v |= static_cast<uint32_t>(c - 'A' + 10);
+      else
+        --i_, error("invalid hex digit '{}' in a \\u escape", printable(c));
     }
     return v;
   }
@@ -166,16 +180,35 @@ class Parser {
       if (at_end()) error("unterminated string");
       const char e = s_[i_++];
       switch (e) {
-        case '"': out += '"'; break;
-        case '\\': out += '\\'; break;
-        case '/': out += '/'; break;
-        case 'b': out += '\b'; break;
-        case 'f': out += '\f'; break;
-        case 'n': out += '\n'; break;
-        case 'r': out += '\r'; break;
-        case 't': out += '\t'; break;
-        case 'u': out_codepoint(out); break;
-        default: --i_, error("invalid escape '\\{}'", printable(e));
+        case '"':
+          out += '"';
+          break;
+        case '\\':
+          out += '\\';
+          break;
+        case '/':
+          out += '/';
+          break;
+        case 'b':
+          out += '\b';
+          break;
+        case 'f':
+          out += '\f';
+          break;
+        case 'n':
+          out += '\n';
+          break;
+        case 'r':
+          out += '\r';
+          break;
+        case 't':
+          out += '\t';
+          break;
+        case 'u':
+          out_codepoint(out);
+          break;
+        default:
+          --i_, error("invalid escape '\\{}'", printable(e));
       }
     }
   }
@@ -230,16 +263,32 @@ void write_string(std::string& out, std::string_view s) {
   out += '"';
   for (const char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
       default:
-        if (static_cast<unsigned char>(c) < 0x20) out += fmt::format("\\u{:04x}", static_cast<unsigned char>(c));
-        else out += c;
+        if (static_cast<unsigned char>(c) < 0x20)
+          out += fmt::format("\\u{:04x}", static_cast<unsigned char>(c));
+        else
+          out += c;
     }
   }
   out += '"';
@@ -262,10 +311,18 @@ void write_value(std::string& out, const Json& v, int indent, int level) {
     out.append(static_cast<size_t>(indent * lvl), ' ');
   };
   switch (v.kind()) {
-    case Json::Kind::Null: out += "null"; return;
-    case Json::Kind::Bool: out += v.as_bool() ? "true" : "false"; return;
-    case Json::Kind::Number: write_number(out, v.as_number()); return;
-    case Json::Kind::String: write_string(out, v.as_string()); return;
+    case Json::Kind::Null:
+      out += "null";
+      return;
+    case Json::Kind::Bool:
+      out += v.as_bool() ? "true" : "false";
+      return;
+    case Json::Kind::Number:
+      write_number(out, v.as_number());
+      return;
+    case Json::Kind::String:
+      write_string(out, v.as_string());
+      return;
     case Json::Kind::Array: {
       const Json::Array& a = v.as_array();
       out += '[';
@@ -299,12 +356,18 @@ void write_value(std::string& out, const Json& v, int indent, int level) {
 
 std::string_view json_kind_name(Json::Kind k) {
   switch (k) {
-    case Json::Kind::Null: return "null";
-    case Json::Kind::Bool: return "a bool";
-    case Json::Kind::Number: return "a number";
-    case Json::Kind::String: return "a string";
-    case Json::Kind::Array: return "an array";
-    case Json::Kind::Object: return "an object";
+    case Json::Kind::Null:
+      return "null";
+    case Json::Kind::Bool:
+      return "a bool";
+    case Json::Kind::Number:
+      return "a number";
+    case Json::Kind::String:
+      return "a string";
+    case Json::Kind::Array:
+      return "an array";
+    case Json::Kind::Object:
+      return "an object";
   }
   return "?";
 }
@@ -365,9 +428,13 @@ Json& Json::push_back(Json value) {
   return *this;
 }
 
-bool Json::operator==(const Json& o) const { return v_ == o.v_; }
+bool Json::operator==(const Json& o) const {
+  return v_ == o.v_;
+}
 
-Json parse_json(std::string_view text) { return Parser(text).document(); }
+Json parse_json(std::string_view text) {
+  return Parser(text).document();
+}
 
 std::string to_json(const Json& value, int indent) {
   std::string out;

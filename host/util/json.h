@@ -2,9 +2,8 @@
 // strict parser and a writer. Used for the golden token files, bench --json output and Chrome traces.
 //
 //   Json doc = parse_json(text);                     // Error(BadFile) "JSON: line 3, column 7: ..."
-//   int64_t n = doc.at("n_vocab").as_int();          // Error(BadFile) if absent, not a number or not integral
-//   for (const Json& t : doc.at("prompt_tokens").as_array()) ...
-//   Json out = Json::object();
+//   int64_t n = doc.at("n_vocab").as_int();          // Error(BadFile) if absent, not a number or not
+//   integral for (const Json& t : doc.at("prompt_tokens").as_array()) ... Json out = Json::object();
 //   out.set("name", "matmul").set("gbps", 41.5);
 //   std::string s = to_json(out, 2);
 //
@@ -37,7 +36,7 @@ inline constexpr int kJsonMaxDepth = 256;
 class Json {
  public:
   using Array = std::vector<Json>;
-  using Object = std::vector<std::pair<std::string, Json>>;  // in insertion order
+  using Object = std::vector<std::pair<std::string, Json>>;                 // in insertion order
   enum class Kind : uint8_t { Null, Bool, Number, String, Array, Object };  // the order of v_'s types
 
   Json() = default;
@@ -45,8 +44,7 @@ class Json {
   Json(bool b) : v_(b) {}
   Json(double d) : v_(d) {}
   template <std::integral I>
-    requires(!std::same_as<I, bool>)
-  Json(I i) : v_(static_cast<double>(i)) {}
+  requires(!std::same_as<I, bool>) Json(I i) : v_(static_cast<double>(i)) {}
   Json(const char* s) : v_(std::string(s)) {}
   Json(std::string s) : v_(std::move(s)) {}
   Json(std::string_view s) : v_(std::string(s)) {}
@@ -73,8 +71,8 @@ class Json {
   const Object& as_object() const { return checked<Object>(Kind::Object); }
   Object& as_object() { return const_cast<Object&>(checked<Object>(Kind::Object)); }
 
-  size_t size() const;                           // elements of an array or members of an object
-  const Json& at(size_t i) const;                // array element, range-checked
+  size_t size() const;             // elements of an array or members of an object
+  const Json& at(size_t i) const;  // array element, range-checked
   const Json& operator[](size_t i) const { return at(i); }
   const Json& at(std::string_view key) const;    // object member; absent -> Error(BadFile)
   const Json* find(std::string_view key) const;  // object member or nullptr

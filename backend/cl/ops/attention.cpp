@@ -30,9 +30,10 @@ void run_stream(const Att& t) {
   const int qb = t.nq >= 8 ? 4 : 1;
   cl::Kernel& k = t.a.rt.kernel(ClProgram::Attention, t.defines().set("QB", qb), "attention");
   const OpArgs& a = t.a;
-  kernel_args(k, *a.src[0].buf, a.src[0].off, *a.src[1].buf, a.src[1].off, *a.src[2].buf, a.src[2].off, *a.dst.buf,
-              a.dst.off, static_cast<cl_uint>(t.nq), static_cast<cl_uint>(t.H), static_cast<cl_uint>(t.Hkv),
-              static_cast<cl_uint>(t.n_rows), static_cast<cl_int>(t.past), t.scale);
+  kernel_args(k, *a.src[0].buf, a.src[0].off, *a.src[1].buf, a.src[1].off, *a.src[2].buf, a.src[2].off,
+              *a.dst.buf, a.dst.off, static_cast<cl_uint>(t.nq), static_cast<cl_uint>(t.H),
+              static_cast<cl_uint>(t.Hkv), static_cast<cl_uint>(t.n_rows), static_cast<cl_int>(t.past),
+              t.scale);
   a.rt.launch(k, cl::NDRange((t.nq + qb - 1) / qb, t.H, t.B));
 }
 
@@ -45,14 +46,15 @@ void run_flash(const Att& t) {
   while (bq > 1 && static_cast<size_t>(lpq * bq) > f.max_work_group_size) bq /= 2;
   const size_t local = (2 * bk * t.hd + static_cast<size_t>(bq) * lpq * bk) * sizeof(float);
   if (local > f.local_mem_bytes)
-    fail(Status::Unsupported, "attention flash: {} B of local memory for head dim {}, the device has {}", local, t.hd,
-         f.local_mem_bytes);
-  cl::Kernel& k = t.a.rt.kernel(ClProgram::AttentionFlash, t.defines().set("LPQ", lpq).set("BQ", bq).set("BK", bk),
-                                "attention_flash");
+    fail(Status::Unsupported, "attention flash: {} B of local memory for head dim {}, the device has {}",
+         local, t.hd, f.local_mem_bytes);
+  cl::Kernel& k = t.a.rt.kernel(ClProgram::AttentionFlash,
+                                t.defines().set("LPQ", lpq).set("BQ", bq).set("BK", bk), "attention_flash");
   const OpArgs& a = t.a;
-  kernel_args(k, *a.src[0].buf, a.src[0].off, *a.src[1].buf, a.src[1].off, *a.src[2].buf, a.src[2].off, *a.dst.buf,
-              a.dst.off, static_cast<cl_uint>(t.nq), static_cast<cl_uint>(t.H), static_cast<cl_uint>(t.Hkv),
-              static_cast<cl_uint>(t.n_rows), static_cast<cl_int>(t.past), t.scale);
+  kernel_args(k, *a.src[0].buf, a.src[0].off, *a.src[1].buf, a.src[1].off, *a.src[2].buf, a.src[2].off,
+              *a.dst.buf, a.dst.off, static_cast<cl_uint>(t.nq), static_cast<cl_uint>(t.H),
+              static_cast<cl_uint>(t.Hkv), static_cast<cl_uint>(t.n_rows), static_cast<cl_int>(t.past),
+              t.scale);
   a.rt.launch(k, cl::NDRange(lpq, round_up(t.nq, bq), t.H * t.B), cl::NDRange(lpq, bq, 1));
 }
 
@@ -68,10 +70,12 @@ void run_split(const Att& t) {
   const int nt = static_cast<int>(std::min<size_t>(64, std::max<size_t>(1, f.max_work_group_size)));
   const size_t local = static_cast<size_t>(qn) * (t.hd + split + 2) * sizeof(float);
   if (local > f.local_mem_bytes)
-    fail(Status::Unsupported, "attention split: {} B of local memory, the device has {}", local, f.local_mem_bytes);
+    fail(Status::Unsupported, "attention split: {} B of local memory, the device has {}", local,
+         f.local_mem_bytes);
   const auto n_splits = static_cast<cl_uint>((n_kv + split - 1) / split);
   const OpArgs& a = t.a;
-  const cl::Buffer& part = a.rt.scratch(static_cast<size_t>(t.B * t.Hkv) * n_splits * qn * (t.hd + 2) * sizeof(float));
+  const cl::Buffer& part =
+      a.rt.scratch(static_cast<size_t>(t.B * t.Hkv) * n_splits * qn * (t.hd + 2) * sizeof(float));
   ClDefines d = t.defines();
   d.set("QN", qn).set("SPLIT", split).set("NT", nt);
   cl::Kernel& ks = a.rt.kernel(ClProgram::AttentionSplit, d, "attention_split");
@@ -101,12 +105,13 @@ void attention(const OpArgs& a) {
   const Shape& qs = a.in(0).shape;
   const Shape& ks = a.in(1).shape;
   const AttentionAttr& at = a.n.a<AttentionAttr>();
-  const Att t{a, qs[0], qs[1], qs[2], ks[2], qs[3], ks[1], at.kv_cache ? a.step.n_past : ks[1] - qs[1], at.causal,
-              at.scale};
+  const Att t{a,         qs[0],   qs[1], qs[2],
+              ks[2],     qs[3],   ks[1], at.kv_cache ? a.step.n_past : ks[1] - qs[1],
+              at.causal, at.scale};
   if (t.past + t.nq > t.n_rows)
     fail(Status::ContextFull, "attention over {} keys, but the cache holds {}", t.past + t.nq, t.n_rows);
   const bool few = t.nq * (t.H / t.Hkv) <= kMaxSplitQueries;
-  const std::string_view preferred = a.rt.features.is_cpu         ? "stream"
+  const std::string_view preferred = a.rt.features.is_cpu          ? "stream"
                                      : few && t.past + t.nq >= 256 ? "split"
                                                                    : "flash";
   const std::string_view variant = a.rt.variant("attention", preferred);

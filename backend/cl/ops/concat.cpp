@@ -2,7 +2,9 @@
 
 namespace bluecl::clops {
 
-Support supports_concat(const ClRuntime&, const Graph& g, const Node& n) { return supports_f32_inputs(g, n); }
+Support supports_concat(const ClRuntime&, const Graph& g, const Node& n) {
+  return supports_f32_inputs(g, n);
+}
 
 void concat(const OpArgs& a) {
   const auto [outer, a_in, b_in] = concat_geometry(a.in(0).shape, a.in(1).shape, a.n.a<ConcatAttr>().axis);

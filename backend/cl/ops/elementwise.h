@@ -9,7 +9,8 @@ namespace bluecl::clops {
 inline Support supports_f32_inputs(const Graph& g, const Node& n) {
   for (int i = 0; i < n.n_src; ++i)
     if (g.info(n.src[i]).dtype != DType::F32)
-      return Support::no(fmt::format("{} input of type {}", op_name(n.kind), dtype_name(g.info(n.src[i]).dtype)));
+      return Support::no(
+          fmt::format("{} input of type {}", op_name(n.kind), dtype_name(g.info(n.src[i]).dtype)));
   return Support::yes();
 }
 

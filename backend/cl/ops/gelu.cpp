@@ -2,7 +2,9 @@
 
 namespace bluecl::clops {
 
-Support supports_gelu(const ClRuntime&, const Graph& g, const Node& n) { return supports_f32_inputs(g, n); }
+Support supports_gelu(const ClRuntime&, const Graph& g, const Node& n) {
+  return supports_f32_inputs(g, n);
+}
 
 void gelu(const OpArgs& a) {
   const auto n = static_cast<cl_uint>(a.in(0).shape.numel());

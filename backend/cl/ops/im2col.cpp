@@ -2,7 +2,9 @@
 
 namespace bluecl::clops {
 
-Support supports_im2col(const ClRuntime&, const Graph& g, const Node& n) { return supports_f32_inputs(g, n); }
+Support supports_im2col(const ClRuntime&, const Graph& g, const Node& n) {
+  return supports_f32_inputs(g, n);
+}
 
 void im2col(const OpArgs& a) {
   const Shape& s = a.in(0).shape;

@@ -26,16 +26,23 @@ namespace {
 
 int wtype(DType t) {
   switch (t) {
-    case DType::F32: return 0;
-    case DType::F16: return 1;
-    case DType::Q8_0: return 2;
-    case DType::Q4_0: return 3;
-    case DType::I32: break;
+    case DType::F32:
+      return 0;
+    case DType::F16:
+      return 1;
+    case DType::Q8_0:
+      return 2;
+    case DType::Q4_0:
+      return 3;
+    case DType::I32:
+      break;
   }
   return -1;
 }
 
-bool is_pow2(int v) { return v > 0 && (v & (v - 1)) == 0; }
+bool is_pow2(int v) {
+  return v > 0 && (v & (v - 1)) == 0;
+}
 
 // Everything one launch needs, read once from the node.
 struct Mm {
@@ -54,7 +61,8 @@ struct Mm {
 
 void run_rows(const Mm& m) {
   // A few work-items per compute unit, each over its own contiguous rows (groups of one work-item).
-  const size_t items = std::max<size_t>(1, m.a.rt.features.compute_units) * static_cast<size_t>(m.param("items", 4));
+  const size_t items =
+      std::max<size_t>(1, m.a.rt.features.compute_units) * static_cast<size_t>(m.param("items", 4));
   const auto per_item = static_cast<cl_uint>((m.N + items - 1) / items);
   ClDefines d;
   d.set("WTYPE", wtype(m.wt)).set("NB", m.K / 32);
@@ -75,10 +83,11 @@ void run_vec(const Mm& m, std::string_view variant) {
     lanes = std::min(lanes, f.is_cpu ? 16 : 64);
   }
   const int rows = m.param("rows", std::max(1, (f.is_cpu ? 16 : 128) / lanes));
-  if (!is_pow2(lanes) || rows < 1 || static_cast<size_t>(lanes * rows) > std::max<size_t>(1, f.max_work_group_size))
+  if (!is_pow2(lanes) || rows < 1 ||
+      static_cast<size_t>(lanes * rows) > std::max<size_t>(1, f.max_work_group_size))
     fail(Status::Unsupported, "matmul vec launch lanes={} rows={} does not fit this device", lanes, rows);
-  if (sg && std::find(f.required_subgroup_sizes.begin(), f.required_subgroup_sizes.end(), static_cast<size_t>(lanes)) ==
-                f.required_subgroup_sizes.end())
+  if (sg && std::find(f.required_subgroup_sizes.begin(), f.required_subgroup_sizes.end(),
+                      static_cast<size_t>(lanes)) == f.required_subgroup_sizes.end())
     fail(Status::Unsupported, "matmul vec_sg: this device cannot run subgroups of {}", lanes);
   if (half && !f.fp16) fail(Status::Unsupported, "matmul vec_h: the device has no fp16 arithmetic");
   ClDefines d;
@@ -113,10 +122,17 @@ void run_tile(const Mm& m, std::string_view variant) {
   const int wx = bn / tn, wy = bm / tm;
   const size_t local_bytes = static_cast<size_t>(bm + bn) * 32 * (half ? 2 : 4);
   if (bm % tm != 0 || bn % tn != 0 || wx < 1 || wy < 1 ||
-      static_cast<size_t>(wx * wy) > std::max<size_t>(1, f.max_work_group_size) || local_bytes > f.local_mem_bytes)
-    fail(Status::Unsupported, "matmul tile launch bm={} bn={} tm={} tn={} does not fit this device", bm, bn, tm, tn);
+      static_cast<size_t>(wx * wy) > std::max<size_t>(1, f.max_work_group_size) ||
+      local_bytes > f.local_mem_bytes)
+    fail(Status::Unsupported, "matmul tile launch bm={} bn={} tm={} tn={} does not fit this device", bm, bn,
+         tm, tn);
   ClDefines d;
-  d.set("WTYPE", wtype(m.wt)).set("TM", tm).set("TN", tn).set("BM", bm).set("BN", bn).set("HALF", half ? 1 : 0);
+  d.set("WTYPE", wtype(m.wt))
+      .set("TM", tm)
+      .set("TN", tn)
+      .set("BM", bm)
+      .set("BN", bn)
+      .set("HALF", half ? 1 : 0);
   if (half) m.a.rt.used(ClRuntime::Precision::Fp16);
   cl::Kernel& k = m.a.rt.kernel(ClProgram::MatmulTile, d, "matmul_tile");
   m.args(k);
@@ -135,8 +151,10 @@ void run_dot(const Mm& m) {
   const int tm = m.param("tm", 4), tn = m.param("tn", 4);
   const int bm = m.param("bm", 64), bn = m.param("bn", 64);
   const int wx = bn / tn, wy = bm / tm;
-  if (bm % tm != 0 || bn % tn != 0 || static_cast<size_t>(wx * wy) > std::max<size_t>(1, f.max_work_group_size))
-    fail(Status::Unsupported, "matmul tile_dot launch bm={} bn={} tm={} tn={} does not fit this device", bm, bn, tm, tn);
+  if (bm % tm != 0 || bn % tn != 0 ||
+      static_cast<size_t>(wx * wy) > std::max<size_t>(1, f.max_work_group_size))
+    fail(Status::Unsupported, "matmul tile_dot launch bm={} bn={} tm={} tn={} does not fit this device", bm,
+         bn, tm, tn);
   const size_t xq_bytes = round_up(static_cast<size_t>(m.M) * m.K, 256);
   const cl::Buffer& q = m.a.rt.scratch(xq_bytes + static_cast<size_t>(m.M) * (m.K / 32) * sizeof(float));
   m.a.rt.used(ClRuntime::Precision::Int8);
@@ -147,8 +165,9 @@ void run_dot(const Mm& m) {
   kernel_args(kq, *m.a.src[0].buf, m.a.src[0].off, q, xq_off, xd_off, m.K);
   m.a.rt.launch(kq, cl::NDRange(m.K / 32, m.M));
   cl::Kernel& k = m.a.rt.kernel(ClProgram::MatmulDot, d, "matmul_dot");
-  kernel_args(k, q, xq_off, xd_off, *m.a.src[1].buf, m.a.src[1].off + m.l.quant_offset, m.a.src[1].off + m.l.scale_offset,
-              *m.b.buf, m.b.off, *m.a.dst.buf, m.a.dst.off, m.M, m.N, m.K, cl_int{m.a.has(2) ? 1 : 0});
+  kernel_args(k, q, xq_off, xd_off, *m.a.src[1].buf, m.a.src[1].off + m.l.quant_offset,
+              m.a.src[1].off + m.l.scale_offset, *m.b.buf, m.b.off, *m.a.dst.buf, m.a.dst.off, m.M, m.N, m.K,
+              cl_int{m.a.has(2) ? 1 : 0});
   m.a.rt.launch(k, cl::NDRange(round_up((m.N + tn - 1) / tn, wx), round_up((m.M + tm - 1) / tm, wy)),
                 cl::NDRange(wx, wy));
 }
@@ -171,12 +190,17 @@ void matmul(const OpArgs& a) {
   const bool quant = wi.dtype == DType::Q4_0 || wi.dtype == DType::Q8_0;
   const DeviceFeatures& f = a.rt.features;
   // No key is built (a string per launch) unless something was tuned.
-  const ClLaunch* tuned = a.rt.tuning.choices().empty() ? nullptr : a.rt.tuned(matmul_tuning_key(wi.dtype, M));
+  const ClLaunch* tuned =
+      a.rt.tuning.choices().empty() ? nullptr : a.rt.tuned(matmul_tuning_key(wi.dtype, M));
   std::string_view preferred;
-  if (tuned) preferred = tuned->variant;
-  else if (f.is_cpu) preferred = M > 4 ? "tiled" : quant ? "rows" : "gemv";  // measured faster on CPU runtimes
-  else if (M > 4) preferred = "tile";
-  else preferred = f.required_subgroup_sizes.empty() ? "vec" : "vec_sg";
+  if (tuned)
+    preferred = tuned->variant;
+  else if (f.is_cpu)
+    preferred = M > 4 ? "tiled" : quant ? "rows" : "gemv";  // measured faster on CPU runtimes
+  else if (M > 4)
+    preferred = "tile";
+  else
+    preferred = f.required_subgroup_sizes.empty() ? "vec" : "vec_sg";
   const std::string_view variant = a.rt.variant("matmul", preferred);
   if (tuned && variant != tuned->variant) tuned = nullptr;  // a forced variant runs with its defaults
   const Mm m{a, tuned, M, N, K, wi.dtype, cl_weight_layout(wi.dtype, N, K), a.opt(2)};
@@ -185,7 +209,8 @@ void matmul(const OpArgs& a) {
   if (variant.starts_with("vec") && few) return run_vec(m, variant);
   if (variant == "gemv") return run_matmul_cl(m, false);
   if (variant == "tile_dot" && quant && !a.n.a<MatMulAttr>().precise) return run_dot(m);
-  if (variant.starts_with("tile") && variant != "tiled") return run_tile(m, variant == "tile_dot" ? "tile" : variant);
+  if (variant.starts_with("tile") && variant != "tiled")
+    return run_tile(m, variant == "tile_dot" ? "tile" : variant);
   // "tiled", and the variants above where they do not apply (rows with float weights, vec beyond 4 rows).
   run_matmul_cl(m, !few || variant == "tiled");
 }

@@ -45,7 +45,7 @@ struct OpArgs {
 // Converts `rows` rows of n elements from st to dt with copy.cl (copy and kv_write).
 void convert_rows(const OpArgs& a, DType st, Mem src, DType dt, Mem dst, int64_t rows, int64_t n);
 
-#define BLUECL_CL_OP(stem)                                                    \
+#define BLUECL_CL_OP(stem)                                                     \
   Support supports_##stem(const ClRuntime& rt, const Graph& g, const Node& n); \
   void stem(const OpArgs& a);
 

@@ -4,7 +4,9 @@
 
 namespace bluecl::clops {
 
-Support supports_rms_norm(const ClRuntime&, const Graph& g, const Node& n) { return supports_f32_inputs(g, n); }
+Support supports_rms_norm(const ClRuntime&, const Graph& g, const Node& n) {
+  return supports_f32_inputs(g, n);
+}
 
 void rms_norm(const OpArgs& a) {
   const TensorInfo& xi = a.in(0);
@@ -13,8 +15,9 @@ void rms_norm(const OpArgs& a) {
   const Mem w = a.opt(1);
   const float eps = a.n.a<RmsNormAttr>().eps;
   const ClLaunch* tuned = a.rt.tuned("rms_norm");
-  const std::string_view variant =
-      a.rt.variant("rms_norm", tuned ? std::string_view(tuned->variant) : a.rt.features.is_cpu ? "row" : "wg");
+  const std::string_view variant = a.rt.variant("rms_norm", tuned ? std::string_view(tuned->variant)
+                                                            : a.rt.features.is_cpu ? "row"
+                                                                                   : "wg");
   if (variant == "row") {
     cl::Kernel& k = a.rt.kernel(ClProgram::RmsNorm, {}, "rms_norm_row");
     kernel_args(k, *a.src[0].buf, a.src[0].off, *w.buf, w.off, *a.dst.buf, a.dst.off, n, rows, eps, has_w);

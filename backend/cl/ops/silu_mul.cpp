@@ -2,7 +2,9 @@
 
 namespace bluecl::clops {
 
-Support supports_silu_mul(const ClRuntime&, const Graph& g, const Node& n) { return supports_f32_inputs(g, n); }
+Support supports_silu_mul(const ClRuntime&, const Graph& g, const Node& n) {
+  return supports_f32_inputs(g, n);
+}
 
 void silu_mul(const OpArgs& a) {
   const auto n = static_cast<cl_uint>(a.in(0).shape.numel());

@@ -2,7 +2,9 @@
 
 namespace bluecl::clops {
 
-Support supports_softmax(const ClRuntime&, const Graph& g, const Node& n) { return supports_f32_inputs(g, n); }
+Support supports_softmax(const ClRuntime&, const Graph& g, const Node& n) {
+  return supports_f32_inputs(g, n);
+}
 
 void softmax(const OpArgs& a) {
   const TensorInfo& xi = a.in(0);

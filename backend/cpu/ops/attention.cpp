@@ -26,11 +26,10 @@ void attention_reference(const OpArgs& a) {
   const int64_t Hkv = ks[2], group = H / Hkv;
   const int64_t past = at.kv_cache ? a.step.n_past : ks[1] - nq;
   const int64_t n_kv = past + nq;
-  if (n_kv > ks[1])
-    fail(Status::ContextFull, "attention over {} keys, but the cache holds {}", n_kv, ks[1]);
+  if (n_kv > ks[1]) fail(Status::ContextFull, "attention over {} keys, but the cache holds {}", n_kv, ks[1]);
   const DType kt = a.in(1).dtype;
-  const size_t kv_row = dtype_bytes(kt, hd);                     // one head of one position
-  const size_t kv_pos = dtype_bytes(kt, Hkv * hd);               // one position
+  const size_t kv_row = dtype_bytes(kt, hd);        // one head of one position
+  const size_t kv_pos = dtype_bytes(kt, Hkv * hd);  // one position
   const auto* K = static_cast<const uint8_t*>(a.src[1]);
   const auto* V = static_cast<const uint8_t*>(a.src[2]);
   const float* q = a.f(0);

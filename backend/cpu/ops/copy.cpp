@@ -13,7 +13,8 @@ namespace {
 void f32_to_f16(const float* s, uint16_t* d, int64_t n) {
   int64_t i = 0;
   for (; i + 8 <= n; i += 8)
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(d + i), _mm256_cvtps_ph(_mm256_loadu_ps(s + i), _MM_FROUND_TO_NEAREST_INT));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(d + i),
+                     _mm256_cvtps_ph(_mm256_loadu_ps(s + i), _MM_FROUND_TO_NEAREST_INT));
   for (; i < n; ++i) d[i] = fp32_to_fp16(s[i]);
 }
 void f16_to_f32(const uint16_t* s, float* d, int64_t n) {
@@ -36,24 +37,32 @@ void convert_rows(ThreadPool& pool, DType st, const void* src, DType dt, void* d
   }
 #ifdef BLUECL_CPU_AVX2
   if (fast && ((st == DType::F32 && dt == DType::F16) || (st == DType::F16 && dt == DType::F32))) {
-    pool.parallel_for(rows * n, [&](int64_t i0, int64_t i1, int) {
-      if (st == DType::F32) f32_to_f16(reinterpret_cast<const float*>(s) + i0, reinterpret_cast<uint16_t*>(d) + i0, i1 - i0);
-      else f16_to_f32(reinterpret_cast<const uint16_t*>(s) + i0, reinterpret_cast<float*>(d) + i0, i1 - i0);
-    }, kMinParallelElems);
+    pool.parallel_for(
+        rows * n,
+        [&](int64_t i0, int64_t i1, int) {
+          if (st == DType::F32)
+            f32_to_f16(reinterpret_cast<const float*>(s) + i0, reinterpret_cast<uint16_t*>(d) + i0, i1 - i0);
+          else
+            f16_to_f32(reinterpret_cast<const uint16_t*>(s) + i0, reinterpret_cast<float*>(d) + i0, i1 - i0);
+        },
+        kMinParallelElems);
     return;
   }
 #endif
-  pool.parallel_for(rows, [&](int64_t r0, int64_t r1, int) {
-    std::vector<float> tmp(st == DType::F32 ? 0 : n);
-    for (int64_t r = r0; r < r1; ++r) {
-      const float* f = reinterpret_cast<const float*>(s + r * s_row);
-      if (st != DType::F32) {
-        dequantize_row(st, s + r * s_row, tmp.data(), n);
-        f = tmp.data();
-      }
-      quantize_row(dt, f, d + r * d_row, n);
-    }
-  }, rows_grain(n));
+  pool.parallel_for(
+      rows,
+      [&](int64_t r0, int64_t r1, int) {
+        std::vector<float> tmp(st == DType::F32 ? 0 : n);
+        for (int64_t r = r0; r < r1; ++r) {
+          const float* f = reinterpret_cast<const float*>(s + r * s_row);
+          if (st != DType::F32) {
+            dequantize_row(st, s + r * s_row, tmp.data(), n);
+            f = tmp.data();
+          }
+          quantize_row(dt, f, d + r * d_row, n);
+        }
+      },
+      rows_grain(n));
 }
 
 void copy(const OpArgs& a) {

@@ -19,8 +19,10 @@ void downsample(const OpArgs& a) {
       float* yr = y + (b * h * h + (col ? j * h + i : i * h + j)) * 4 * C;
       for (int q = 0; q < 4; ++q) {
         const int64_t r = 2 * i + q / 2, c = 2 * j + q % 2;
-        if (r < g && c < g) std::copy_n(x + ((b * g + r) * g + c) * C, C, yr + q * C);
-        else std::fill_n(yr + q * C, C, 0.0f);
+        if (r < g && c < g)
+          std::copy_n(x + ((b * g + r) * g + c) * C, C, yr + q * C);
+        else
+          std::fill_n(yr + q * C, C, 0.0f);
       }
     }
   });

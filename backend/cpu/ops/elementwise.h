@@ -13,13 +13,16 @@ void binary_rows(const OpArgs& a, F f) {
   const float* x = a.f(0);
   const float* b = a.f(1);
   float* y = a.y();
-  a.pool.parallel_for(n, [&](int64_t i0, int64_t i1, int) {
-    if (nb == n) {
-      for (int64_t i = i0; i < i1; ++i) y[i] = f(x[i], b[i]);
-    } else {
-      for (int64_t i = i0; i < i1; ++i) y[i] = f(x[i], b[i % nb]);
-    }
-  }, kMinParallelElems);
+  a.pool.parallel_for(
+      n,
+      [&](int64_t i0, int64_t i1, int) {
+        if (nb == n) {
+          for (int64_t i = i0; i < i1; ++i) y[i] = f(x[i], b[i]);
+        } else {
+          for (int64_t i = i0; i < i1; ++i) y[i] = f(x[i], b[i % nb]);
+        }
+      },
+      kMinParallelElems);
 }
 
 template <typename F>
@@ -27,9 +30,12 @@ void unary(const OpArgs& a, F f) {
   const int64_t n = a.in(0).shape.numel();
   const float* x = a.f(0);
   float* y = a.y();
-  a.pool.parallel_for(n, [&](int64_t i0, int64_t i1, int) {
-    for (int64_t i = i0; i < i1; ++i) y[i] = f(x[i]);
-  }, kMinParallelElems);
+  a.pool.parallel_for(
+      n,
+      [&](int64_t i0, int64_t i1, int) {
+        for (int64_t i = i0; i < i1; ++i) y[i] = f(x[i]);
+      },
+      kMinParallelElems);
 }
 
 }  // namespace bluecl::cpu

@@ -29,17 +29,20 @@ void gelu(const OpArgs& a) {
   const int64_t n = a.in(0).shape.numel();
   const float* x = a.f(0);
   float* y = a.y();
-  a.pool.parallel_for(n, [&](int64_t i0, int64_t i1, int) {
-    int64_t i = i0;
+  a.pool.parallel_for(
+      n,
+      [&](int64_t i0, int64_t i1, int) {
+        int64_t i = i0;
 #ifdef BLUECL_CPU_AVX2
-    const __m256 k = _mm256_set1_ps(0.044715f), c = _mm256_set1_ps(c2);
-    for (; i + 8 <= i1; i += 8) {
-      const __m256 v = _mm256_loadu_ps(x + i);
-      const __m256 u = _mm256_mul_ps(c, _mm256_fmadd_ps(_mm256_mul_ps(k, v), _mm256_mul_ps(v, v), v));
-      _mm256_storeu_ps(y + i, _mm256_mul_ps(v, sigmoid_ps(u)));
-    }
+        const __m256 k = _mm256_set1_ps(0.044715f), c = _mm256_set1_ps(c2);
+        for (; i + 8 <= i1; i += 8) {
+          const __m256 v = _mm256_loadu_ps(x + i);
+          const __m256 u = _mm256_mul_ps(c, _mm256_fmadd_ps(_mm256_mul_ps(k, v), _mm256_mul_ps(v, v), v));
+          _mm256_storeu_ps(y + i, _mm256_mul_ps(v, sigmoid_ps(u)));
+        }
 #endif
-    for (; i < i1; ++i) y[i] = x[i] / (1.0f + std::exp(-c2 * (x[i] + 0.044715f * x[i] * x[i] * x[i])));
-  }, kMinParallelElems);
+        for (; i < i1; ++i) y[i] = x[i] / (1.0f + std::exp(-c2 * (x[i] + 0.044715f * x[i] * x[i] * x[i])));
+      },
+      kMinParallelElems);
 }
 }  // namespace bluecl::cpu

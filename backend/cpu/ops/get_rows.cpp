@@ -15,9 +15,12 @@ void get_rows(const OpArgs& a) {
       fail(Status::InvalidArgument, "{}: row id {} outside [0, {})", ti.name, ids[r], n_rows);
   const size_t row = ti.row_bytes();
   float* y = a.y();
-  a.pool.parallel_for(n, [&](int64_t r0, int64_t r1, int) {
-    for (int64_t r = r0; r < r1; ++r) dequantize_row(ti.dtype, table + ids[r] * row, y + r * D, D);
-  }, rows_grain(D));
+  a.pool.parallel_for(
+      n,
+      [&](int64_t r0, int64_t r1, int) {
+        for (int64_t r = r0; r < r1; ++r) dequantize_row(ti.dtype, table + ids[r] * row, y + r * D, D);
+      },
+      rows_grain(D));
 }
 
 }  // namespace bluecl::cpu

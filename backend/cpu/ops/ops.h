@@ -31,7 +31,9 @@ struct OpArgs {
 // than it saves; a decode step runs hundreds of such small ops.
 inline constexpr int64_t kMinParallelElems = 16384;
 // A parallel_for grain, in rows of `row_elems` elements, that keeps each chunk above that size.
-inline int64_t rows_grain(int64_t row_elems) { return std::max<int64_t>(1, kMinParallelElems / std::max<int64_t>(1, row_elems)); }
+inline int64_t rows_grain(int64_t row_elems) {
+  return std::max<int64_t>(1, kMinParallelElems / std::max<int64_t>(1, row_elems));
+}
 
 // Converts `rows` rows of n elements from type st to type dt (used by copy and kv_write); `fast` allows
 // the SIMD conversions.

@@ -30,24 +30,27 @@ void rms_norm(const OpArgs& a) {
   const float* x = a.f(0);
   const float* w = a.has(1) ? a.f(1) : nullptr;
   float* y = a.y();
-  a.pool.parallel_for(rows, [&](int64_t r0, int64_t r1, int) {
-    for (int64_t r = r0; r < r1; ++r) {
-      const float* xr = x + r * n;
-      float* yr = y + r * n;
-      if (a.fast) {
-        const float inv = 1.0f / std::sqrt(sum_squares(xr, n) / static_cast<float>(n) + eps);
-        if (w)
-          for (int64_t i = 0; i < n; ++i) yr[i] = xr[i] * inv * w[i];
-        else
-          for (int64_t i = 0; i < n; ++i) yr[i] = xr[i] * inv;
-        continue;
-      }
-      double ss = 0;
-      for (int64_t i = 0; i < n; ++i) ss += static_cast<double>(xr[i]) * xr[i];
-      const double inv = 1.0 / std::sqrt(ss / n + eps);
-      for (int64_t i = 0; i < n; ++i) yr[i] = static_cast<float>(xr[i] * inv * (w ? w[i] : 1.0f));
-    }
-  }, rows_grain(n));
+  a.pool.parallel_for(
+      rows,
+      [&](int64_t r0, int64_t r1, int) {
+        for (int64_t r = r0; r < r1; ++r) {
+          const float* xr = x + r * n;
+          float* yr = y + r * n;
+          if (a.fast) {
+            const float inv = 1.0f / std::sqrt(sum_squares(xr, n) / static_cast<float>(n) + eps);
+            if (w)
+              for (int64_t i = 0; i < n; ++i) yr[i] = xr[i] * inv * w[i];
+            else
+              for (int64_t i = 0; i < n; ++i) yr[i] = xr[i] * inv;
+            continue;
+          }
+          double ss = 0;
+          for (int64_t i = 0; i < n; ++i) ss += static_cast<double>(xr[i]) * xr[i];
+          const double inv = 1.0 / std::sqrt(ss / n + eps);
+          for (int64_t i = 0; i < n; ++i) yr[i] = static_cast<float>(xr[i] * inv * (w ? w[i] : 1.0f));
+        }
+      },
+      rows_grain(n));
 }
 
 }  // namespace bluecl::cpu

@@ -44,28 +44,31 @@ void rope_fast(const OpArgs& a) {
   const float* x = a.f(0);
   float* y = a.y();
   const bool adjacent = at.mode == RopeMode::Adjacent;
-  a.pool.parallel_for(n_tok * n_head, [&](int64_t r0, int64_t r1, int) {
-    for (int64_t r = r0; r < r1; ++r) {
-      const float* cs = an.cs.data() + (r / n_head) * half;
-      const float* sn = an.sn.data() + (r / n_head) * half;
-      const float* xr = x + r * hd;
-      float* yr = y + r * hd;
-      for (int64_t i = at.n_rot; i < hd; ++i) yr[i] = xr[i];
-      if (adjacent) {
-        for (int i = 0; i < half; ++i) {
-          const float x0 = xr[2 * i], x1 = xr[2 * i + 1];
-          yr[2 * i] = x0 * cs[i] - x1 * sn[i];
-          yr[2 * i + 1] = x0 * sn[i] + x1 * cs[i];
+  a.pool.parallel_for(
+      n_tok * n_head,
+      [&](int64_t r0, int64_t r1, int) {
+        for (int64_t r = r0; r < r1; ++r) {
+          const float* cs = an.cs.data() + (r / n_head) * half;
+          const float* sn = an.sn.data() + (r / n_head) * half;
+          const float* xr = x + r * hd;
+          float* yr = y + r * hd;
+          for (int64_t i = at.n_rot; i < hd; ++i) yr[i] = xr[i];
+          if (adjacent) {
+            for (int i = 0; i < half; ++i) {
+              const float x0 = xr[2 * i], x1 = xr[2 * i + 1];
+              yr[2 * i] = x0 * cs[i] - x1 * sn[i];
+              yr[2 * i + 1] = x0 * sn[i] + x1 * cs[i];
+            }
+          } else {
+            for (int i = 0; i < half; ++i) {
+              const float x0 = xr[i], x1 = xr[i + half];
+              yr[i] = x0 * cs[i] - x1 * sn[i];
+              yr[i + half] = x0 * sn[i] + x1 * cs[i];
+            }
+          }
         }
-      } else {
-        for (int i = 0; i < half; ++i) {
-          const float x0 = xr[i], x1 = xr[i + half];
-          yr[i] = x0 * cs[i] - x1 * sn[i];
-          yr[i + half] = x0 * sn[i] + x1 * cs[i];
-        }
-      }
-    }
-  }, rows_grain(hd));
+      },
+      rows_grain(hd));
 }
 
 }  // namespace

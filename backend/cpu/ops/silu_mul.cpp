@@ -14,15 +14,18 @@ void silu_mul(const OpArgs& a) {
   const float* g = a.f(0);
   const float* u = a.f(1);
   float* y = a.y();
-  a.pool.parallel_for(n, [&](int64_t i0, int64_t i1, int) {
-    int64_t i = i0;
+  a.pool.parallel_for(
+      n,
+      [&](int64_t i0, int64_t i1, int) {
+        int64_t i = i0;
 #ifdef BLUECL_CPU_AVX2
-    for (; i + 8 <= i1; i += 8) {
-      const __m256 gv = _mm256_loadu_ps(g + i);
-      _mm256_storeu_ps(y + i, _mm256_mul_ps(_mm256_mul_ps(gv, sigmoid_ps(gv)), _mm256_loadu_ps(u + i)));
-    }
+        for (; i + 8 <= i1; i += 8) {
+          const __m256 gv = _mm256_loadu_ps(g + i);
+          _mm256_storeu_ps(y + i, _mm256_mul_ps(_mm256_mul_ps(gv, sigmoid_ps(gv)), _mm256_loadu_ps(u + i)));
+        }
 #endif
-    for (; i < i1; ++i) y[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
-  }, kMinParallelElems);
+        for (; i < i1; ++i) y[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+      },
+      kMinParallelElems);
 }
 }  // namespace bluecl::cpu

@@ -46,10 +46,10 @@ typedef enum bluecl_status {
   BLUECL_ERR_UNSUPPORTED = 3,      /* well-formed, but a type, architecture or feature bluecl lacks */
   BLUECL_ERR_DEVICE = 4,           /* an OpenCL call failed, or the requested device does not exist */
   BLUECL_ERR_OUT_OF_MEMORY = 5,
-  BLUECL_ERR_CONTEXT_FULL = 6,     /* the prompt (or the tokens fed) do not fit the session's context */
-  BLUECL_ERR_CANCELLED = 7,        /* a callback asked to stop */
-  BLUECL_ERR_IO = 8,               /* a file could not be opened, read or written */
-  BLUECL_ERR_INTERNAL = 9          /* a bug in bluecl: please report it with the message */
+  BLUECL_ERR_CONTEXT_FULL = 6, /* the prompt (or the tokens fed) do not fit the session's context */
+  BLUECL_ERR_CANCELLED = 7,    /* a callback asked to stop */
+  BLUECL_ERR_IO = 8,           /* a file could not be opened, read or written */
+  BLUECL_ERR_INTERNAL = 9      /* a bug in bluecl: please report it with the message */
 } bluecl_status;
 
 BLUECL_API const char* bluecl_status_name(bluecl_status status);
@@ -87,13 +87,14 @@ typedef struct bluecl_device_info {
   int32_t index;
   char platform[128], name[128], vendor[128], version[128], driver[128], opencl_c[64];
   int32_t is_gpu, is_cpu;
-  int32_t fp16;           /* cl_khr_fp16: half arithmetic */
-  int32_t subgroups;      /* cl_khr_subgroups or cl_intel_subgroups */
+  int32_t fp16;      /* cl_khr_fp16: half arithmetic */
+  int32_t subgroups; /* cl_khr_subgroups or cl_intel_subgroups */
   int32_t images, unified_memory, command_buffer;
   uint32_t compute_units, max_clock_mhz, base_align_bytes;
   uint64_t global_mem_bytes, max_alloc_bytes, local_mem_bytes;
   uint64_t max_work_group_size;
-  char profile[32];       /* BLUECL_DEVICE_PROFILE that clamped the limits above ("mobile"), "" for the device's own */
+  char profile[32]; /* BLUECL_DEVICE_PROFILE that clamped the limits above ("mobile"), "" for the device's own
+                     */
 } bluecl_device_info;
 
 /* The number of OpenCL devices (0 when there is no platform: bluecl then runs on the CPU); -1 with
@@ -125,22 +126,22 @@ typedef int (*bluecl_progress_callback)(const char* stage, float fraction, void*
 /* The launch kept for one kernel key ("matmul/q4_0/gemv", "rms_norm", ...). */
 typedef struct bluecl_tune_result {
   const char* key;
-  const char* best;        /* "rows items=8"; "default" when the built-in choice stayed fastest */
-  double default_ms;       /* the built-in choice, summed over the key's shapes (0 if it was wrong) */
+  const char* best;  /* "rows items=8"; "default" when the built-in choice stayed fastest */
+  double default_ms; /* the built-in choice, summed over the key's shapes (0 if it was wrong) */
   double best_ms;
-  int32_t n_tried;         /* candidate launches run */
-  int32_t n_rejected;      /* of them: wrong results or refused by the device */
+  int32_t n_tried;    /* candidate launches run */
+  int32_t n_rejected; /* of them: wrong results or refused by the device */
 } bluecl_tune_result;
 typedef void (*bluecl_tune_callback)(const bluecl_tune_result* result, void* user);
 
 typedef struct bluecl_tune_params {
-  const char* device;      /* as in bluecl_model_params; must name an OpenCL device */
-  const char* model;       /* NULL: the full-size bluelm-v-3b shapes; else this LLM's matrices ... */
-  const char* mmproj;      /* ... and/or this vision tower's */
-  int32_t n_chunk;         /* rows of the prefill shapes (0: 128) */
-  int32_t quick;           /* 1: a few small shapes and candidates (tests) */
-  int32_t save;            /* 1 (default): write the tuning file that later runs read */
-  int32_t n_threads;       /* for the CPU reference every candidate is checked against (0: every core) */
+  const char* device; /* as in bluecl_model_params; must name an OpenCL device */
+  const char* model;  /* NULL: the full-size bluelm-v-3b shapes; else this LLM's matrices ... */
+  const char* mmproj; /* ... and/or this vision tower's */
+  int32_t n_chunk;    /* rows of the prefill shapes (0: 128) */
+  int32_t quick;      /* 1: a few small shapes and candidates (tests) */
+  int32_t save;       /* 1 (default): write the tuning file that later runs read */
+  int32_t n_threads;  /* for the CPU reference every candidate is checked against (0: every core) */
   bluecl_progress_callback progress;
   void* progress_user;
   bluecl_tune_callback on_result;
@@ -155,24 +156,25 @@ BLUECL_API bluecl_tune_params bluecl_tune_default_params(void);
 BLUECL_API bluecl_status bluecl_tune(const bluecl_tune_params* params, char* file, size_t file_cap);
 
 typedef struct bluecl_model_params {
-  const char* device;   /* NULL or "": BLUECL_DEVICE, else the first GPU, else the first OpenCL device,
-                           else the CPU; "cpu": the CPU alone; a number: that OpenCL device; other text: the
-                           first device whose platform or name contains it */
-  int32_t n_threads;    /* CPU threads; 0: BLUECL_THREADS, else every core */
-  const char* pins;     /* placement pins "pattern=device,..." e.g. "output*=cpu" (NULL: none) */
-  int32_t vocab_only;   /* load only the tokenizer (for vocabulary files) */
+  const char* device; /* NULL or "": BLUECL_DEVICE, else the first GPU, else the first OpenCL device,
+                         else the CPU; "cpu": the CPU alone; a number: that OpenCL device; other text: the
+                         first device whose platform or name contains it */
+  int32_t n_threads;  /* CPU threads; 0: BLUECL_THREADS, else every core */
+  const char* pins;   /* placement pins "pattern=device,..." e.g. "output*=cpu" (NULL: none) */
+  int32_t vocab_only; /* load only the tokenizer (for vocabulary files) */
   bluecl_progress_callback progress;
   void* progress_user;
-  int32_t exact_cpu;      /* 1: the CPU runs the exact fp32 reference path (for comparisons with other
-                             engines; several times slower); 0 (default): its fast path, with quantised
-                             matmuls on 8-bit activations (as llama.cpp's CPU backend) */
-  const char* placement;  /* "cost" (each op where a per-device calibration says it is fastest; the
-                             calibration runs once and is cached), "device" (the OpenCL device unless it
-                             declines the op), NULL: BLUECL_PLACEMENT, else "cost" */
+  int32_t exact_cpu;     /* 1: the CPU runs the exact fp32 reference path (for comparisons with other
+                            engines; several times slower); 0 (default): its fast path, with quantised
+                            matmuls on 8-bit activations (as llama.cpp's CPU backend) */
+  const char* placement; /* "cost" (each op where a per-device calibration says it is fastest; the
+                            calibration runs once and is cached), "device" (the OpenCL device unless it
+                            declines the op), NULL: BLUECL_PLACEMENT, else "cost" */
 } bluecl_model_params;
 
 BLUECL_API bluecl_model_params bluecl_model_default_params(void);
-BLUECL_API bluecl_status bluecl_model_load(const char* path, const bluecl_model_params* params, bluecl_model** out);
+BLUECL_API bluecl_status bluecl_model_load(const char* path, const bluecl_model_params* params,
+                                           bluecl_model** out);
 BLUECL_API void bluecl_model_free(bluecl_model* model);
 
 typedef struct bluecl_model_info {
@@ -182,8 +184,8 @@ typedef struct bluecl_model_info {
   /* What one token costs: the weights every token multiplies (layers' matrices and the output head; not
    * the embedding table), as a count (2 FLOPs each) and as bytes read (decode's floor). */
   uint64_t matmul_params, matmul_weight_bytes;
-  int32_t bos, eos;           /* -1 if the vocabulary has none */
-  char devices[256];          /* "cpu (2 threads), cl0 (...)" */
+  int32_t bos, eos;  /* -1 if the vocabulary has none */
+  char devices[256]; /* "cpu (2 threads), cl0 (...)" */
   /* OpenCL programs built so far: compiled from source, or loaded from the on-disk binary cache. */
   int32_t programs_compiled, programs_cached;
   double compile_ms, cache_load_ms;
@@ -199,8 +201,9 @@ BLUECL_API bluecl_status bluecl_model_get_info(const bluecl_model* model, bluecl
  * asks; parse_special: text such as "<s>" maps to control tokens. Writes at most `capacity` ids; *n_tokens
  * receives the count needed (if it exceeds capacity, nothing is written and BLUECL_ERR_INVALID_ARGUMENT
  * is returned, so call again with a larger buffer). */
-BLUECL_API bluecl_status bluecl_tokenize(const bluecl_model* model, const char* text, size_t len, int32_t add_special,
-                                         int32_t parse_special, int32_t* tokens, size_t capacity, size_t* n_tokens);
+BLUECL_API bluecl_status bluecl_tokenize(const bluecl_model* model, const char* text, size_t len,
+                                         int32_t add_special, int32_t parse_special, int32_t* tokens,
+                                         size_t capacity, size_t* n_tokens);
 /* The text of a token sequence, NUL-terminated; *len receives the length needed (without the NUL). */
 BLUECL_API bluecl_status bluecl_detokenize(const bluecl_model* model, const int32_t* tokens, size_t n_tokens,
                                            char* text, size_t capacity, size_t* len);
@@ -213,14 +216,14 @@ typedef enum bluecl_kv_type {
   BLUECL_KV_DEFAULT = 0, /* f16 where the cache's device has fp16 (and on the CPU), else f32 */
   BLUECL_KV_F32 = 1,
   BLUECL_KV_F16 = 2,
-  BLUECL_KV_Q8_0 = 3     /* int8 with one scale per 32 values (the paper's choice) */
+  BLUECL_KV_Q8_0 = 3 /* int8 with one scale per 32 values (the paper's choice) */
 } bluecl_kv_type;
 
 typedef struct bluecl_session_params {
-  int32_t n_ctx;         /* 0: the model's trained context, at most 2048 */
-  int32_t n_chunk;       /* prefill chunk size, default 128 */
+  int32_t n_ctx;   /* 0: the model's trained context, at most 2048 */
+  int32_t n_chunk; /* prefill chunk size, default 128 */
   bluecl_kv_type kv_type;
-  int32_t all_logits;    /* keep the logits of every token fed (bluecl_session_logits), not just the last */
+  int32_t all_logits; /* keep the logits of every token fed (bluecl_session_logits), not just the last */
 } bluecl_session_params;
 
 BLUECL_API bluecl_session_params bluecl_session_default_params(void);
@@ -231,7 +234,8 @@ BLUECL_API bluecl_status bluecl_session_create(bluecl_model* model, const bluecl
 BLUECL_API void bluecl_session_free(bluecl_session* session);
 
 /* Appends tokens to the session (chunked prefill). BLUECL_ERR_CONTEXT_FULL if they do not fit. */
-BLUECL_API bluecl_status bluecl_session_prefill(bluecl_session* session, const int32_t* tokens, size_t n_tokens);
+BLUECL_API bluecl_status bluecl_session_prefill(bluecl_session* session, const int32_t* tokens,
+                                                size_t n_tokens);
 /* Appends n_tokens input embeddings [n_tokens][n_embd] (e.g. image tokens). */
 BLUECL_API bluecl_status bluecl_session_prefill_embeddings(bluecl_session* session, const float* embd,
                                                            size_t n_tokens);
@@ -244,21 +248,21 @@ BLUECL_API int32_t bluecl_session_n_ctx(const bluecl_session* session);
 /* The placement plan of the graph that feeds n_tokens tokens at once (n_chunk for prefill, 1 for
  * decode): every node with its device and the reason, and the transfers between devices. NUL-terminated;
  * *len receives the length needed. */
-BLUECL_API bluecl_status bluecl_session_plan(bluecl_session* session, int32_t n_tokens, char* text, size_t capacity,
-                                             size_t* len);
+BLUECL_API bluecl_status bluecl_session_plan(bluecl_session* session, int32_t n_tokens, char* text,
+                                             size_t capacity, size_t* len);
 /* Forgets every token after the first n_keep (a kept prefix, such as an encoded image, is reused). */
 BLUECL_API bluecl_status bluecl_session_truncate(bluecl_session* session, int32_t n_keep);
 
 /* ---- sampling and generation --------------------------------------------------------------------- */
 
 typedef struct bluecl_sampler_params {
-  float temperature;      /* <= 0: greedy. Default 0.8 */
-  int32_t top_k;          /* <= 0: off. Default 40 */
-  float top_p;            /* >= 1: off. Default 0.95 */
-  float min_p;            /* <= 0: off. Default 0.05 */
-  float repeat_penalty;   /* 1: off (default) */
-  int32_t repeat_last_n;  /* tokens the penalty looks back over. Default 64 */
-  uint64_t seed;          /* default 0 */
+  float temperature;     /* <= 0: greedy. Default 0.8 */
+  int32_t top_k;         /* <= 0: off. Default 40 */
+  float top_p;           /* >= 1: off. Default 0.95 */
+  float min_p;           /* <= 0: off. Default 0.05 */
+  float repeat_penalty;  /* 1: off (default) */
+  int32_t repeat_last_n; /* tokens the penalty looks back over. Default 64 */
+  uint64_t seed;         /* default 0 */
 } bluecl_sampler_params;
 
 BLUECL_API bluecl_sampler_params bluecl_sampler_default_params(void);
@@ -269,19 +273,19 @@ BLUECL_API bluecl_sampler_params bluecl_sampler_default_params(void);
 typedef int (*bluecl_token_callback)(int32_t token, const char* text, size_t len, void* user);
 
 typedef enum bluecl_stop_reason {
-  BLUECL_STOP_BUDGET = 0,     /* n_predict tokens generated */
-  BLUECL_STOP_EOG = 1,        /* the model produced an end-of-generation token */
-  BLUECL_STOP_STRING = 2,     /* a stop string appeared (it is not part of the streamed text) */
-  BLUECL_STOP_CANCELLED = 3,  /* the token callback returned non-zero */
-  BLUECL_STOP_CONTEXT = 4     /* the context is full */
+  BLUECL_STOP_BUDGET = 0,    /* n_predict tokens generated */
+  BLUECL_STOP_EOG = 1,       /* the model produced an end-of-generation token */
+  BLUECL_STOP_STRING = 2,    /* a stop string appeared (it is not part of the streamed text) */
+  BLUECL_STOP_CANCELLED = 3, /* the token callback returned non-zero */
+  BLUECL_STOP_CONTEXT = 4    /* the context is full */
 } bluecl_stop_reason;
 
 typedef struct bluecl_generate_params {
-  int32_t n_predict;            /* tokens to generate; < 0: until EOS, a stop string or the context end */
+  int32_t n_predict; /* tokens to generate; < 0: until EOS, a stop string or the context end */
   bluecl_sampler_params sampling;
-  const char* const* stop;      /* stop strings (n_stop of them) */
+  const char* const* stop; /* stop strings (n_stop of them) */
   size_t n_stop;
-  int32_t chat;                 /* wrap the prompt in BlueLM's template "[|Human|]:{prompt}\n[|AI|]:" */
+  int32_t chat; /* wrap the prompt in BlueLM's template "[|Human|]:{prompt}\n[|AI|]:" */
   bluecl_token_callback on_token;
   void* user;
   /* Images for the prompt's "<image>" markers, in order (see "images" below); n_images of them. */
@@ -312,11 +316,11 @@ BLUECL_API bluecl_status bluecl_generate(bluecl_session* session, const char* pr
 /* ---- images -------------------------------------------------------------------------------------- */
 
 typedef struct bluecl_grid_params {
-  int32_t tile;        /* 384 */
-  int32_t max_grid;    /* largest columns or rows: 4 */
-  int32_t max_tiles;   /* cap on columns * rows: 8 */
-  float alpha;         /* relaxed matching's tolerance: 0.1 */
-  int32_t llava_next;  /* use LLaVA-NeXT's rule instead (for comparison) */
+  int32_t tile;       /* 384 */
+  int32_t max_grid;   /* largest columns or rows: 4 */
+  int32_t max_tiles;  /* cap on columns * rows: 8 */
+  float alpha;        /* relaxed matching's tolerance: 0.1 */
+  int32_t llava_next; /* use LLaVA-NeXT's rule instead (for comparison) */
 } bluecl_grid_params;
 
 BLUECL_API bluecl_grid_params bluecl_grid_default_params(void);
@@ -358,17 +362,17 @@ BLUECL_API bluecl_status bluecl_model_load_vision(const char* mmproj_path, const
 BLUECL_API bluecl_status bluecl_model_set_vision_batch(bluecl_model* model, int32_t batch);
 
 typedef struct bluecl_vision_info {
-  int32_t image_size;       /* tile side in pixels */
+  int32_t image_size; /* tile side in pixels */
   int32_t patch_size;
-  int32_t n_patches;        /* ViT tokens per tile */
-  int32_t n_embd;           /* ViT hidden size */
+  int32_t n_patches; /* ViT tokens per tile */
+  int32_t n_embd;    /* ViT hidden size */
   int32_t n_layer;
-  int32_t tokens_per_tile;  /* image tokens per tile after the 2x2 downsampler */
-  int32_t proj_dim;         /* image token size (= the language model's hidden size) */
+  int32_t tokens_per_tile; /* image tokens per tile after the 2x2 downsampler */
+  int32_t proj_dim;        /* image token size (= the language model's hidden size) */
   int32_t max_grid, max_tiles;
   int32_t vision_batch;
   uint64_t weight_bytes;
-  int32_t weights_resident;  /* 0 after the worker freed them (see bluecl_model_set_vision_release) */
+  int32_t weights_resident; /* 0 after the worker freed them (see bluecl_model_set_vision_release) */
 } bluecl_vision_info;
 
 /* BLUECL_ERR_INVALID_ARGUMENT when the model has no vision tower. */
@@ -385,8 +389,8 @@ BLUECL_API bluecl_status bluecl_image_encode_rgb(bluecl_model* model, const uint
 BLUECL_API bluecl_status bluecl_image_encode_tiles(bluecl_model* model, const float* tiles, int32_t n_tiles,
                                                    bluecl_image** out);
 /* The image tokens: *embd points to [n_tokens][n_embd] floats, tile-major, valid until the image is freed. */
-BLUECL_API bluecl_status bluecl_image_embeddings(const bluecl_image* image, const float** embd, size_t* n_tokens,
-                                                 size_t* n_embd);
+BLUECL_API bluecl_status bluecl_image_embeddings(const bluecl_image* image, const float** embd,
+                                                 size_t* n_tokens, size_t* n_embd);
 /* The tile grid used (m columns, n rows; the image has m*n + 1 tiles with the thumbnail); 0:0 for an
  * image encoded from tiles. */
 BLUECL_API bluecl_status bluecl_image_grid_of(const bluecl_image* image, int32_t* m, int32_t* n);
@@ -399,8 +403,8 @@ BLUECL_API bluecl_status bluecl_image_wait(const bluecl_image* image);
  * CPU's patch embedding of batch k+1 overlaps the device's blocks of batch k). Default 0. */
 BLUECL_API bluecl_status bluecl_model_set_vision_pipeline(bluecl_model* model, int32_t mode);
 /* The vision tower's placement plan for a batch of n_tiles (as bluecl_session_plan). */
-BLUECL_API bluecl_status bluecl_model_vision_plan(bluecl_model* model, int32_t n_tiles, char* text, size_t capacity,
-                                                  size_t* len);
+BLUECL_API bluecl_status bluecl_model_vision_plan(bluecl_model* model, int32_t n_tiles, char* text,
+                                                  size_t capacity, size_t* len);
 /* Waits until every image started on the model is encoded (and the weights freed, where they are). */
 BLUECL_API bluecl_status bluecl_model_wait_vision(bluecl_model* model);
 /* Whether the vision tower's weights are freed whenever no image is left to encode (default 1). */
