@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(
-  build-essential cmake pkg-config
+  build-essential cmake pkg-config clang-format
   ocl-icd-opencl-dev opencl-clhpp-headers opencl-c-headers pocl-opencl-icd clinfo oclgrind
   libeigen3-dev libfmt-dev libpng-dev libjpeg-dev libxxhash-dev
   googletest libgtest-dev libbenchmark-dev

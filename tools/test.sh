@@ -3,6 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/setup.sh
+tools/format-check.sh
 tools/build.sh
 cd build
 ctest --output-on-failure "$@"
