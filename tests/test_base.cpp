@@ -1,9 +1,10 @@
 // The primitives in graph/base: atomic file writes (whole files only, unique temporaries, nothing left
 // behind), XXH3 hashes against xxHash's published test values, UTF-8 encoding at every length boundary,
-// and seeded random data.
+// seeded random data, and checked numbers from text.
 #include "graph/base/atomic_file.h"
 #include "graph/base/error.h"
 #include "graph/base/hash.h"
+#include "graph/base/parse.h"
 #include "graph/base/random_fill.h"
 #include "graph/base/utf8.h"
 #include "tests/testing.h"
@@ -11,7 +12,9 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <set>
 #include <string>
 #include <thread>
@@ -120,6 +123,75 @@ TEST(RandomFill, SeededAndInRange) {
   const std::vector<uint8_t> bytes = random_bytes(4096, 1);
   EXPECT_EQ(bytes, random_bytes(4096, 1));
   EXPECT_EQ(std::set<uint8_t>(bytes.begin(), bytes.end()).size(), 256u);
+}
+
+// Checked numbers: the whole text must be a number in range, and the error names the source, the value
+// and the range.
+std::string parse_error(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.status(), Status::InvalidArgument);
+    return e.what();
+  }
+  ADD_FAILURE() << "no error";
+  return "";
+}
+
+TEST(Parse, Integers) {
+  EXPECT_EQ(parse_int("--n", "42", 0, 100), 42);
+  EXPECT_EQ(parse_int("--n", "+7", 0, 100), 7);
+  EXPECT_EQ(parse_int("--n", "-1", -1, 100), -1);
+  EXPECT_EQ(parse_int("--n", "9223372036854775807", 0, INT64_MAX), INT64_MAX);
+  for (const char* bad : {"", " 1", "1 ", "1x", "0x10", "1e3", "abc", "101", "-2", "4294967296",
+                          "99999999999999999999", "+", "--1"}) {
+    const std::string msg = parse_error([&] { parse_int("--ctx", bad, -1, 100); });
+    EXPECT_NE(msg.find("--ctx"), std::string::npos) << msg;
+    EXPECT_NE(msg.find(std::string("'") + bad + "'"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("[-1, 100]"), std::string::npos) << msg;
+  }
+}
+
+TEST(Parse, Reals) {
+  EXPECT_DOUBLE_EQ(parse_real("--temp", "0.5", 0, 1), 0.5);
+  EXPECT_DOUBLE_EQ(parse_real("--temp", "1e-3", 0, 1), 1e-3);
+  for (const char* bad : {"", "nan", "inf", "-0.1", "1.5", "0.5x", " 0.5", "1e400"})
+    EXPECT_NE(parse_error([&] { parse_real("--top-p", bad, 0, 1); }).find("--top-p"), std::string::npos);
+}
+
+TEST(Parse, Bytes) {
+  EXPECT_EQ(parse_bytes("B", "4096", 1, UINT64_MAX), 4096u);
+  EXPECT_EQ(parse_bytes("B", "64K", 1, UINT64_MAX), 64u << 10);
+  EXPECT_EQ(parse_bytes("B", "3MiB", 1, UINT64_MAX), 3u << 20);
+  EXPECT_EQ(parse_bytes("B", "2g", 1, UINT64_MAX), uint64_t{2} << 30);
+  for (const char* bad : {"", "abc", "-1", "0", "1T", "12 M", "M", "18446744073709551616", "17179869184G"})
+    EXPECT_NE(
+        parse_error([&] { parse_bytes("BLUECL_MAX_ALLOC", bad, 1, UINT64_MAX); }).find("BLUECL_MAX_ALLOC"),
+        std::string::npos)
+        << bad;
+}
+
+TEST(Parse, ChoicesAndEnvironment) {
+  EXPECT_EQ(parse_choice("X", "off", "on|off"), 1);
+  EXPECT_NE(parse_error([&] { parse_choice("BLUECL_TUNING", "no", "on|off"); }).find("on|off"),
+            std::string::npos);
+  ::setenv("BLUECL_TEST_PARSE", "12", 1);
+  EXPECT_EQ(env_int("BLUECL_TEST_PARSE", 1, 64), 12);
+  ::setenv("BLUECL_TEST_PARSE", "", 1);
+  EXPECT_FALSE(env_int("BLUECL_TEST_PARSE", 1, 64).has_value());
+  ::setenv("BLUECL_TEST_PARSE", "abc", 1);
+  EXPECT_NE(parse_error([] { env_int("BLUECL_TEST_PARSE", 1, 64); }).find("BLUECL_TEST_PARSE: 'abc'"),
+            std::string::npos);
+  ::unsetenv("BLUECL_TEST_PARSE");
+  EXPECT_FALSE(env_bytes("BLUECL_TEST_PARSE", 1, 2).has_value());
+}
+
+TEST(Parse, ByteCountsForPeople) {
+  EXPECT_EQ(format_bytes(512), "512 B");
+  EXPECT_EQ(format_bytes(48 << 10), "48 KiB");
+  EXPECT_EQ(format_bytes(1536), "1.5 KiB");
+  EXPECT_EQ(format_bytes(uint64_t{7} << 19), "3.5 MiB");
+  EXPECT_EQ(format_bytes(uint64_t{3} << 30), "3 GiB");
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <vector>
 
 namespace bluecl::testing {
 namespace {
@@ -194,6 +195,88 @@ TEST(Cli, NoOpenClDeviceRunsOnCpu) {
           env);
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.err.find("running every op on the CPU"), std::string::npos) << r.err;
+}
+
+// Every number a command or a BLUECL_* variable takes is checked: out of range or not a number exits 2
+// with a message naming the option (or variable) and the value, before anything runs; nothing is cast
+// or wrapped into a different value.
+TEST(Cli, BadValuesExitTwoNamingTheOption) {
+  const std::string model = " -m " + q(data_path("golden/tiny-a-q4_0.gguf")) + " -p hi -n 2";
+  struct Case {
+    std::string args, env, names;  // `names` must appear in the message
+  };
+  std::vector<Case> cases = {
+      {"run" + model + " --ctx 4294967296", "", "--ctx"},
+      {"run" + model + " --ctx -1", "", "--ctx"},
+      {"run" + model + " --ctx 0", "", "--ctx"},
+      {"run -m x -p hi -n 4294967297", "", "--n-predict"},
+      {"run -m x -p hi -n -2", "", "--n-predict"},
+      {"run -m x -p hi --chunk 4294967296", "", "--chunk"},
+      {"run -m x -p hi --chunk 0", "", "--chunk"},
+      {"run -m x -p hi --top-k 4294967296", "", "--top-k"},
+      {"run -m x -p hi --top-k -1", "", "--top-k"},
+      {"run -m x -p hi --repeat-last-n 4294967296", "", "--repeat-last-n"},
+      {"run -m x -p hi --vision-batch 4294967297", "", "--vision-batch"},
+      {"run -m x -p hi --vision-batch 0", "", "--vision-batch"},
+      {"run -m x -p hi --temp -1", "", "--temp"},
+      {"run -m x -p hi --temp nan", "", "--temp"},
+      {"run -m x -p hi --top-p 1.5", "", "--top-p"},
+      {"run -m x -p hi --min-p -0.1", "", "--min-p"},
+      {"run -m x -p hi --repeat-penalty 1e9", "", "--repeat-penalty"},
+      {"run -m x -p hi --seed -5", "", "--seed"},
+      {"run -m x -p hi --seed 12abc", "", "--seed"},
+      {"run -m x -p hi -t 5000", "", "--threads"},
+      {"run -m x -p hi -t abc", "", "--threads"},
+      {"bench -m x --prompt 0", "", "--prompt"},
+      {"bench -m x --decode -1", "", "--decode"},
+      {"bench -m x -r 0", "", "--reps"},
+      {"bench -m x --typing -1", "", "--typing"},
+      {"bench -m x --chunks 8,x", "", "--chunks"},
+      {"bench -m x --chunks 0", "", "--chunks"},
+      {"bench -m x -t -1", "", "--threads"},
+      {"encode --mmproj x --tiles y --n-tiles 0 -o z", "", "--n-tiles"},
+      {"encode --mmproj x --image y -o z --batch 65", "", "--batch"},
+      {"encode --mmproj x --image y -o z --repeat 0", "", "--repeat"},
+      {"grid 100 100 --max-grid 0", "", "--max-grid"},
+      {"grid 100 100 --max-tiles 1000", "", "--max-tiles"},
+      {"grid 100 100 --alpha 2", "", "--alpha"},
+      {"logits -m x --tokens y -o z --chunk 0", "", "--chunk"},
+      {"plan -m x --chunk 0", "", "--chunk"},
+      {"plan -m x --vision-batch 65", "", "--vision-batch"},
+      {"tune --chunk 0", "", "--chunk"},
+      {"tune -t 99999", "", "--threads"},
+      {"gen-model --preset tiny --hidden 4294967296 -o x.gguf", "", "--hidden"},
+      {"gen-model --preset tiny --threads 1000 -o x.gguf", "", "--threads"},
+      {"run" + model, "BLUECL_THREADS=abc", "BLUECL_THREADS"},
+      {"run" + model, "BLUECL_THREADS=0", "BLUECL_THREADS"},
+      {"run" + model, "BLUECL_SPIN_US=-5", "BLUECL_SPIN_US"},
+  };
+  if (cl_device()) {  // read when an OpenCL backend is made
+    cases.push_back({"run" + model, "BLUECL_DEVICE_MEMORY_LIMIT=abc", "BLUECL_DEVICE_MEMORY_LIMIT"});
+    cases.push_back({"run" + model, "BLUECL_DEVICE_MEMORY_LIMIT=-1", "BLUECL_DEVICE_MEMORY_LIMIT"});
+    cases.push_back({"run" + model, "BLUECL_MAX_ALLOC=1T", "BLUECL_MAX_ALLOC"});
+    cases.push_back({"run" + model, "BLUECL_TUNING=maybe", "BLUECL_TUNING"});
+  }
+  for (const Case& c : cases) {
+    const Result r = cli(c.args, c.env);
+    EXPECT_EQ(r.code, 2) << c.env << " bluecl " << c.args << "\n" << r.err;
+    EXPECT_NE(r.err.find(c.names), std::string::npos) << c.env << " bluecl " << c.args << "\n" << r.err;
+  }
+}
+
+// BLUECL_DEVICE means what --device means: "cpu" is the CPU alone (no warning that nothing matches), and
+// an index or name that matches nothing is an error naming the variable, as it is for the flag.
+TEST(Cli, DeviceVariableMeansWhatTheFlagMeans) {
+  const std::string run = "run -m " + q(data_path("golden/tiny-a-q4_0.gguf")) + " -p hi -n 2 --temp 0";
+  Result r = cli(run, "BLUECL_DEVICE=cpu");
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.err.find("matches"), std::string::npos) << r.err;
+  r = cli(run, "BLUECL_DEVICE=99");
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_NE(r.err.find("BLUECL_DEVICE 99"), std::string::npos) << r.err;
+  const Result flag = cli(run + " --device 99");
+  EXPECT_EQ(flag.code, 1) << flag.err;
+  EXPECT_NE(flag.err.find("--device 99"), std::string::npos) << flag.err;
 }
 
 }  // namespace

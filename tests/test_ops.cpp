@@ -8,6 +8,7 @@
 #include "backend/cl/cl_runtime.h"
 #include "backend/cpu/cpu_backend.h"
 #include "graph/base/error.h"
+#include "graph/base/parse.h"
 #include "tests/cl_testing.h"
 #include "tests/op_cases.h"
 #include "tests/testing.h"
@@ -94,8 +95,7 @@ int64_t case_elements(const OpCase& c) {
 // case of every op and variant that has none that small: every kernel variant still runs, at small shapes.
 std::vector<OpCase> cases_to_run() {
   std::vector<OpCase> all = all_op_cases();
-  const char* env = std::getenv("BLUECL_OP_TEST_SMALL");
-  if (!env || std::string(env) != "1") return all;
+  if (env_choice("BLUECL_OP_TEST_SMALL", "0|1").value_or(0) == 0) return all;
   constexpr int64_t kSmall = 4096;
   std::map<std::string, std::pair<int64_t, size_t>> smallest;  // variant key -> (elements, index)
   std::vector<int64_t> size(all.size());

@@ -1,5 +1,7 @@
 #include "tools/args.h"
 
+#include "graph/base/parse.h"
+
 #include <charconv>
 #include <cstdio>
 #include <sstream>
@@ -16,13 +18,10 @@ std::vector<std::string> split_names(std::string_view names) {
   return out;
 }
 
-template <typename T>
-T parse_number(const std::string& opt, const std::string& v) {
-  T x{};
-  const char* end = v.data() + v.size();
-  auto [p, ec] = std::from_chars(v.data(), end, x);
-  if (ec != std::errc() || p != end) throw std::runtime_error(opt + ": '" + v + "' is not a valid number");
-  return x;
+// The name an error uses: the long form ("--n-predict" of "-n,--n-predict").
+std::string display_name(std::string_view names) {
+  const size_t comma = names.rfind(',');
+  return std::string(comma == std::string_view::npos ? names : names.substr(comma + 1));
 }
 
 }  // namespace
@@ -36,17 +35,17 @@ Args& Args::opt(std::string_view names, std::string* out, std::string help, std:
   return *this;
 }
 
-Args& Args::opt(std::string_view names, int64_t* out, std::string help, std::string metavar) {
-  const std::string n(names);
+Args& Args::opt(std::string_view names, int64_t* out, std::string help, IntRange range, std::string metavar) {
+  const std::string n = display_name(names);
   opts_.push_back({split_names(names), std::move(help), std::move(metavar),
-                   [out, n](const std::string& v) { *out = parse_number<int64_t>(n, v); }});
+                   [out, n, range](const std::string& v) { *out = parse_int(n, v, range.lo, range.hi); }});
   return *this;
 }
 
-Args& Args::opt(std::string_view names, double* out, std::string help, std::string metavar) {
-  const std::string n(names);
+Args& Args::opt(std::string_view names, double* out, std::string help, RealRange range, std::string metavar) {
+  const std::string n = display_name(names);
   opts_.push_back({split_names(names), std::move(help), std::move(metavar),
-                   [out, n](const std::string& v) { *out = parse_number<double>(n, v); }});
+                   [out, n, range](const std::string& v) { *out = parse_real(n, v, range.lo, range.hi); }});
   return *this;
 }
 

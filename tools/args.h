@@ -14,10 +14,20 @@ class Args {
  public:
   Args(std::string command, std::string usage, std::string description);
 
-  // Declare options; `names` like "-m,--model". The value lands in *out when given.
+  // Declare options; `names` like "-m,--model". The value lands in *out when given. A number must lie in
+  // its range (a value outside it, or text that is not a number, is an error naming the option, the value
+  // and the range), so every value a command passes on fits the type it is passed as.
+  struct IntRange {
+    int64_t lo, hi;
+  };
+  struct RealRange {
+    double lo, hi;
+  };
   Args& opt(std::string_view names, std::string* out, std::string help, std::string metavar = "TEXT");
-  Args& opt(std::string_view names, int64_t* out, std::string help, std::string metavar = "N");
-  Args& opt(std::string_view names, double* out, std::string help, std::string metavar = "X");
+  Args& opt(std::string_view names, int64_t* out, std::string help, IntRange range,
+            std::string metavar = "N");
+  Args& opt(std::string_view names, double* out, std::string help, RealRange range,
+            std::string metavar = "X");
   Args& flag(std::string_view names, bool* out, std::string help);
   Args& multi(std::string_view names, std::vector<std::string>* out, std::string help,
               std::string metavar = "TEXT");

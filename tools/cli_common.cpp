@@ -11,7 +11,8 @@ namespace bluecl::cli {
 
 void check(bluecl_status status, const char* what) {
   if (status == BLUECL_OK) return;
-  throw Failure{std::string(what) + ": " + bluecl_last_error()};
+  throw Failure{std::string(what) + ": " + bluecl_last_error(),
+                status == BLUECL_ERR_INVALID_ARGUMENT ? 2 : 1};
 }
 
 int run_command(const char* command, int (*body)(int, char**), int argc, char** argv) {
@@ -19,7 +20,7 @@ int run_command(const char* command, int (*body)(int, char**), int argc, char** 
     return body(argc, argv);
   } catch (const Failure& f) {
     std::fprintf(stderr, "\nbluecl %s: %s\n", command, f.message.c_str());
-    return 1;
+    return f.code;
   } catch (const std::runtime_error& e) {  // argument errors from Args
     return usage_error(command, e.what());
   }
@@ -53,7 +54,7 @@ void DeviceArgs::declare(Args& a) {
         "OpenCL device: an index or a name substring (see bluecl devices), or cpu for the CPU alone "
         "(default: BLUECL_DEVICE, else the first GPU, else the first OpenCL device)",
         "D");
-  a.opt("-t,--threads", &threads, "CPU threads (default: every core)");
+  a.opt("-t,--threads", &threads, "CPU threads (default: every core)", {0, 1024});
   a.opt("--pin", &pins, "pin ops to devices by output name, e.g. \"logits=cpu,ffn_*=cl\"", "PATTERN=DEV,...");
   a.opt("--placement", &placement,
         "cost: each op where a per-device calibration (run once, cached) says it is fastest; device: the "

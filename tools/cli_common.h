@@ -9,15 +9,17 @@
 
 namespace bluecl::cli {
 
-// Thrown by check(): carries the exit code (1) and the already-formatted message.
+// Thrown by check(): carries the already-formatted message and the exit code: 2 for a meaningless
+// argument (BLUECL_ERR_INVALID_ARGUMENT: an out-of-range option or BLUECL_* variable), 1 for the rest.
 struct Failure {
   std::string message;
+  int code = 1;
 };
 
 // Throws Failure with bluecl_last_error() when status is not BLUECL_OK.
 void check(bluecl_status status, const char* what);
 
-// Runs a subcommand body: Failure -> "bluecl <cmd>: <message>" and exit 1; bad arguments -> exit 2.
+// Runs a subcommand body: Failure -> "bluecl <cmd>: <message>" and its code; bad arguments -> exit 2.
 int run_command(const char* command, int (*body)(int, char**), int argc, char** argv);
 
 // A progress callback for bluecl_model_params that draws "\r<stage> 45%" lines on stderr.

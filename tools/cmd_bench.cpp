@@ -2,6 +2,7 @@
 // (cold and with the kernel cache warm), prefill tok/s at several chunk sizes, decode tok/s, peak memory;
 // each as a median over repetitions with its spread, beside the limit it is bounded by. Markdown table,
 // or JSON with --json.
+#include "graph/base/parse.h"
 #include "host/util/json.h"
 #include "tools/bench_common.h"
 #include "tools/cli_common.h"
@@ -62,12 +63,7 @@ std::vector<int64_t> parse_list(const std::string& s) {
   std::vector<int64_t> v;
   std::stringstream ss(s);
   for (std::string item; std::getline(ss, item, ',');) {
-    try {
-      v.push_back(std::stoll(item));
-    } catch (const std::exception&) {
-      throw std::runtime_error("--chunks: '" + item + "' is not a number");
-    }
-    if (v.back() <= 0) throw std::runtime_error("--chunks: sizes must be positive");
+    v.push_back(parse_int("--chunks", item, 1, 1 << 20));
   }
   return v;
 }
@@ -210,17 +206,17 @@ int body(int argc, char** argv) {
   a.flag("--limits", &limits_only, "only measure the limits of the host and of the OpenCL device");
   a.opt("-m,--model", &b.model, "the model to benchmark", "FILE");
   a.opt("--device", &b.device, "OpenCL device index/name, or cpu (default: as bluecl run)", "D");
-  a.opt("-t,--threads", &b.threads, "CPU threads (default: every core)");
-  a.opt("--prompt", &b.n_prompt, "prompt tokens for the prefill tests (default 2048)");
+  a.opt("-t,--threads", &b.threads, "CPU threads (default: every core)", {0, 1024});
+  a.opt("--prompt", &b.n_prompt, "prompt tokens for the prefill tests (default 2048)", {1, 1 << 20});
   a.opt("--chunks", &chunks, "prefill chunk sizes (default 32,128,512,2048)", "LIST");
-  a.opt("--decode", &b.n_decode, "tokens to decode per repetition (default 32)");
-  a.opt("-r,--reps", &b.reps, "repetitions (default 3)");
+  a.opt("--decode", &b.n_decode, "tokens to decode per repetition (default 32)", {0, 1 << 20});
+  a.opt("-r,--reps", &b.reps, "repetitions (default 3)", {1, 1000});
   a.opt("--kv", &b.kv, "KV cache type: auto, f32, f16, q8_0", "TYPE");
   a.opt("--mmproj", &b.mmproj,
         "also benchmark images: encode times (1 tile, 2:4), time to first token with and\n"
         "without decoupled encoding, memory with and without the tower",
         "FILE");
-  a.opt("--typing", &b.typing_s, "seconds between choosing the image and asking (default 2)", "S");
+  a.opt("--typing", &b.typing_s, "seconds between choosing the image and asking (default 2)", {0, 3600}, "S");
   a.flag("--json", &b.json, "print JSON instead of a markdown table");
   if (!a.parse(argc, argv)) return 0;
   b.chunks = parse_list(chunks);

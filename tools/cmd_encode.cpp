@@ -58,15 +58,16 @@ int body(int argc, char** argv) {
   a.opt("--mmproj", &mmproj, "the vision tower (mmproj GGUF)", "FILE");
   a.opt("--image", &image, "a PNG or JPEG image", "FILE");
   a.opt("--tiles", &tiles_path, "normalised tiles as raw float32 [N][3][T][T]", "FILE");
-  a.opt("--n-tiles", &n_tiles, "the number of tiles in --tiles");
+  a.opt("--n-tiles", &n_tiles, "the number of tiles in --tiles", {1, 4096});
   a.opt("-o,--out", &out, "where to write the image tokens", "FILE");
   a.opt("--vit-out", &vit_out, "also write the ViT features [N][n_patches][n_embd] (with --tiles)", "FILE");
-  a.opt("--batch", &batch, "tiles per vision-tower run (default 4)");
+  a.opt("--batch", &batch, "tiles per vision-tower run (default 4)", {1, 64});
   a.opt("--trace", &trace, "write a Chrome trace of the last encode (chrome://tracing, ui.perfetto.dev)",
         "FILE");
   a.opt("--repeat", &repeat,
         "encode N times and report each time: the first includes uploading weights and\n"
-        "compiling kernels (default 1)");
+        "compiling kernels (default 1)",
+        {1, 1000});
   a.opt("--pipeline", &pipeline,
         "auto|off|serial|on: whether the CPU prepares tile batch k+1 while the device\n"
         "runs the ViT blocks of batch k (serial: the same split, one stage at a time;\n"

@@ -28,9 +28,9 @@ int body(int argc, char** argv) {
          "Prints the grid m:n (m columns, n rows of 384x384 tiles) chosen for a W x H image by relaxed\n"
          "aspect-ratio matching, and the number of image tokens (196 per tile, plus the thumbnail).");
   a.positional("W", &w, "image width in pixels").positional("H", &h, "image height in pixels");
-  a.opt("--max-grid", &max_grid, "largest m and n (default 4)");
-  a.opt("--max-tiles", &max_tiles, "cap on m*n (default 8)");
-  a.opt("--alpha", &alpha, "relaxed matching's tolerance (default 0.1)");
+  a.opt("--max-grid", &max_grid, "largest m and n (default 4)", {1, 16});
+  a.opt("--max-tiles", &max_tiles, "cap on m*n (default 8)", {1, 256});
+  a.opt("--alpha", &alpha, "relaxed matching's tolerance (default 0.1)", {0.0, 1.0});
   a.flag("--llava-next", &llava, "use LLaVA-NeXT's rule instead (for comparison)");
   if (!a.parse(argc, argv)) return 0;
   p.max_grid = static_cast<int32_t>(max_grid);

@@ -51,7 +51,7 @@ int body(int argc, char** argv) {
   a.opt("--tokens", &tokens_path,
         "JSON: an array of ids, or {\"prompt_tokens\": [...], \"generated_tokens\": [...]}", "FILE");
   a.opt("-o,--out", &out, "where to write the logits", "FILE");
-  a.opt("--chunk", &chunk, "prefill chunk size (default 128)");
+  a.opt("--chunk", &chunk, "prefill chunk size (default 128)", {1, 1 << 20});
   a.opt("--kv", &kv, "KV cache type: f32 (default), f16, q8_0", "TYPE");
   dev.declare(a);
   a.flag("--fast", &fast,

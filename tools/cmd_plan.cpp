@@ -30,9 +30,9 @@ int body(int argc, char** argv) {
       "with its output shape, the device it runs on and why (default, pinned, declined by the device,\n"
       "weights in host memory, where its KV cache lives, a transfer), then the transfers per step.");
   a.opt("-m,--model", &model, "the language model", "FILE");
-  a.opt("--chunk", &chunk, "prefill chunk size (default 128)");
+  a.opt("--chunk", &chunk, "prefill chunk size (default 128)", {1, 1 << 20});
   a.opt("--mmproj", &mmproj, "also plan the vision tower for a batch of tiles", "FILE");
-  a.opt("--vision-batch", &vision_batch, "tiles per vision batch (default 4)");
+  a.opt("--vision-batch", &vision_batch, "tiles per vision batch (default 4)", {1, 64});
   dev.declare(a);
   if (!a.parse(argc, argv)) return 0;
   if (model.empty()) throw std::runtime_error("-m MODEL.gguf is required");

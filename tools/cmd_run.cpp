@@ -85,23 +85,24 @@ int body(int argc, char** argv) {
   a.opt("-m,--model", &model, "the language model (GGUF: llama or bluelm architecture)", "FILE");
   a.opt("--mmproj", &mmproj, "the vision tower (mmproj GGUF) that turns images into image tokens", "FILE");
   a.multi("--image", &image_files, "a PNG or JPEG image for the prompt (repeatable; needs --mmproj)", "FILE");
-  a.opt("--vision-batch", &vision_batch, "tiles per vision-tower run (default 4)");
+  a.opt("--vision-batch", &vision_batch, "tiles per vision-tower run (default 4)", {1, 64});
   a.opt("-p,--prompt", &prompt, "the prompt");
   a.opt("-f,--file", &prompt_file, "read the prompt from FILE", "FILE");
   a.flag("--chat", &chat, "wrap the prompt in BlueLM's chat template [|Human|]:PROMPT\\n[|AI|]:");
   a.opt("-n,--n-predict", &n_predict,
-        "tokens to generate; -1: until end of text or the context is full (default 128)");
-  a.opt("--ctx", &ctx, "context length in tokens (default: the model's, at most 2048)");
-  a.opt("--chunk", &chunk, "prefill chunk size (default 128)");
+        "tokens to generate; -1: until end of text or the context is full (default 128)", {-1, 1 << 20});
+  a.opt("--ctx", &ctx, "context length in tokens (default: the model's, at most 2048)", {1, 1 << 20});
+  a.opt("--chunk", &chunk, "prefill chunk size (default 128)", {1, 1 << 20});
   a.opt("--kv", &kv, "KV cache type: auto, f32, f16, q8_0 (default auto: f16 where the device has fp16)",
         "TYPE");
-  a.opt("--temp", &temp, "sampling temperature; 0 = greedy (default 0.8)");
-  a.opt("--top-k", &top_k, "keep the K most likely tokens; 0 = off (default 40)");
-  a.opt("--top-p", &top_p, "nucleus sampling mass; 1 = off (default 0.95)");
-  a.opt("--min-p", &min_p, "drop tokens below MIN_P x the most likely; 0 = off (default 0.05)");
-  a.opt("--repeat-penalty", &repeat_penalty, "penalise recently seen tokens; 1 = off (default 1)");
-  a.opt("--repeat-last-n", &repeat_last_n, "how far back the penalty looks (default 64)");
-  a.opt("--seed", &seed, "sampling seed (default: random)");
+  a.opt("--temp", &temp, "sampling temperature; 0 = greedy (default 0.8)", {0.0, 100.0});
+  a.opt("--top-k", &top_k, "keep the K most likely tokens; 0 = off (default 40)", {0, INT32_MAX});
+  a.opt("--top-p", &top_p, "nucleus sampling mass; 1 = off (default 0.95)", {0.0, 1.0});
+  a.opt("--min-p", &min_p, "drop tokens below MIN_P x the most likely; 0 = off (default 0.05)", {0.0, 1.0});
+  a.opt("--repeat-penalty", &repeat_penalty, "penalise recently seen tokens; 1 = off (default 1)",
+        {0.0, 100.0});
+  a.opt("--repeat-last-n", &repeat_last_n, "how far back the penalty looks (default 64)", {0, 1 << 20});
+  a.opt("--seed", &seed, "sampling seed (default: random)", {0, INT64_MAX});
   a.multi("--stop", &stops, "stop when this text appears (repeatable); it is not printed");
   a.flag("-q,--quiet", &quiet, "no progress or timing on stderr");
   a.opt("--trace", &trace, "write a Chrome trace of the run (chrome://tracing, ui.perfetto.dev)", "FILE");

@@ -34,8 +34,8 @@ int body(int argc, char** argv) {
   a.opt("-m,--model", &model, "the language model whose matrices are tuned", "FILE");
   a.opt("--mmproj", &mmproj, "the vision tower whose matrices are tuned", "FILE");
   a.opt("--device", &device, "the OpenCL device: an index or a name substring (default: as bluecl run)", "D");
-  a.opt("--chunk", &chunk, "rows of the prefill shapes (default 128)");
-  a.opt("-t,--threads", &threads, "CPU threads for the reference (default: every core)");
+  a.opt("--chunk", &chunk, "rows of the prefill shapes (default 128)", {1, 1 << 20});
+  a.opt("-t,--threads", &threads, "CPU threads for the reference (default: every core)", {0, 1024});
   a.flag("--quick", &quick, "small shapes and few candidates (a smoke test, not a tuning)");
   a.flag("--dry-run", &dry, "measure and print, but do not write the tuning file");
   if (!a.parse(argc, argv)) return 0;

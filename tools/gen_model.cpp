@@ -90,9 +90,11 @@ T parse_number(const std::string& opt, const std::string& s) {
   return v;
 }
 
-int64_t parse_positive(const std::string& opt, const std::string& s) {
+// Sizes of a generated model: at most 2^24 (a model dimension past that is a typo, and it keeps products
+// of two sizes inside int64).
+int64_t parse_positive(const std::string& opt, const std::string& s, int64_t hi = int64_t{1} << 24) {
   const int64_t v = parse_number<int64_t>(opt, s);
-  if (v <= 0) usage("{} expects a positive integer, got '{}'", opt, s);
+  if (v <= 0 || v > hi) usage("{} expects an integer in [1, {}], got '{}'", opt, hi, s);
   return v;
 }
 
@@ -166,8 +168,7 @@ gen::GenOptions options_from(const std::map<std::string, std::string>& args) {
   }
   if (auto* v = get("--kv-heads")) s.n_head_kv = parse_positive("--kv-heads", *v);
   if (auto* v = get("--seed")) o.seed = parse_number<uint64_t>("--seed", *v);
-  if (auto* v = get("--threads"))
-    o.n_threads = static_cast<int>(std::min<int64_t>(parse_positive("--threads", *v), 256));
+  if (auto* v = get("--threads")) o.n_threads = static_cast<int>(parse_positive("--threads", *v, 256));
   o.force = get("--force") != nullptr;
 
   bool vision = o.vit.has_value() || get("--vision") || get("--mmproj-out");

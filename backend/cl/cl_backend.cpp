@@ -4,6 +4,7 @@
 #include "backend/cl/cl_runtime.h"
 #include "backend/cl/ops/ops.h"
 #include "graph/base/log.h"
+#include "graph/base/parse.h"
 
 #include <algorithm>
 #include <atomic>
@@ -106,11 +107,10 @@ ClBackend::ClBackend(const ClDeviceInfo& dev, const ClBackendOptions& opts)
       weights_(std::make_unique<Weights>()),
       usage_(std::make_shared<ClMemoryUsage>()) {
   memory_limit_ = opts.memory_limit;
-  if (const char* env = std::getenv("BLUECL_DEVICE_MEMORY_LIMIT"))
-    memory_limit_ = std::strtoull(env, nullptr, 10);
+  if (auto v = env_bytes("BLUECL_DEVICE_MEMORY_LIMIT", 1, UINT64_MAX)) memory_limit_ = *v;
   weight_alloc_limit_ = rt_->features.max_alloc_bytes;
   size_t lower = opts.max_weight_alloc;
-  if (const char* env = std::getenv("BLUECL_MAX_ALLOC"); env && *env) lower = std::strtoull(env, nullptr, 10);
+  if (auto v = env_bytes("BLUECL_MAX_ALLOC", 1, UINT64_MAX)) lower = *v;
   if (lower > 0) weight_alloc_limit_ = std::min<size_t>(weight_alloc_limit_, lower);
   std::string decline = opts.decline;
   if (const char* env = std::getenv("BLUECL_DECLINE")) decline += std::string(",") + env;
@@ -172,13 +172,13 @@ Support ClBackend::supports(const Graph& g, const Node& n) const {
       if (per > 0 && splits) continue;
       const size_t bytes = cl_weight_layout(base.dtype, base.shape.rows(), base.shape.last()).total_bytes;
       return Support::no(
-          fmt::format("{} needs {} KiB, over the {} KiB allocation limit, and {}", base.name, bytes >> 10,
-                      weight_alloc_limit_ >> 10,
+          fmt::format("{} needs {}, over the {} allocation limit, and {}", base.name, format_bytes(bytes),
+                      format_bytes(weight_alloc_limit_),
                       per > 0 ? "only matmul and get_rows split a weight" : "one row does not fit"));
     }
     if (t.bytes() > rt_->features.max_alloc_bytes)
-      return Support::no(fmt::format("{} needs {} MiB, over the device's {} MiB allocation limit", t.name,
-                                     t.bytes() >> 20, rt_->features.max_alloc_bytes >> 20));
+      return Support::no(fmt::format("{} needs {}, over the device's {} allocation limit", t.name,
+                                     format_bytes(t.bytes()), format_bytes(rt_->features.max_alloc_bytes)));
   }
   const ClRuntime& rt = *rt_;
   switch (n.kind) {
@@ -230,11 +230,11 @@ std::unique_ptr<DeviceBuffer> ClBackend::alloc(size_t bytes, std::string_view wh
 
 std::unique_ptr<ClBuffer> ClBackend::alloc_buffer(size_t bytes, std::string_view what, cl_mem_flags flags) {
   if (bytes > rt_->features.max_alloc_bytes)
-    fail(Status::OutOfMemory, "{} needs {} MiB in one buffer, over {}'s limit of {} MiB", what, bytes >> 20,
-         rt_->features.device_name, rt_->features.max_alloc_bytes >> 20);
+    fail(Status::OutOfMemory, "{} needs {} in one buffer, over {}'s limit of {}", what, format_bytes(bytes),
+         rt_->features.device_name, format_bytes(rt_->features.max_alloc_bytes));
   if (memory_limit_ && usage_->now + bytes > memory_limit_)
-    fail(Status::OutOfMemory, "{} needs {} MiB more, over the memory limit of {} MiB on {}", what,
-         bytes >> 20, memory_limit_ >> 20, rt_->features.device_name);
+    fail(Status::OutOfMemory, "{} needs {} more, over the memory limit of {} on {}", what,
+         format_bytes(bytes), format_bytes(memory_limit_), rt_->features.device_name);
   cl::Buffer b = cl_guard(fmt::format("allocating {} bytes for {}", bytes, what),
                           [&] { return cl::Buffer(rt_->ctx, flags, std::max<size_t>(bytes, 4)); });
   return std::make_unique<ClBuffer>(std::move(b), bytes, usage_);
@@ -318,8 +318,8 @@ TensorRef ClBackend::weight(const TensorInfo& w) {
     return TensorRef{it->second.get(), 0};
   const int64_t rows = w.shape.rows(), per = rows_per_part(w);
   if (per <= 0)
-    fail(Status::OutOfMemory, "{}: one row needs more than the {} MiB allocation limit of {}", w.name,
-         weight_alloc_limit_ >> 20, rt_->features.device_name);
+    fail(Status::OutOfMemory, "{}: one row needs more than the {} allocation limit of {}", w.name,
+         format_bytes(weight_alloc_limit_), rt_->features.device_name);
   std::unique_ptr<DeviceBuffer> entry;  // on a throw (out of memory) nothing is recorded
   if (per >= rows) {
     entry = upload(w, 0, rows);
@@ -328,9 +328,8 @@ TensorRef ClBackend::weight(const TensorInfo& w) {
     split->rows_per_part = per;
     for (int64_t r0 = 0; r0 < rows; r0 += per)
       split->parts.push_back(upload(w, r0, std::min(per, rows - r0)));
-    log(LogLevel::Info, "cl",
-        "{}: {} rows over the {:.2f} MiB allocation limit, split into {} buffers of {} rows", w.name, rows,
-        static_cast<double>(weight_alloc_limit_) / (1 << 20), split->parts.size(), per);
+    log(LogLevel::Info, "cl", "{}: {} rows over the {} allocation limit, split into {} buffers of {} rows",
+        w.name, rows, format_bytes(weight_alloc_limit_), split->parts.size(), per);
     entry = std::move(split);
   }
   weights_->bytes += entry->size();

@@ -166,6 +166,7 @@ std::optional<ClDeviceInfo> select_cl_device(std::string_view spec, std::string*
     if (why) *why = std::move(msg);
     return std::nullopt;
   };
+  if (spec == "cpu") return say("'cpu' asks for the CPU alone, no OpenCL device");
   if (devices.empty()) return say("no OpenCL device found (is an ICD such as pocl-opencl-icd installed?)");
   if (spec.empty()) {
     for (const ClDeviceInfo& d : devices)

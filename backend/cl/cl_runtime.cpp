@@ -4,6 +4,7 @@
 
 #include "graph/base/error.h"
 #include "graph/base/log.h"
+#include "graph/base/parse.h"
 
 #include <cstdlib>
 #include <cstring>
@@ -52,8 +53,7 @@ ClRuntime::ClRuntime(const ClDeviceInfo& dev, bool profiling_)
     }
   }
   // Launch parameters found by `bluecl tune` for this device and driver; BLUECL_TUNING=off ignores them.
-  const char* tuning_env = std::getenv("BLUECL_TUNING");
-  if (!(tuning_env && std::strcmp(tuning_env, "off") == 0)) {
+  if (env_choice("BLUECL_TUNING", "on|off").value_or(0) == 0) {
     const std::string path = ClTuning::path_for(features);
     if (!path.empty() && tuning.load(path)) {
       tuning_file = path;

@@ -1,5 +1,7 @@
 #include "backend/cpu/thread_pool.h"
 
+#include "graph/base/parse.h"
+
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
@@ -29,13 +31,11 @@ int64_t now_ns() {
 
 ThreadPool::ThreadPool(int n_threads, int spin_us) {
   if (n_threads <= 0) {
-    const char* env = std::getenv("BLUECL_THREADS");
-    n_threads = env ? std::atoi(env) : 0;
+    n_threads = static_cast<int>(env_int("BLUECL_THREADS", 1, 1024).value_or(0));
     if (n_threads <= 0) n_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   }
   if (spin_us < 0) {
-    const char* env = std::getenv("BLUECL_SPIN_US");
-    spin_us = env ? std::max(0, std::atoi(env)) : 100;
+    spin_us = static_cast<int>(env_int("BLUECL_SPIN_US", 0, 1000000).value_or(100));
   }
   n_threads_ = n_threads;
   spin_ns_ = int64_t{spin_us} * 1000;

@@ -16,10 +16,19 @@ struct LogState {
   void* user = nullptr;
   LogLevel level = LogLevel::Info;
   LogState() {
-    if (const char* env = std::getenv("BLUECL_LOG")) {
+    // An unknown level cannot be an error here (the first log line may come from anywhere, a destructor
+    // included): it is reported once on stderr and the default kept.
+    if (const char* env = std::getenv("BLUECL_LOG"); env && *env) {
       static constexpr const char* names[] = {"debug", "info", "warn", "error", "off"};
+      bool known = false;
       for (int i = 0; i < 5; ++i)
-        if (std::strcmp(env, names[i]) == 0) level = static_cast<LogLevel>(i);
+        if (std::strcmp(env, names[i]) == 0) {
+          level = static_cast<LogLevel>(i);
+          known = true;
+        }
+      if (!known)
+        std::fprintf(stderr, "bluecl: BLUECL_LOG: '%s' is not one of debug|info|warn|error|off; using info\n",
+                     env);
     }
   }
 };

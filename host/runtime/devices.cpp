@@ -3,6 +3,7 @@
 #include "backend/cache_dir.h"
 #include "graph/base/error.h"
 #include "graph/base/log.h"
+#include "graph/base/parse.h"
 
 #include <fmt/format.h>
 
@@ -16,18 +17,27 @@ Devices::Devices(const DeviceOptions& opts)
     : cpu_(std::make_unique<CpuBackend>(opts.n_threads, opts.cpu_precision)) {
   list_.push_back(cpu_.get());
   sched_.pins = parse_pins(opts.pins);
-  if (opts.device != "cpu") {
+  // --device wins over BLUECL_DEVICE; both mean the same: "cpu" for the CPU alone, an index or a name
+  // that must match (no silent fallback), nothing for the first GPU, else the first device, else the CPU.
+  std::string spec = opts.device;
+  const char* source = "--device";
+  if (spec.empty())
+    if (auto env = env_text("BLUECL_DEVICE")) {
+      spec = *env;
+      source = "BLUECL_DEVICE";
+    }
+  if (spec != "cpu") {
     std::string why;
-    std::optional<ClDeviceInfo> dev = select_cl_device(opts.device, &why);
+    std::optional<ClDeviceInfo> dev = select_cl_device(spec, &why);
     if (dev) {
       cl_ = std::make_unique<ClBackend>(
           *dev, ClBackendOptions{.profiling = opts.profiling, .decline = opts.decline});
       list_.push_back(cl_.get());
       log(LogLevel::Info, "devices", "OpenCL device: {} ({})", dev->features.device_name,
           dev->features.platform_name);
-    } else if (!opts.device.empty()) {
+    } else if (!spec.empty()) {
       // The user asked for a particular device: not finding it is an error, not a silent fallback.
-      fail(Status::Device, "--device {}: {}", opts.device, why);
+      fail(Status::Device, "{} {}: {}", source, spec, why);
     } else {
       log(LogLevel::Warn, "devices", "{}; running every op on the CPU", why);
     }
