@@ -174,6 +174,13 @@ TEST(Cli, Bench) {
   const auto& rows = doc.at("results").as_array();
   ASSERT_GE(rows.size(), 6u);
   for (const Json& row : rows) EXPECT_FALSE(row.at("values").as_array().empty());
+  // --profile adds where the time goes: every role of the layer, timed per step, decode and prefill.
+  r = cli("bench -m " + model + " --prompt 16 --chunks 8 --decode 4 -r 1 --profile");
+  ASSERT_EQ(r.code, 0) << r.err;
+  for (const char* row :
+       {"### decode", "### prefill of 16 tokens, chunk 8", "op profile: 4 steps", "op profile: 2 steps",
+        "| ffn_gate | matmul |", "| attn | attention |", "| k_cache_w | kv_write |"})
+    EXPECT_NE(r.out.find(row), std::string::npos) << row << " in\n" << r.out;
 }
 
 // bluecl tune runs on the OpenCL device; without one the test is skipped (the binary exits 77).

@@ -5,6 +5,7 @@
 #include "backend/cpu/cpu_backend.h"
 #include "graph/base/error.h"
 #include "host/runtime/executor.h"
+#include "host/runtime/profile.h"
 #include "host/runtime/scheduler.h"
 #include "tests/cl_testing.h"
 #include "tests/testing.h"
@@ -129,6 +130,31 @@ TEST(Executor, OpenClMatchesCpu) {
   EXPECT_EQ(got.plan.n_transfers, 0) << got.plan_text;
   for (const Placement& p : got.plan.nodes) EXPECT_EQ(p.device, 1) << got.plan_text;
   EXPECT_LE(nmse(got.out.data(), ref.out.data(), kTok * kEmbd), 1e-9);
+}
+
+// A profiled run gives the same numbers as a plain one, and records every node once per step under its
+// role (the name without the layer suffix) and its device.
+TEST(Executor, ProfiledRunMatchesAndRecordsEveryNode) {
+  BLUECL_REQUIRE_CL();
+  ClBackend cl(*testing::cl_device());
+  const Result plain = run({&cpu(), &cl});
+  OpProfile::get().start();
+  const Result prof = run({&cpu(), &cl});
+  OpProfile::get().stop();
+  EXPECT_EQ(plain.out, prof.out);
+  int64_t runs = 0;
+  for (const auto& [key, row] : OpProfile::get().rows()) {
+    runs += row.calls;
+    EXPECT_GE(row.seconds, 0.0);
+    EXPECT_EQ(std::get<0>(key), profile_role(std::get<0>(key))) << "a layer suffix was left";
+  }
+  EXPECT_EQ(runs, static_cast<int64_t>(prof.plan.nodes.size()));
+  EXPECT_NE(OpProfile::get().table().find("op profile: 1 steps"), std::string::npos)
+      << OpProfile::get().table();
+  EXPECT_EQ(profile_role("ffn_gate-12"), "ffn_gate");
+  EXPECT_EQ(profile_role("logits"), "logits");
+  EXPECT_EQ(profile_role("k-"), "k-");
+  EXPECT_EQ(profile_role("layer2"), "layer2");
 }
 
 TEST(Executor, DeclinedOpsRunOnCpuWithTransfers) {

@@ -8,6 +8,8 @@
 #include "tools/cli_common.h"
 #include "tools/commands.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -34,7 +36,7 @@ struct Bench {
   std::vector<int64_t> chunks{32, 128, 512, 2048};
   std::string kv, mmproj;
   double typing_s = 2.0;
-  bool json = false;
+  bool json = false, profile = false;
 };
 
 ModelPtr load(const Bench& b) {
@@ -194,6 +196,42 @@ std::vector<Row> bench_model(const Bench& b, Json& info_out) {
   return rows;
 }
 
+// Where the time of a decode step and of a prefill chunk goes, node by node (OpProfile): one more
+// decode of --decode tokens after a 128-token prefill, and one prefill of --prompt tokens in the first
+// chunk size, each profiled on its own. Profiled runs wait for every op, so their total is above the
+// unprofiled step time in the table; the difference is the cost of waiting, roughly one launch per op.
+std::string profile_model(const Bench& b) {
+  ModelPtr m = load(b);
+  bluecl_model_info info{};
+  check(bluecl_model_get_info(m.get(), &info), "model info");
+  std::mt19937 rng(7);
+  std::uniform_int_distribution<int32_t> tok(10, static_cast<int32_t>(info.n_vocab - 1));
+  std::vector<int32_t> prompt(b.n_prompt);
+  for (int32_t& t : prompt) t = tok(rng);
+  std::string out;
+  {
+    Bench longer = b;  // room for the token that builds the decode graph
+    longer.n_decode += 1;
+    SessionPtr s = session(m.get(), longer, 128);
+    const size_t n0 = std::min<size_t>(128, prompt.size());
+    check(bluecl_session_prefill(s.get(), prompt.data(), n0), "prefill");
+    check(bluecl_session_prefill(s.get(), &prompt[0], 1), "decode");  // the decode graph is built
+    bluecl_profile_start();
+    for (int64_t k = 0; k < b.n_decode; ++k) check(bluecl_session_prefill(s.get(), &prompt[k], 1), "decode");
+    out += fmt::format("\n### decode, after {} tokens\n\n{}", n0 + 1, bluecl_profile_table());
+  }
+  {
+    SessionPtr s = session(m.get(), b, b.chunks.front());
+    check(bluecl_session_prefill(s.get(), prompt.data(), prompt.size()), "prefill");  // graphs are built
+    check(bluecl_session_truncate(s.get(), 0), "reset");
+    bluecl_profile_start();
+    check(bluecl_session_prefill(s.get(), prompt.data(), prompt.size()), "prefill");
+    out += fmt::format("\n### prefill of {} tokens, chunk {}\n\n{}", prompt.size(), b.chunks.front(),
+                       bluecl_profile_table());
+  }
+  return out;
+}
+
 int body(int argc, char** argv) {
   Bench b;
   bool limits_only = false;
@@ -209,7 +247,7 @@ int body(int argc, char** argv) {
   a.opt("-t,--threads", &b.threads, "CPU threads (default: every core)", {0, 1024});
   a.opt("--prompt", &b.n_prompt, "prompt tokens for the prefill tests (default 2048)", {1, 1 << 20});
   a.opt("--chunks", &chunks, "prefill chunk sizes (default 32,128,512,2048)", "LIST");
-  a.opt("--decode", &b.n_decode, "tokens to decode per repetition (default 32)", {0, 1 << 20});
+  a.opt("--decode", &b.n_decode, "tokens to decode per repetition (default 32)", {1, 1 << 20});
   a.opt("-r,--reps", &b.reps, "repetitions (default 3)", {1, 1000});
   a.opt("--kv", &b.kv, "KV cache type: auto, f32, f16, q8_0", "TYPE");
   a.opt("--mmproj", &b.mmproj,
@@ -218,10 +256,11 @@ int body(int argc, char** argv) {
         "FILE");
   a.opt("--typing", &b.typing_s, "seconds between choosing the image and asking (default 2)", {0, 3600}, "S");
   a.flag("--json", &b.json, "print JSON instead of a markdown table");
+  a.flag("--profile", &b.profile,
+         "also profile a decode and a prefill node by node (each op waited for and timed on its device) "
+         "and print where the time goes");
   if (!a.parse(argc, argv)) return 0;
   b.chunks = parse_list(chunks);
-  if (b.reps < 1 || b.n_prompt < 1 || b.n_decode < 1)
-    throw std::runtime_error("--reps, --prompt and --decode must be >= 1");
   if (!limits_only && b.model.empty()) throw std::runtime_error("give -m MODEL.gguf, or --limits");
   bluecl_set_log_level(BLUECL_LOG_WARN);
 
@@ -254,6 +293,13 @@ int body(int argc, char** argv) {
       std::printf("\nmodel %s (%s)\n\n", b.model.c_str(), info.at("devices").as_string().c_str());
       print_rows(rows, host, cpu_only ? nullptr : &dev);
     }
+  }
+  if (!limits_only && b.profile) {
+    const std::string prof = profile_model(b);
+    if (b.json)
+      doc.set("profile", prof);
+    else
+      std::printf("%s", prof.c_str());
   }
   if (b.json) std::printf("%s\n", to_json(doc, 2).c_str());
   return 0;

@@ -47,7 +47,8 @@ double parse_real(std::string_view what, std::string_view text, double lo, doubl
   // from_chars for double is in libstdc++ 11+; strtod needs a terminated copy.
   const std::string s(text);
   char* end = nullptr;
-  const double v = s.empty() || std::isspace(static_cast<unsigned char>(s[0])) ? NAN : std::strtod(s.c_str(), &end);
+  const double v =
+      s.empty() || std::isspace(static_cast<unsigned char>(s[0])) ? NAN : std::strtod(s.c_str(), &end);
   if (s.empty() || end != s.c_str() + s.size() || !std::isfinite(v) || v < lo || v > hi)
     bad(what, text, fmt::format("a number in [{}, {}]", lo, hi));
   return v;

@@ -9,6 +9,7 @@
 #include "graph/base/error.h"
 #include "graph/base/log.h"
 #include "host/image/grid.h"
+#include "host/runtime/profile.h"
 #include "host/runtime/trace.h"
 #include "host/session/generate.h"
 
@@ -59,6 +60,17 @@ bluecl_status bluecl_trace_write(const char* path) {
     Tracer::get().stop();
     Tracer::get().write(nonnull(path, "path"));
   });
+}
+
+void bluecl_profile_start(void) {
+  OpProfile::get().start();
+}
+
+const char* bluecl_profile_table(void) {
+  static std::string text;
+  OpProfile::get().stop();
+  if (guard([&] { text = OpProfile::get().table(); }) != BLUECL_OK) text = bluecl_last_error();
+  return text.c_str();
 }
 
 int32_t bluecl_device_count(void) {

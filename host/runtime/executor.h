@@ -57,6 +57,7 @@ class Executor {
  private:
   TensorRef ref(int device, TensorId t) const;
   void resolve();  // fills launches_
+  void run_profiled(const Step& step);
   void transfer(const Node& n, int to);
 
   const Graph& g_;

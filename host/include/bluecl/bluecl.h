@@ -81,6 +81,14 @@ BLUECL_API void bluecl_set_log_level(bluecl_log_level level);
 BLUECL_API void bluecl_trace_start(void);
 BLUECL_API bluecl_status bluecl_trace_write(const char* path);
 
+/* Op profile: from bluecl_profile_start, every step waits for each op to finish on its device and times
+ * it (so a profiled run is slower than a normal one: it shows where time goes, it does not measure
+ * speed). bluecl_profile_table stops it and returns a markdown table of the time per step by node role
+ * ("ffn_gate" over all layers), op and device, largest first; the text stays valid until the next call
+ * of either function. */
+BLUECL_API void bluecl_profile_start(void);
+BLUECL_API const char* bluecl_profile_table(void);
+
 /* ---- OpenCL devices ------------------------------------------------------------------------------ */
 
 typedef struct bluecl_device_info {
