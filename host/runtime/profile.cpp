@@ -32,7 +32,8 @@ std::string profile_role(const std::string& name) {
   return name;
 }
 
-void OpProfile::record(const std::string& name, std::string_view op, std::string_view device, double seconds) {
+void OpProfile::record(const std::string& name, std::string_view op, std::string_view device,
+                       double seconds) {
   std::lock_guard lock(mu_);
   if (!on_) return;
   Row& r = rows_[Key{profile_role(name), std::string(op), std::string(device)}];
@@ -53,7 +54,8 @@ std::map<OpProfile::Key, OpProfile::Row> OpProfile::rows() const {
 std::string OpProfile::table() const {
   std::lock_guard lock(mu_);
   std::vector<std::pair<Key, Row>> v(rows_.begin(), rows_.end());
-  std::sort(v.begin(), v.end(), [](const auto& a, const auto& b) { return a.second.seconds > b.second.seconds; });
+  std::sort(v.begin(), v.end(),
+            [](const auto& a, const auto& b) { return a.second.seconds > b.second.seconds; });
   double total = 0;
   int64_t calls = 0;
   for (const auto& [k, r] : v) {
@@ -66,9 +68,9 @@ std::string OpProfile::table() const {
   s += "| node | op | device | runs per step | ms per step | us per run | share |\n";
   s += "|---|---|---|---:|---:|---:|---:|\n";
   for (const auto& [k, r] : v)
-    s += fmt::format("| {} | {} | {} | {:.1f} | {:.3f} | {:.1f} | {:.1f}% |\n", std::get<0>(k), std::get<1>(k),
-                     std::get<2>(k), r.calls / steps, r.seconds * 1e3 / steps, r.seconds * 1e6 / r.calls,
-                     total > 0 ? 100 * r.seconds / total : 0.0);
+    s += fmt::format("| {} | {} | {} | {:.1f} | {:.3f} | {:.1f} | {:.1f}% |\n", std::get<0>(k),
+                     std::get<1>(k), std::get<2>(k), r.calls / steps, r.seconds * 1e3 / steps,
+                     r.seconds * 1e6 / r.calls, total > 0 ? 100 * r.seconds / total : 0.0);
   return s;
 }
 
