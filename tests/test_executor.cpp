@@ -169,6 +169,38 @@ TEST(Executor, DeclinedOpsRunOnCpuWithTransfers) {
   EXPECT_LE(nmse(got.out.data(), ref.out.data(), kTok * kEmbd), 1e-9);
 }
 
+TEST(Scheduler, DeclinesFromPrepareArePlanInputsNotBackendState) {
+  BLUECL_REQUIRE_CL();
+  ClBackend cl(*testing::cl_device());
+  const std::vector<Backend*> backends{&cpu(), &cl};
+  auto node_named = [](const Graph& g, std::string_view name) {
+    for (size_t i = 0; i < g.nodes().size(); ++i)
+      if (g.info(g.nodes()[i].out).name == name) return static_cast<int>(i);
+    return -1;
+  };
+  auto net = build();
+  const int q_rope = node_named(net->g, "q_rope");
+  ASSERT_GE(q_rope, 0);
+  ScheduleOptions opts;
+  opts.declined.push_back({q_rope, OpKind::Rope, 1, "its kernel failed to build or fit: test"});
+  const Plan p = schedule(net->g, backends, opts);
+  const std::string text = format_plan(net->g, p, backends);
+  ASSERT_EQ(p.declined.size(), 1u) << text;
+  EXPECT_EQ(p.declined[0].node, q_rope);
+  EXPECT_NE(text.find("declined: rope on cl"), std::string::npos) << text;
+  EXPECT_NE(text.find("test"), std::string::npos) << text;
+  for (const Placement& pl : p.nodes)
+    if (pl.source >= 0) {
+      EXPECT_EQ(pl.device, pl.source == q_rope ? 0 : 1) << text;
+    }
+  EXPECT_EQ(p.n_transfers, 2) << text;  // q to the CPU and its rope back
+  // The same graph without the decline: everything on the device again.
+  auto again = build();
+  const Plan q = schedule(again->g, backends);
+  EXPECT_TRUE(q.declined.empty());
+  for (const Placement& pl : q.nodes) EXPECT_EQ(pl.device, 1) << format_plan(again->g, q, backends);
+}
+
 TEST(Executor, StateAffinityMovesCacheUsersTogether) {
   BLUECL_REQUIRE_CL();
   ClBackend cl(*testing::cl_device(), {.decline = "attention"});

@@ -55,7 +55,8 @@ class Fallback : public ::testing::Test {
   }
 };
 
-TEST_F(Fallback, KernelThatFailsToBuildRunsOnCpu) {
+// Loads the kernels from a copy of cl_kernels/ in which rope.cl does not compile; returns the copy.
+std::string break_rope_kernel() {
   const std::string dir = temp_dir("bluecl-broken-rope");
   for (const auto& e : std::filesystem::directory_iterator(BLUECL_SOURCE_DIR "/cl_kernels"))
     if (e.path().extension() == ".cl")
@@ -63,10 +64,83 @@ TEST_F(Fallback, KernelThatFailsToBuildRunsOnCpu) {
   std::ofstream(dir + "/rope.cl", std::ios::app) << "\nthis is not OpenCL C;\n";
   setenv("BLUECL_KERNEL_DIR", dir.c_str(), 1);
   setenv("BLUECL_CACHE_DIR", "none", 1);
+  return dir;
+}
+
+TEST_F(Fallback, KernelThatFailsToBuildRunsOnCpu) {
+  const std::string dir = break_rope_kernel();
   const Outcome r = run("");
   expect_same_as_cpu(r);
   EXPECT_NE(r.plan.find("rope"), std::string::npos);
   EXPECT_NE(r.plan.find("its kernel failed to build"), std::string::npos) << r.plan;
+  std::filesystem::remove_all(dir);
+}
+
+// scale -> rope -> scale over n_tok tokens of 4 heads of 16.
+struct RopeNet {
+  Graph g;
+  Tensor x, out;
+  int rope = -1;  // the rope node's index before scheduling
+};
+std::unique_ptr<RopeNet> rope_net(int64_t n_tok) {
+  auto net = std::make_unique<RopeNet>();
+  net->x = net->g.input("x", DType::F32, {n_tok, 4, 16});
+  const Tensor pre = net->g.scale(net->x, 0.5f, "pre");
+  const Tensor r = net->g.rope(pre, {RopeMode::Adjacent, 16, 10000.0f}, "roped");
+  net->rope = static_cast<int>(net->g.nodes().size()) - 1;
+  net->out = net->g.scale(r, 2.0f, "post");
+  net->g.mark_output(net->out);
+  return net;
+}
+
+std::vector<float> run_rope_net(RopeNet& net, Executor& ex) {
+  const int64_t n = net.g.info(net.x).shape.numel();
+  const std::vector<float> x = random_floats(n, 7);
+  ex.set_input(net.x, x.data(), x.size() * sizeof(float));
+  ex.run(Step{2});
+  std::vector<float> out(n);
+  ex.read(net.out, out.data(), out.size() * sizeof(float));
+  return out;
+}
+
+TEST_F(Fallback, KernelDeclinedAtPrepareIsInThePlanNotTheBackend) {
+  const std::string dir = break_rope_kernel();
+  Devices d({.device = "", .n_threads = 2, .placement = "device", .cpu_precision = CpuPrecision::Reference});
+  ASSERT_NE(d.cl(), nullptr);
+  auto net = rope_net(5);
+  Devices::Prepared p = d.prepare(net->g, {});
+  const std::string text = format_plan(net->g, p.plan, d.backends());
+
+  // The plan records the decline with its reason, and the rope node runs on the CPU; its neighbours
+  // stay on the device.
+  ASSERT_EQ(p.plan.declined.size(), 1u) << text;
+  const Decline& decl = p.plan.declined[0];
+  EXPECT_EQ(decl.op, OpKind::Rope);
+  EXPECT_EQ(decl.node, net->rope);
+  EXPECT_EQ(decl.device, 1);
+  EXPECT_NE(decl.reason.find("its kernel failed to build"), std::string::npos) << decl.reason;
+  EXPECT_NE(text.find("declined: rope on cl"), std::string::npos) << text;
+  for (const Placement& pl : p.plan.nodes)
+    if (pl.source >= 0) {
+      EXPECT_EQ(pl.device, pl.source == net->rope ? 0 : 1) << text;
+    }
+  EXPECT_EQ(p.plan.n_transfers, 2) << text;
+  Devices cpu({.device = "cpu", .n_threads = 2, .cpu_precision = CpuPrecision::Reference});
+  auto ref_net = rope_net(5);
+  Devices::Prepared ref = cpu.prepare(ref_net->g, {});
+  const std::vector<float> want = run_rope_net(*ref_net, *ref.ex), got = run_rope_net(*net, *p.ex);
+  EXPECT_LE(nmse(got.data(), want.data(), static_cast<int64_t>(want.size())), 1e-9);
+
+  // The backend is not changed by it: another graph on the same devices still places rope on OpenCL.
+  auto other = rope_net(3);
+  const Node rope = other->g.nodes()[other->rope];
+  EXPECT_TRUE(d.cl()->supports(other->g, rope).ok);
+  const Plan q = schedule(other->g, d.backends(), d.schedule_options());
+  EXPECT_TRUE(q.declined.empty()) << format_plan(other->g, q, d.backends());
+  for (const Placement& pl : q.nodes)
+    if (pl.source == other->rope) {
+      EXPECT_EQ(pl.device, 1) << format_plan(other->g, q, d.backends());
+    }
   std::filesystem::remove_all(dir);
 }
 
@@ -76,6 +150,7 @@ TEST_F(Fallback, DeviceOutOfMemoryKeepsWeightsInHostMemory) {
   const Outcome r = run("");
   expect_same_as_cpu(r);
   EXPECT_NE(r.plan.find("is in host memory (the device ran out)"), std::string::npos) << r.plan;
+  EXPECT_NE(r.plan.find("weights in host memory (the device ran out):"), std::string::npos) << r.plan;
   const std::string dev = fmt::format(" cl{} ", cl_device()->index);  // the plan names a device by its index
   EXPECT_NE(r.plan.find(dev), std::string::npos) << "some ops should still run on the device\n" << r.plan;
 }
@@ -85,6 +160,7 @@ TEST_F(Fallback, DeclinedOpsRunOnCpu) {
   const Outcome r = run("");
   expect_same_as_cpu(r);
   EXPECT_NE(r.plan.find("declined on request"), std::string::npos) << r.plan;
+  EXPECT_NE(r.plan.find("declined: attention on cl"), std::string::npos) << r.plan;
   // attention is declined, so the cache (and kv_write) lives on the CPU.
   EXPECT_NE(r.plan.find("lives on cpu"), std::string::npos) << r.plan;
 }

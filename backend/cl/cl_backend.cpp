@@ -129,10 +129,6 @@ ClBackend::ClBackend(const ClDeviceInfo& dev, const ClBackendOptions& opts)
 
 ClBackend::~ClBackend() = default;
 
-void ClBackend::decline(OpKind kind, std::string reason) {
-  declined_[static_cast<int>(kind)] = std::move(reason);
-}
-
 bool ClBackend::has_weight(const void* host_data) const {
   std::lock_guard lock(weights_->mu);
   return weights_->bufs.count(host_data) != 0;

@@ -53,8 +53,6 @@ class ClBackend final : public Backend {
   void prepare(const Graph& g, const Node& n, std::span<const TensorRef> src, TensorRef dst) override;
 
   const DeviceFeatures& features() const;
-  // From now on this op runs elsewhere (its kernel failed to build here, for instance).
-  void decline(OpKind kind, std::string reason);
   bool has_weight(const void* host_data) const;
   // Device memory held by buffers of this backend now, and the most held at once so far.
   size_t allocated_bytes() const;
@@ -73,7 +71,7 @@ class ClBackend final : public Backend {
 
   std::unique_ptr<ClRuntime> rt_;
   int index_;
-  std::vector<std::string> declined_;  // per OpKind: why it is declined ("" if it is not)
+  std::vector<std::string> declined_;  // per OpKind: why it is declined ("" if not), fixed at construction
   size_t memory_limit_ = 0;
   size_t weight_alloc_limit_ = 0;  // the largest buffer of one weight (ClBackendOptions::max_weight_alloc)
   struct Weights;

@@ -55,37 +55,75 @@ Devices::Devices(const DeviceOptions& opts)
   }
 }
 
+namespace {
+
+// Prepares every node's kernels once; the nodes whose preparation failed (a kernel that does not build,
+// a launch the device cannot fit) as declines of the graph as it was before schedule().
+std::vector<Decline> prepare_kernels(const Graph& g, const Plan& plan, Executor& ex,
+                                     const Executor::Progress& progress) {
+  std::vector<Decline> out;
+  for (const Executor::Failure& f : ex.prepare(progress)) {
+    const Placement& p = plan.nodes[f.node];
+    BLUECL_ASSERT(p.device != 0 && p.source >= 0, "a preparation failure on the CPU: {}", f.what);
+    const std::string first_line = f.what.substr(0, f.what.find('\n'));
+    out.push_back({p.source, g.nodes()[f.node].kind, p.device,
+                   fmt::format("its kernel failed to build or fit: {}", first_line)});
+  }
+  return out;
+}
+
+}  // namespace
+
+ScheduleOptions Devices::options_for(const PrepareCallbacks& cb, const std::vector<Decline>& declined) const {
+  ScheduleOptions opts = sched_;
+  opts.pins.insert(opts.pins.begin(), cb.pins.begin(), cb.pins.end());
+  if (cb.state_device >= 0) opts.state_device = cb.state_device;
+  opts.declined = declined;
+  return opts;
+}
+
+bool Devices::build_executor(const Graph& g, Prepared& p, const PrepareCallbacks& cb) {
+  try {
+    p.ex = std::make_unique<Executor>(g, p.plan, list_, cb.weights, release_host_pages);
+    if (cb.bind) cb.bind(*p.ex);
+    return true;
+  } catch (const Error& e) {
+    if (e.status() != Status::OutOfMemory || !cl_ || sched_.preferred == 0) throw;
+    p.ex.reset();
+    give_up_memory(g, e.what());
+    return false;
+  }
+}
+
 Devices::Prepared Devices::prepare(Graph& g, const PrepareCallbacks& cb) {
+  // Rounds, each a schedule of g from its unscheduled form, its executor, and one preparation of every
+  // node. Running out of device memory gives up one level (give_up_memory: the weights not on the
+  // device stay in host memory, then the KV cache moves, then every op runs on the CPU; past that the
+  // error stands). Nodes whose kernels fail at prepare become declines of this graph (recorded in its
+  // plan, the backends untouched): the next round places them elsewhere, and what depends on where they
+  // run (state groups, merged runs, transfers) is placed again with them. Every round that does not
+  // return adds a memory level or a (node, device) decline that no earlier round had, so the rounds are
+  // bounded by 3 + nodes x devices; one preparation finds every failing node, so in practice it is two.
   const Graph pristine = g;
+  std::vector<Decline> declined;
   std::set<OpKind> warned;
-  for (int attempt = 0;; ++attempt) {
-    BLUECL_ASSERT(attempt < 2 * kNumOps + 4, "placement did not settle after {} attempts", attempt);
+  for (;;) {
     g = pristine;
     Prepared p;
-    ScheduleOptions opts = sched_;
-    opts.pins.insert(opts.pins.begin(), cb.pins.begin(), cb.pins.end());
-    if (cb.state_device >= 0) opts.state_device = cb.state_device;
-    p.plan = schedule(g, list_, opts);
-    try {
-      p.ex = std::make_unique<Executor>(g, p.plan, list_, cb.weights, release_host_pages);
-      if (cb.bind) cb.bind(*p.ex);
-    } catch (const Error& e) {
-      if (e.status() != Status::OutOfMemory || !cl_ || sched_.preferred == 0) throw;
-      give_up_memory(g, e.what());
-      continue;
-    }
-    const std::vector<Executor::Failure> failed = p.ex->prepare(cb.kernels);
-    if (failed.empty()) {
+    p.plan = schedule(g, list_, options_for(cb, declined));
+    if (!build_executor(g, p, cb)) continue;
+    const std::vector<Decline> fresh = prepare_kernels(g, p.plan, *p.ex, cb.kernels);
+    if (fresh.empty()) {
       if (release_host_pages) release_device_only_weights(g, p.plan);
       return p;
     }
-    for (const Executor::Failure& f : failed) {
-      const Node& n = g.nodes()[f.node];
-      const std::string first_line = f.what.substr(0, f.what.find('\n'));
-      BLUECL_ASSERT(cl_, "a preparation failure without an OpenCL device: {}", f.what);
-      if (warned.insert(n.kind).second)
-        log(LogLevel::Warn, "devices", "{}: {}; it runs on the CPU from now on", op_name(n.kind), first_line);
-      cl_->decline(n.kind, fmt::format("its kernel failed to build: {}", first_line));
+    for (const Decline& d : fresh) {
+      for (const Decline& old : declined)
+        BLUECL_ASSERT(old.node != d.node || old.device != d.device,
+                      "node {} was placed on a device that declined it", d.node);
+      if (warned.insert(d.op).second)
+        log(LogLevel::Warn, "devices", "{}: {}; this graph runs it on the CPU", op_name(d.op), d.reason);
+      declined.push_back(d);
     }
   }
 }

@@ -47,9 +47,11 @@ class Devices {
 
   // Makes a graph ready to run: schedules g (in place) over the devices, builds its executor (weights
   // reach their devices), lets `bind` bind its states, and compiles its kernels. Never gives up on the
-  // OpenCL device's account: an op whose kernel fails to build is declined from then on (it runs on the
-  // CPU), and when the device runs out of memory for weights the remaining ones stay in host memory
-  // (their ops run on the CPU); either way g is scheduled again from its unscheduled form, with a warning.
+  // OpenCL device's account: a node whose kernel fails to build (or to fit the device) is declined in
+  // this graph's plan (Plan::declined; it runs on the CPU, the backend is not changed, so other graphs
+  // still try it), and when the device runs out of memory for weights the remaining ones stay in host
+  // memory for every later graph too (their ops run on the CPU; Plan::host_weights); either way g is
+  // scheduled again from its unscheduled form, with a warning.
   struct Prepared {
     Plan plan;
     std::unique_ptr<Executor> ex;
@@ -63,11 +65,12 @@ class Devices {
   Prepared prepare(Graph& g, const PrepareCallbacks& cb);
 
  private:
+  ScheduleOptions options_for(const PrepareCallbacks& cb, const std::vector<Decline>& declined) const;
+  // Builds p.ex and binds its states; false when the device ran out of memory (one level given up).
+  bool build_executor(const Graph& g, Prepared& p, const PrepareCallbacks& cb);
   void give_up_memory(const Graph& g, const std::string& what);
   void release_device_only_weights(const Graph& g, const Plan& plan);
 
- public:
- private:
   std::unique_ptr<CpuBackend> cpu_;
   std::unique_ptr<ClBackend> cl_;
   std::vector<Backend*> list_;

@@ -168,6 +168,96 @@ std::vector<ClLaunch> tune_candidates(const std::string& key, const DeviceFeatur
   return c;
 }
 
+namespace {
+
+// The one-op graph a shape is tuned on.
+void build_tune_op(OpBuilder& b, const TuneShape& s) {
+  switch (s.op) {
+    case TuneShape::Op::Matmul:
+      b.g.matmul(b.input("x", {s.rows, s.k}), b.weight("w", s.w, {s.n, s.k}, -0.05f, 0.05f));
+      break;
+    case TuneShape::Op::RmsNorm:
+      b.g.rms_norm(b.input("x", {s.rows, s.n}), b.input("w", {s.n}), 1e-6f);
+      break;
+    case TuneShape::Op::LayerNorm:
+      b.g.layer_norm(b.input("x", {s.rows, s.n}), b.input("w", {s.n}), b.input("b", {s.n}), 1e-6f);
+      break;
+  }
+}
+
+// The median device time of one run of p in seconds (event profiling), over at least a few repetitions
+// and up to 0.2 s of them.
+double median_run_seconds(ClRuntime& rt, ClBackend& cl, PreparedOp& p, bool quick) {
+  std::vector<double> times;
+  double spent = 0;
+  const int min_reps = quick ? 2 : 3, max_reps = quick ? 3 : 15;
+  for (int r = 0; r < max_reps && (r < min_reps || spent < 0.2); ++r) {
+    std::vector<cl::Event> events;
+    rt.events = &events;
+    p.run();
+    cl.sync();
+    rt.events = nullptr;
+    double t = 0;
+    for (cl::Event& ev : events)
+      t += (ev.getProfilingInfo<CL_PROFILING_COMMAND_END>() -
+            ev.getProfilingInfo<CL_PROFILING_COMMAND_START>()) *
+           1e-9;
+    times.push_back(t);
+    spent += t;
+  }
+  return median(times);
+}
+
+// Runs candidate c of `key` on p: rejects it (c.ok false, c.why) when its result differs from the
+// reference or the device refuses the launch, else adds its time to c.ms.
+void try_candidate(ClBackend& cl, const std::string& key, PreparedOp& p, const OpRun& ref, bool quick,
+                   TuneCandidate& c) {
+  ClRuntime& rt = cl.runtime();
+  if (c.launch.variant.empty())
+    rt.tuning.erase(key);
+  else
+    rt.tuning.set(key, c.launch);
+  try {
+    p.run();
+    cl.sync();
+    const OpRun got = p.result();
+    const double e = nmse(got.out.data(), ref.out.data(), static_cast<int64_t>(ref.out.size()));
+    if (!got.guards_intact || got.non_finite > 0 || !(e <= kMaxNmse)) {
+      c.ok = false;
+      c.why = !got.guards_intact ? "wrote outside its output"
+              : got.non_finite   ? "NaN/Inf in the output"
+                                 : fmt::format("wrong result (NMSE {:.2g})", e);
+      return;
+    }
+    c.ms += median_run_seconds(rt, cl, p, quick) * 1e3;
+  } catch (const std::exception& ex) {  // a launch the device refuses (work-group size, resources)
+    rt.events = nullptr;
+    c.ok = false;
+    c.why = ex.what();
+  }
+}
+
+// The fastest correct candidate of `key`, left in the runtime's tuning table (nothing for the default).
+TuneResult pick_best(ClRuntime& rt, const std::string& key, std::vector<TuneCandidate> cands) {
+  const TuneCandidate* best = nullptr;
+  for (const TuneCandidate& c : cands)
+    if (c.ok && (!best || c.ms < best->ms)) best = &c;
+  if (!best)
+    fail(Status::Device, "tuning {}: no launch gave a correct result (default: {})", key, cands[0].why);
+  TuneResult res;
+  res.key = key;
+  res.default_ms = cands[0].ok ? cands[0].ms : 0;
+  res.best = best->launch;
+  res.best_ms = best->ms;
+  if (!best->launch.variant.empty()) rt.tuning.set(key, best->launch);
+  res.tried = std::move(cands);
+  log(LogLevel::Info, "tune", "{}: {} {:.3f} ms (default {:.3f} ms)", key,
+      res.best.variant.empty() ? "default" : res.best.str(), res.best_ms, res.default_ms);
+  return res;
+}
+
+}  // namespace
+
 std::vector<TuneResult> tune(ClBackend& cl, const std::vector<TuneShape>& shapes, const TuneOptions& opts) {
   ClRuntime& rt = cl.runtime();
   BLUECL_ASSERT(rt.profiling, "the tuner times kernels by event profiling");
@@ -180,87 +270,24 @@ std::vector<TuneResult> tune(ClBackend& cl, const std::vector<TuneShape>& shapes
     total += v.size() * (tune_candidates(key, rt.features, opts.quick).size() + 1);
   std::vector<TuneResult> results;
   for (const auto& [key, key_shapes] : by_key) {
-    TuneResult res;
-    res.key = key;
     std::vector<TuneCandidate> cands{{ClLaunch{}, 0, true, {}}};  // first: the built-in default
     for (ClLaunch& l : tune_candidates(key, rt.features, opts.quick))
       cands.push_back({std::move(l), 0, true, {}});
     rt.tuning.erase(key);
     for (const TuneShape& s : key_shapes) {
       OpBuilder b(std::hash<std::string>{}(key) + static_cast<uint64_t>(s.rows * 131 + s.k * 7 + s.n));
-      switch (s.op) {
-        case TuneShape::Op::Matmul:
-          b.g.matmul(b.input("x", {s.rows, s.k}), b.weight("w", s.w, {s.n, s.k}, -0.05f, 0.05f));
-          break;
-        case TuneShape::Op::RmsNorm:
-          b.g.rms_norm(b.input("x", {s.rows, s.n}), b.input("w", {s.n}), 1e-6f);
-          break;
-        case TuneShape::Op::LayerNorm:
-          b.g.layer_norm(b.input("x", {s.rows, s.n}), b.input("w", {s.n}), b.input("b", {s.n}), 1e-6f);
-          break;
-      }
+      build_tune_op(b, s);
       const OpRun ref = run_op(reference, b, Step{});
       PreparedOp p(cl, b, Step{});
       for (TuneCandidate& c : cands) {
         if (opts.progress)
           opts.progress(fmt::format("tuning {} at {}x{}x{}", key, s.rows, s.k, s.n), double(done) / total);
         ++done;
-        if (!c.ok) continue;
-        if (c.launch.variant.empty())
-          rt.tuning.erase(key);
-        else
-          rt.tuning.set(key, c.launch);
-        try {
-          p.run();
-          cl.sync();
-          const OpRun got = p.result();
-          const double e = nmse(got.out.data(), ref.out.data(), static_cast<int64_t>(ref.out.size()));
-          if (!got.guards_intact || got.non_finite > 0 || !(e <= kMaxNmse)) {
-            c.ok = false;
-            c.why = !got.guards_intact ? "wrote outside its output"
-                    : got.non_finite   ? "NaN/Inf in the output"
-                                       : fmt::format("wrong result (NMSE {:.2g})", e);
-            continue;
-          }
-          std::vector<double> times;
-          double spent = 0;
-          const int min_reps = opts.quick ? 2 : 3, max_reps = opts.quick ? 3 : 15;
-          for (int r = 0; r < max_reps && (r < min_reps || spent < 0.2); ++r) {
-            std::vector<cl::Event> events;
-            rt.events = &events;
-            p.run();
-            cl.sync();
-            rt.events = nullptr;
-            double t = 0;
-            for (cl::Event& ev : events)
-              t += (ev.getProfilingInfo<CL_PROFILING_COMMAND_END>() -
-                    ev.getProfilingInfo<CL_PROFILING_COMMAND_START>()) *
-                   1e-9;
-            times.push_back(t);
-            spent += t;
-          }
-          c.ms += median(times) * 1e3;
-        } catch (const std::exception& ex) {  // a launch the device refuses (work-group size, resources)
-          rt.events = nullptr;
-          c.ok = false;
-          c.why = ex.what();
-        }
+        if (c.ok) try_candidate(cl, key, p, ref, opts.quick, c);
       }
     }
     rt.tuning.erase(key);
-    const TuneCandidate* best = nullptr;
-    for (const TuneCandidate& c : cands)
-      if (c.ok && (!best || c.ms < best->ms)) best = &c;
-    if (!best)
-      fail(Status::Device, "tuning {}: no launch gave a correct result (default: {})", key, cands[0].why);
-    res.default_ms = cands[0].ok ? cands[0].ms : 0;
-    res.best = best->launch;
-    res.best_ms = best->ms;
-    if (!best->launch.variant.empty()) rt.tuning.set(key, best->launch);
-    res.tried = std::move(cands);
-    log(LogLevel::Info, "tune", "{}: {} {:.3f} ms (default {:.3f} ms)", key,
-        res.best.variant.empty() ? "default" : res.best.str(), res.best_ms, res.default_ms);
-    results.push_back(std::move(res));
+    results.push_back(pick_best(rt, key, std::move(cands)));
   }
   if (opts.progress) opts.progress("tuning done", 1.0);
   return results;

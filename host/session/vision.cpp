@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <exception>
 #include <mutex>
 #include <thread>
 
@@ -107,6 +108,65 @@ void VisionEncoder::run(int64_t n, const TileSource& source, bool project, float
   }
 }
 
+namespace {
+
+// produce(k) on a worker thread and consume(k) on this one, for k in [0, n): produce runs at most two
+// batches ahead (two slots) and consume(k) waits for produce(k). An exception on either side stops
+// both; the consumer's is rethrown first.
+void run_two_slots(int64_t n, const std::function<void(int64_t)>& produce,
+                   const std::function<void(int64_t)>& consume) {
+  std::mutex mu;
+  std::condition_variable cv;
+  int64_t produced = 0, consumed = 0;
+  std::exception_ptr producer_error;
+  bool stop = false;
+  std::thread worker([&] {
+    try {
+      for (int64_t k = 0; k < n; ++k) {
+        {
+          std::unique_lock lock(mu);
+          cv.wait(lock, [&] { return stop || k - consumed < 2; });
+          if (stop) return;
+        }
+        produce(k);
+        std::lock_guard lock(mu);
+        produced = k + 1;
+        cv.notify_all();
+      }
+    } catch (...) {
+      std::lock_guard lock(mu);
+      producer_error = std::current_exception();
+      cv.notify_all();
+    }
+  });
+  std::exception_ptr consumer_error;
+  try {
+    for (int64_t k = 0; k < n; ++k) {
+      {
+        std::unique_lock lock(mu);
+        cv.wait(lock, [&] { return producer_error || produced > k; });
+        if (producer_error) break;
+      }
+      consume(k);
+      std::lock_guard lock(mu);
+      consumed = k + 1;
+      cv.notify_all();
+    }
+  } catch (...) {
+    consumer_error = std::current_exception();
+  }
+  {
+    std::lock_guard lock(mu);
+    stop = true;
+    cv.notify_all();
+  }
+  worker.join();
+  if (consumer_error) std::rethrow_exception(consumer_error);
+  if (producer_error) std::rethrow_exception(producer_error);
+}
+
+}  // namespace
+
 void VisionEncoder::run_split(int64_t n, const TileSource& source, bool project, float* out, int64_t per_tile,
                               const std::function<void(int64_t)>& progress, bool overlap) {
   const VitHParams& hp = model_.hparams();
@@ -153,57 +213,12 @@ void VisionEncoder::run_split(int64_t n, const TileSource& source, bool project,
     return;
   }
   // Two slots: the CPU fills slot (k+1)%2 while the device empties slot k%2.
-  std::mutex mu;
-  std::condition_variable cv;
-  int64_t produced = 0, consumed = 0;
-  std::exception_ptr cpu_error;
-  bool stop = false;
-  std::thread cpu([&] {
-    try {
-      for (int64_t k = 0; k < n_batches; ++k) {
-        {
-          std::unique_lock lock(mu);
-          cv.wait(lock, [&] { return stop || k - consumed < 2; });
-          if (stop) return;
-        }
-        stage_cpu(k, slots[k % 2]);
-        std::lock_guard lock(mu);
-        produced = k + 1;
-        cv.notify_all();
-      }
-    } catch (...) {
-      std::lock_guard lock(mu);
-      cpu_error = std::current_exception();
-      cv.notify_all();
-    }
-  });
-  std::exception_ptr device_error;
-  try {
-    for (int64_t k = 0; k < n_batches; ++k) {
-      {
-        std::unique_lock lock(mu);
-        cv.wait(lock, [&] { return cpu_error || produced > k; });
-        if (cpu_error) break;
-      }
-      stage_device(k, slots[k % 2]);
-      {
-        std::lock_guard lock(mu);
-        consumed = k + 1;
-        cv.notify_all();
-      }
-      if (progress) progress(slots[k % 2].first + slots[k % 2].count);
-    }
-  } catch (...) {
-    device_error = std::current_exception();
-  }
-  {
-    std::lock_guard lock(mu);
-    stop = true;
-    cv.notify_all();
-  }
-  cpu.join();
-  if (device_error) std::rethrow_exception(device_error);
-  if (cpu_error) std::rethrow_exception(cpu_error);
+  run_two_slots(
+      n_batches, [&](int64_t k) { stage_cpu(k, slots[k % 2]); },
+      [&](int64_t k) {
+        stage_device(k, slots[k % 2]);
+        if (progress) progress(slots[k % 2].first + slots[k % 2].count);
+      });
 }
 
 void VisionEncoder::encode(int64_t n, const TileSource& source, float* out,
