@@ -1,5 +1,7 @@
-// The C API (host/include/bluecl/bluecl.h): handles wrap the C++ objects; every entry point runs inside
-// guard(), which turns exceptions into a status code and a per-thread message. The handles and helpers are
+// The C API (host/include/bluecl/bluecl.h): a model handle wraps a bluecl::Engine and a session handle an
+// EngineSession (host/session/engine.h), which own every lock and lifecycle; the entry points check their
+// arguments, convert C structs and run inside guard(), which turns exceptions into a status code and a
+// per-thread message. The handles and helpers are
 // in host/api/c_api_internal.h; images and bluecl_generate are in host/api/c_api_image.cpp.
 #include "host/api/c_api_internal.h"
 
@@ -144,15 +146,8 @@ bluecl_model_params bluecl_model_default_params(void) {
 bluecl_status bluecl_model_load(const char* path, const bluecl_model_params* params, bluecl_model** out) {
   return guard([&] {
     need(out, "out") = nullptr;
-    const bool vocab_only = params && params->vocab_only;
-    auto m = new_model(params);
-    m->llm = LlmModel::load(nonnull(path, "path"), vocab_only);
-    if (!vocab_only) {
-      m->devices = std::make_unique<Devices>(m->device_options);
-      m->devices->release_host_pages = [llm = m->llm.get()](const void* p, size_t n) {
-        llm->file().release_pages(p, n);
-      };
-    }
+    auto m = std::make_unique<bluecl_model>();
+    m->e = Engine::load(nonnull(path, "path"), engine_options(params));
     *out = m.release();
   });
 }
@@ -163,36 +158,37 @@ void bluecl_model_free(bluecl_model* model) {
 
 bluecl_status bluecl_model_get_info(const bluecl_model* model, bluecl_model_info* out) {
   return guard([&] {
-    const bluecl_model& m = need(model, "model");
+    Engine& e = *need(model, "model").e;
     need(out, "out");
     *out = {};
-    need_llm(m);
-    const LlmHParams& hp = m.llm->hparams();
-    copy_str(out->arch, sizeof out->arch, m.llm->arch());
-    out->n_vocab = m.llm->tokenizer().n_vocab();
+    const LlmModel& llm = e.llm();
+    const LlmHParams& hp = llm.hparams();
+    copy_str(out->arch, sizeof out->arch, llm.arch());
+    out->n_vocab = llm.tokenizer().n_vocab();
     out->n_ctx_train = hp.n_ctx_train;
     out->n_embd = hp.n_embd;
     out->n_layer = hp.n_layer;
     out->n_head = hp.n_head;
     out->n_head_kv = hp.n_head_kv;
     out->n_ff = hp.n_ff;
-    out->weight_bytes = m.llm->vocab_only() ? 0 : m.llm->weight_bytes();
-    out->matmul_params = m.llm->vocab_only() ? 0 : static_cast<uint64_t>(m.llm->matmul_params());
-    out->matmul_weight_bytes = m.llm->vocab_only() ? 0 : m.llm->matmul_weight_bytes();
-    out->bos = m.llm->tokenizer().bos();
-    out->eos = m.llm->tokenizer().eos();
+    out->weight_bytes = llm.vocab_only() ? 0 : llm.weight_bytes();
+    out->matmul_params = llm.vocab_only() ? 0 : static_cast<uint64_t>(llm.matmul_params());
+    out->matmul_weight_bytes = llm.vocab_only() ? 0 : llm.matmul_weight_bytes();
+    out->bos = llm.tokenizer().bos();
+    out->eos = llm.tokenizer().eos();
+    Devices* devices = e.devices();
     std::string devs;
-    if (m.devices)
-      for (Backend* b : m.devices->backends()) devs += (devs.empty() ? "" : ", ") + b->name();
+    if (devices)
+      for (Backend* b : devices->backends()) devs += (devs.empty() ? "" : ", ") + b->name();
     copy_str(out->devices, sizeof out->devices, devs);
-    if (m.devices && m.devices->cl()) {
-      const ClBuildStats st = m.devices->cl()->runtime().programs.stats();
+    if (devices && devices->cl()) {
+      const ClBuildStats st = devices->cl()->runtime().programs.stats();
       out->programs_compiled = st.compiled;
       out->programs_cached = st.from_cache;
       out->compile_ms = st.compile_ms;
       out->cache_load_ms = st.load_ms;
-      out->device_bytes = m.devices->cl()->allocated_bytes();
-      out->device_peak_bytes = m.devices->cl()->peak_allocated_bytes();
+      out->device_bytes = devices->cl()->allocated_bytes();
+      out->device_peak_bytes = devices->cl()->peak_allocated_bytes();
     }
   });
 }
@@ -200,10 +196,10 @@ bluecl_status bluecl_model_get_info(const bluecl_model* model, bluecl_model_info
 bluecl_status bluecl_tokenize(const bluecl_model* model, const char* text, size_t len, int32_t add_special,
                               int32_t parse_special, int32_t* tokens, size_t capacity, size_t* n_tokens) {
   return guard([&] {
-    const bluecl_model& m = need(model, "model");
+    const Engine& e = *need(model, "model").e;
     if (!text && len) fail(Status::InvalidArgument, "text is NULL");
-    const std::vector<int32_t> ids = need_llm(m).tokenizer().encode(std::string_view(text ? text : "", len),
-                                                                    add_special != 0, parse_special != 0);
+    const std::vector<int32_t> ids = e.llm().tokenizer().encode(std::string_view(text ? text : "", len),
+                                                                add_special != 0, parse_special != 0);
     need(n_tokens, "n_tokens") = ids.size();
     if (ids.size() > capacity)
       fail(Status::InvalidArgument, "{} tokens do not fit a buffer of {}", ids.size(), capacity);
@@ -214,9 +210,9 @@ bluecl_status bluecl_tokenize(const bluecl_model* model, const char* text, size_
 bluecl_status bluecl_detokenize(const bluecl_model* model, const int32_t* tokens, size_t n_tokens, char* text,
                                 size_t capacity, size_t* len) {
   return guard([&] {
-    const bluecl_model& m = need(model, "model");
+    const Engine& e = *need(model, "model").e;
     if (!tokens && n_tokens) fail(Status::InvalidArgument, "tokens is NULL");
-    const Tokenizer& tok = need_llm(m).tokenizer();
+    const Tokenizer& tok = e.llm().tokenizer();
     for (size_t i = 0; i < n_tokens; ++i)
       if (tokens[i] < 0 || tokens[i] >= tok.n_vocab())
         fail(Status::InvalidArgument, "token id {} is not in the vocabulary", tokens[i]);
@@ -236,9 +232,7 @@ bluecl_status bluecl_session_create(bluecl_model* model, const bluecl_session_pa
                                     bluecl_session** out) {
   return guard([&] {
     need(out, "out") = nullptr;
-    bluecl_model& m = need(model, "model");
-    need_llm(m);
-    if (!m.devices) fail(Status::InvalidArgument, "the model was loaded vocab-only");
+    Engine& e = *need(model, "model").e;
     const bluecl_session_params p = params ? *params : bluecl_session_default_params();
     SessionParams sp{.n_ctx = p.n_ctx, .n_chunk = p.n_chunk, .all_logits = p.all_logits != 0};
     switch (p.kv_type) {
@@ -256,10 +250,8 @@ bluecl_status bluecl_session_create(bluecl_model* model, const bluecl_session_pa
       default:
         fail(Status::InvalidArgument, "unknown KV cache type {}", static_cast<int>(p.kv_type));
     }
-    std::lock_guard lock(m.run_mu);
-    auto s = std::make_unique<bluecl_session>(
-        bluecl_session{&m, std::make_unique<Session>(*m.llm, *m.devices, sp)});
-    s->s->prepare(progress_of(m));
+    auto s = std::make_unique<bluecl_session>();
+    s->s = e.create_session(sp);
     *out = s.release();
   });
 }
@@ -270,31 +262,28 @@ void bluecl_session_free(bluecl_session* session) {
 
 bluecl_status bluecl_session_prefill(bluecl_session* session, const int32_t* tokens, size_t n_tokens) {
   return guard([&] {
-    bluecl_session& s = need(session, "session");
-    std::lock_guard lock(s.model->run_mu);
-    s.s->prefill(std::span<const int32_t>(nonnull(tokens, "tokens"), n_tokens));
+    need(session, "session").s->prefill(std::span<const int32_t>(nonnull(tokens, "tokens"), n_tokens));
   });
 }
 
 bluecl_status bluecl_session_prefill_embeddings(bluecl_session* session, const float* embd, size_t n_tokens) {
   return guard([&] {
-    bluecl_session& s = need(session, "session");
-    std::lock_guard lock(s.model->run_mu);
-    const size_t n_embd = static_cast<size_t>(s.model->llm->hparams().n_embd);
-    s.s->prefill_embd(std::span<const float>(nonnull(embd, "embd"), n_tokens * n_embd));
+    EngineSession& s = *need(session, "session").s;
+    const size_t n_embd = static_cast<size_t>(s.n_embd());
+    s.prefill_embd(std::span<const float>(nonnull(embd, "embd"), n_tokens * n_embd));
   });
 }
 
 bluecl_status bluecl_session_logits(bluecl_session* session, const float** logits, size_t* n_rows,
                                     size_t* n_vocab) {
   return guard([&] {
-    bluecl_session& s = need(session, "session");
-    const size_t nv = static_cast<size_t>(s.model->llm->hparams().n_vocab);
-    if (!s.s->all_logits().empty()) {
-      need(logits, "logits") = s.s->all_logits().data();
-      need(n_rows, "n_rows") = s.s->all_logits().size() / nv;
+    const EngineSession& s = *need(session, "session").s;
+    const size_t nv = static_cast<size_t>(s.n_vocab());
+    if (!s.all_logits().empty()) {
+      need(logits, "logits") = s.all_logits().data();
+      need(n_rows, "n_rows") = s.all_logits().size() / nv;
     } else {
-      need(logits, "logits") = s.s->logits().data();
+      need(logits, "logits") = s.logits().data();
       need(n_rows, "n_rows") = 1;
     }
     need(n_vocab, "n_vocab") = nv;
@@ -312,14 +301,10 @@ int32_t bluecl_session_n_ctx(const bluecl_session* session) {
 bluecl_status bluecl_session_plan(bluecl_session* session, int32_t n_tokens, char* text, size_t capacity,
                                   size_t* len) {
   return guard([&] {
-    bluecl_session& s = need(session, "session");
-    if (n_tokens < 1 || n_tokens > s.s->n_ctx())
-      fail(Status::InvalidArgument, "plan for {} tokens (1..{})", n_tokens, s.s->n_ctx());
-    std::lock_guard lock(s.model->run_mu);
-    const std::string plan = s.s->plan_text(n_tokens);
-    need(len, "len") = plan.size();
-    if (plan.size() + 1 > capacity) fail(Status::InvalidArgument, "the plan needs {} bytes", plan.size() + 1);
-    std::memcpy(nonnull(text, "text"), plan.c_str(), plan.size() + 1);
+    EngineSession& s = *need(session, "session").s;
+    if (n_tokens < 1 || n_tokens > s.n_ctx())
+      fail(Status::InvalidArgument, "plan for {} tokens (1..{})", n_tokens, s.n_ctx());
+    copy_text(s.plan_text(n_tokens), text, capacity, len, "the plan");
   });
 }
 
