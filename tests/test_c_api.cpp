@@ -1,7 +1,7 @@
 // The C API end to end on the golden tiny models: loading, info, tokenisation, sessions (logits equal the
 // float64 reference), generation with streaming, stop strings and cancellation, and the status codes and
 // messages of bad input (corrupt files, bad arguments, a prompt past the context).
-#include "bluecl/bluecl.h"
+#include "bluecl/bluecl.hpp"
 #include "host/session/sampler.h"
 #include "tests/cl_testing.h"
 #include "tests/golden.h"
@@ -17,15 +17,6 @@
 
 namespace bluecl::testing {
 namespace {
-
-struct ModelDeleter {
-  void operator()(bluecl_model* m) const { bluecl_model_free(m); }
-};
-struct SessionDeleter {
-  void operator()(bluecl_session* s) const { bluecl_session_free(s); }
-};
-using ModelPtr = std::unique_ptr<bluecl_model, ModelDeleter>;
-using SessionPtr = std::unique_ptr<bluecl_session, SessionDeleter>;
 
 ModelPtr load(const std::string& stem, const char* device = "cpu") {
   bluecl_model_params p = bluecl_model_default_params();
@@ -61,6 +52,24 @@ TEST(CApi, ModelInfo) {
   EXPECT_GT(info.weight_bytes, 0u);
   EXPECT_EQ(info.bos, 1);
   EXPECT_NE(std::string(info.devices).find("cpu"), std::string::npos);
+}
+
+// bluecl.hpp's owners: bluecl::out leaves the owner empty when the call fails and takes the new handle
+// when it succeeds.
+TEST(CApi, HandleOwnersTakeNewHandles) {
+  bluecl_model_params p = bluecl_model_default_params();
+  p.device = "cpu";
+  ModelPtr m;
+  EXPECT_NE(bluecl_model_load(data_path("golden/no-such-model.gguf").c_str(), &p, bluecl::out(m)), BLUECL_OK);
+  EXPECT_EQ(m, nullptr);
+  ASSERT_EQ(bluecl_model_load(data_path("golden/tiny-a-q4_0.gguf").c_str(), &p, bluecl::out(m)), BLUECL_OK)
+      << bluecl_last_error();
+  ASSERT_NE(m, nullptr);
+  SessionPtr s;
+  ASSERT_EQ(bluecl_session_create(m.get(), nullptr, bluecl::out(s)), BLUECL_OK) << bluecl_last_error();
+  const int32_t bos = 1;
+  EXPECT_EQ(bluecl_session_prefill(s.get(), &bos, 1), BLUECL_OK) << bluecl_last_error();
+  EXPECT_EQ(bluecl_session_n_past(s.get()), 1);
 }
 
 TEST(CApi, TokenizeRoundTrip) {

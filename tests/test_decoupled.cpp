@@ -2,7 +2,7 @@
 // caller goes on — prefilling text on the language model while the tower is still busy; what needs the
 // image tokens waits; the tower's weights are freed when no image is left; an encoded image's KV prefix
 // serves several turns of a conversation.
-#include "bluecl/bluecl.h"
+#include "bluecl/bluecl.hpp"
 #include "graph/graph.h"
 #include "tests/testing.h"
 
@@ -19,13 +19,6 @@ namespace bluecl::testing {
 namespace {
 
 #define ASSERT_OK(call) ASSERT_EQ((call), BLUECL_OK) << bluecl_last_error()
-
-struct ModelDeleter {
-  void operator()(bluecl_model* m) const { bluecl_model_free(m); }
-};
-using ModelPtr = std::unique_ptr<bluecl_model, ModelDeleter>;
-using ImagePtr = std::unique_ptr<bluecl_image, void (*)(bluecl_image*)>;
-using SessionPtr = std::unique_ptr<bluecl_session, void (*)(bluecl_session*)>;
 
 // A gate the test opens: the progress callback (on the worker) blocks on it.
 struct Gate {
@@ -63,7 +56,7 @@ SessionPtr session(bluecl_model* m) {
   sp.kv_type = BLUECL_KV_F32;
   bluecl_session* s = nullptr;
   EXPECT_EQ(bluecl_session_create(m, &sp, &s), BLUECL_OK) << bluecl_last_error();
-  return SessionPtr(s, bluecl_session_free);
+  return SessionPtr(s);
 }
 
 const std::vector<float>& tiles() {
@@ -77,7 +70,7 @@ TEST(Decoupled, TextPrefillsWhileTheImageEncodes) {
   SessionPtr s = session(m.get());
   bluecl_image* raw = nullptr;
   ASSERT_OK(bluecl_image_encode_tiles(m.get(), tiles().data(), 3, &raw));  // returns at once
-  ImagePtr img(raw, bluecl_image_free);
+  ImagePtr img(raw);
   while (gate.entered == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));  // the worker is in it
   // The tower is held mid-encode; the language model still takes the text before the image.
   const int32_t text[] = {1, 518, 127, 75, 398};
@@ -101,7 +94,7 @@ TEST(Decoupled, WeightsAreFreedWhenNoImageIsLeft) {
     ASSERT_OK(bluecl_model_set_vision_release(m.get(), keep ? 0 : 1));
     bluecl_image* raw = nullptr;
     ASSERT_OK(bluecl_image_encode_tiles(m.get(), tiles().data(), 3, &raw));
-    ImagePtr img(raw, bluecl_image_free);
+    ImagePtr img(raw);
     ASSERT_OK(bluecl_model_wait_vision(m.get()));
     ASSERT_OK(bluecl_model_get_vision_info(m.get(), &vi));
     EXPECT_EQ(vi.weights_resident, keep) << (keep ? "kept" : "released");
@@ -121,7 +114,7 @@ TEST(Decoupled, ImagePrefixServesTheNextTurn) {
   ModelPtr m = load(nullptr);
   bluecl_image* raw = nullptr;
   ASSERT_OK(bluecl_image_encode_tiles(m.get(), tiles().data(), 3, &raw));
-  ImagePtr img(raw, bluecl_image_free);
+  ImagePtr img(raw);
   SessionPtr s = session(m.get());
   bluecl_generate_params gp = bluecl_generate_default_params();
   gp.n_predict = 4;

@@ -11,7 +11,7 @@
 //  - a vision tower whose projection does not fit the language model is refused with both sizes named;
 //  - the CLI end to end: bluecl encode matches the golden tokens, bluecl run with an image runs, and bad
 //    inputs exit non-zero with a clear message.
-#include "bluecl/bluecl.h"
+#include "bluecl/bluecl.hpp"
 #include "graph/base/error.h"
 #include "graph/graph.h"
 #include "host/gguf/gguf.h"
@@ -43,10 +43,6 @@ namespace fs = std::filesystem;
 const std::string kLlm = data_path("golden/tiny-a-f32.gguf");
 const std::string kVit = data_path("golden/tiny-v-f32.gguf");
 
-using ModelPtr = std::unique_ptr<bluecl_model, void (*)(bluecl_model*)>;
-using SessionPtr = std::unique_ptr<bluecl_session, void (*)(bluecl_session*)>;
-using ImagePtr = std::unique_ptr<bluecl_image, void (*)(bluecl_image*)>;
-
 #define ASSERT_BLUECL_OK(call) ASSERT_EQ((call), BLUECL_OK) << bluecl_last_error()
 
 // A temporary directory removed at the end of the test program.
@@ -72,7 +68,7 @@ ModelPtr load_model(const std::string& path, bool cl, bluecl_progress_callback p
   mp.progress_user = user;
   bluecl_model* m = nullptr;
   EXPECT_EQ(bluecl_model_load(path.c_str(), &mp, &m), BLUECL_OK) << bluecl_last_error();
-  return {m, bluecl_model_free};
+  return ModelPtr(m);
 }
 
 SessionPtr make_session(bluecl_model* m, bool all_logits) {
@@ -82,14 +78,14 @@ SessionPtr make_session(bluecl_model* m, bool all_logits) {
   sp.all_logits = all_logits;
   bluecl_session* s = nullptr;
   EXPECT_EQ(bluecl_session_create(m, &sp, &s), BLUECL_OK) << bluecl_last_error();
-  return {s, bluecl_session_free};
+  return SessionPtr(s);
 }
 
 ImagePtr encode_golden_tiles(bluecl_model* m) {
   const std::vector<float> tiles = read_f32(data_path("golden/tiny-v-f32.tiles.f32"));
   bluecl_image* img = nullptr;
   EXPECT_EQ(bluecl_image_encode_tiles(m, tiles.data(), 3, &img), BLUECL_OK) << bluecl_last_error();
-  return {img, bluecl_image_free};
+  return ImagePtr(img);
 }
 
 std::vector<int32_t> golden_ids(const char* key) {
@@ -287,7 +283,7 @@ TEST(MultimodalCApi, Errors) {
   sp.n_ctx = 40;
   bluecl_session* small = nullptr;
   ASSERT_BLUECL_OK(bluecl_session_create(m.get(), &sp, &small));
-  SessionPtr small_owner(small, bluecl_session_free);
+  SessionPtr small_owner(small);
   EXPECT_EQ(bluecl_session_prefill_image(small, q8.get()), BLUECL_ERR_CONTEXT_FULL);
   EXPECT_EQ(bluecl_session_n_past(small), 0);
 }
@@ -298,7 +294,7 @@ TEST(MultimodalCApi, VisionOnlyModel) {
   mp.n_threads = 2;
   bluecl_model* raw = nullptr;
   ASSERT_BLUECL_OK(bluecl_model_load_vision(kVit.c_str(), &mp, &raw));
-  ModelPtr m(raw, bluecl_model_free);
+  ModelPtr m(raw);
   ImagePtr img = encode_golden_tiles(m.get());
   EXPECT_LE(rel_l2(image_tokens(img.get()), read_f32(data_path("golden/tiny-v-f32.tokens.f32"))), 1e-4);
   const std::vector<float> tiles = read_f32(data_path("golden/tiny-v-f32.tiles.f32"));
@@ -500,7 +496,7 @@ TEST(EncodeImage, CApiFileRgbProgressAndCancel) {
   ASSERT_BLUECL_OK(bluecl_model_set_vision_batch(m.get(), 2));
   bluecl_image* raw = nullptr;
   ASSERT_BLUECL_OK(bluecl_image_encode_file(m.get(), png.c_str(), &raw));
-  ImagePtr from_file(raw, bluecl_image_free);
+  ImagePtr from_file(raw);
   int32_t gm = 0, gn = 0;
   ASSERT_BLUECL_OK(bluecl_image_grid_of(raw, &gm, &gn));
   const auto vit = VitModel::load(kVit);
@@ -511,14 +507,14 @@ TEST(EncodeImage, CApiFileRgbProgressAndCancel) {
 
   const Image img = decode_image(png);
   ASSERT_BLUECL_OK(bluecl_image_encode_rgb(m.get(), img.rgb.data(), img.width, img.height, &raw));
-  ImagePtr from_rgb(raw, bluecl_image_free);
+  ImagePtr from_rgb(raw);
   EXPECT_EQ(image_tokens(from_rgb.get()), image_tokens(from_file.get()));
 
   // Encoding is decoupled: the call returns at once, and the cancellation is what the image reports.
   calls["cancel"] = 1;
   raw = nullptr;
   ASSERT_BLUECL_OK(bluecl_image_encode_file(m.get(), png.c_str(), &raw));
-  ImagePtr cancelled(raw, bluecl_image_free);
+  ImagePtr cancelled(raw);
   EXPECT_EQ(bluecl_image_wait(raw), BLUECL_ERR_CANCELLED);
   const float* e = nullptr;
   size_t nt = 0, ne = 0;
@@ -562,7 +558,7 @@ TEST(ProjectionMismatch, IsRefusedNamingBothSizes) {
   mp.device = "cpu";
   bluecl_model* raw = nullptr;
   ASSERT_BLUECL_OK(bluecl_model_load_vision(o.mmproj_out.c_str(), &mp, &raw));
-  ModelPtr other(raw, bluecl_model_free);
+  ModelPtr other(raw);
   ImagePtr img = encode_golden_tiles(other.get());
   SessionPtr s = make_session(m.get(), false);
   EXPECT_EQ(bluecl_session_prefill_image(s.get(), img.get()), BLUECL_ERR_INVALID_ARGUMENT);

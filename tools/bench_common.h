@@ -2,7 +2,7 @@
 // a clock.
 #pragma once
 
-#include "bluecl/bluecl.h"
+#include "bluecl/bluecl.hpp"
 
 #include <algorithm>
 #include <chrono>

@@ -21,9 +21,6 @@ double rss_gib() {
 
 namespace {
 
-using ModelPtr = std::unique_ptr<bluecl_model, void (*)(bluecl_model*)>;
-using ImagePtr = std::unique_ptr<bluecl_image, void (*)(bluecl_image*)>;
-
 ModelPtr load(const std::string& model, const std::string& mmproj, const std::string& device,
               int64_t threads) {
   bluecl_model_params p = bluecl_model_default_params();
@@ -31,7 +28,7 @@ ModelPtr load(const std::string& model, const std::string& mmproj, const std::st
   p.n_threads = static_cast<int32_t>(threads);
   bluecl_model* m = nullptr;
   check(bluecl_model_load(model.c_str(), &p, &m), "loading the model");
-  ModelPtr owner(m, bluecl_model_free);
+  ModelPtr owner(m);
   check(bluecl_model_load_mmproj(m, mmproj.c_str()), "loading the vision tower");
   return owner;
 }
@@ -53,7 +50,7 @@ double encode_seconds(bluecl_model* m, const std::vector<uint8_t>& rgb, int w, i
   bluecl_image* img = nullptr;
   const auto t0 = Clock::now();
   check(bluecl_image_encode_rgb(m, rgb.data(), w, h, &img), "encoding");
-  ImagePtr owner(img, bluecl_image_free);
+  ImagePtr owner(img);
   check(bluecl_image_wait(img), "encoding");
   return since(t0);
 }
@@ -75,13 +72,13 @@ double ttft(bluecl_model* m, const std::vector<uint8_t>& rgb, int w, int h, doub
   bluecl_session_params sp = bluecl_session_default_params();
   bluecl_session* s = nullptr;
   check(bluecl_session_create(m, &sp, &s), "creating a session");
-  std::unique_ptr<bluecl_session, void (*)(bluecl_session*)> so(s, bluecl_session_free);
+  SessionPtr so(s);
   bluecl_image* img = nullptr;
   if (decoupled) check(bluecl_image_encode_rgb(m, rgb.data(), w, h, &img), "encoding");
   std::this_thread::sleep_for(std::chrono::duration<double>(typing_s));  // the user types the question
   const auto asked = Clock::now();
   if (!decoupled) check(bluecl_image_encode_rgb(m, rgb.data(), w, h, &img), "encoding");
-  ImagePtr owner(img, bluecl_image_free);
+  ImagePtr owner(img);
   bluecl_generate_params gp = bluecl_generate_default_params();
   gp.n_predict = 1;
   gp.chat = 1;
@@ -114,7 +111,7 @@ std::vector<Row> bench_images(const std::string& model, const std::string& mmpro
     bluecl_image* img = nullptr;
     const auto t0 = Clock::now();
     check(bluecl_image_encode_tiles(m.get(), tile.data(), 1, &img), "encoding a tile");
-    ImagePtr owner(img, bluecl_image_free);
+    ImagePtr owner(img);
     check(bluecl_image_wait(img), "encoding a tile");
     return since(t0);
   };

@@ -2,7 +2,7 @@
 // on stderr, and the options every model-running command takes.
 #pragma once
 
-#include "bluecl/bluecl.h"
+#include "bluecl/bluecl.hpp"
 #include "tools/args.h"
 
 #include <string>

@@ -27,9 +27,6 @@ namespace bluecl::cli {
 
 namespace {
 
-using ModelPtr = std::unique_ptr<bluecl_model, void (*)(bluecl_model*)>;
-using SessionPtr = std::unique_ptr<bluecl_session, void (*)(bluecl_session*)>;
-
 struct Bench {
   std::string model, device;
   int64_t threads = 0, n_prompt = 2048, n_decode = 32, reps = 3;
@@ -45,7 +42,7 @@ ModelPtr load(const Bench& b) {
   p.n_threads = static_cast<int32_t>(b.threads);
   bluecl_model* m = nullptr;
   check(bluecl_model_load(b.model.c_str(), &p, &m), "loading the model");
-  return ModelPtr(m, bluecl_model_free);
+  return ModelPtr(m);
 }
 
 SessionPtr session(bluecl_model* m, const Bench& b, int64_t chunk) {
@@ -58,7 +55,7 @@ SessionPtr session(bluecl_model* m, const Bench& b, int64_t chunk) {
                                 : BLUECL_KV_DEFAULT;
   bluecl_session* s = nullptr;
   check(bluecl_session_create(m, &sp, &s), "creating a session");
-  return SessionPtr(s, bluecl_session_free);
+  return SessionPtr(s);
 }
 
 std::vector<int64_t> parse_list(const std::string& s) {

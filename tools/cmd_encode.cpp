@@ -90,7 +90,7 @@ int body(int argc, char** argv) {
   check(bluecl_model_load_vision(mmproj.c_str(), &mp, &m), ("loading " + mmproj).c_str());
   // Repeated encodes measure the steady state: keep the tower's weights between them.
   if (repeat > 1) check(bluecl_model_set_vision_release(m, 0), "keeping the vision weights");
-  std::unique_ptr<bluecl_model, void (*)(bluecl_model*)> model_owner(m, bluecl_model_free);
+  ModelPtr model_owner(m);
   check(bluecl_model_set_vision_batch(m, static_cast<int32_t>(batch)), "setting the batch size");
   check(bluecl_model_set_vision_pipeline(m, static_cast<int32_t>(mode)), "setting the pipeline mode");
   bluecl_vision_info info{};
@@ -101,7 +101,7 @@ int body(int argc, char** argv) {
     if (n_tiles > 4096) throw std::runtime_error("--n-tiles " + std::to_string(n_tiles) + " is too many");
     tiles = read_floats(tiles_path, static_cast<size_t>(n_tiles) * 3 * info.image_size * info.image_size);
   }
-  std::unique_ptr<bluecl_image, void (*)(bluecl_image*)> image_owner(nullptr, bluecl_image_free);
+  ImagePtr image_owner(nullptr);
   double ms = 0, best = 0;
   for (int64_t r = 0; r < repeat; ++r) {
     if (!trace.empty() && r + 1 == repeat) bluecl_trace_start();

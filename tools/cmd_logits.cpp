@@ -65,7 +65,7 @@ int body(int argc, char** argv) {
   bluecl_model_params mp = dev.model_params();
   bluecl_model* m = nullptr;
   check(bluecl_model_load(model.c_str(), &mp, &m), "loading the model");
-  std::unique_ptr<bluecl_model, void (*)(bluecl_model*)> model_owner(m, bluecl_model_free);
+  ModelPtr model_owner(m);
   bluecl_session_params sp = bluecl_session_default_params();
   sp.n_ctx = static_cast<int32_t>(std::max<size_t>(ids.size(), 16));
   sp.n_chunk = static_cast<int32_t>(chunk);
@@ -77,7 +77,7 @@ int body(int argc, char** argv) {
   if (sp.kv_type == BLUECL_KV_DEFAULT) throw std::runtime_error("--kv must be f32, f16 or q8_0");
   bluecl_session* s = nullptr;
   check(bluecl_session_create(m, &sp, &s), "creating a session");
-  std::unique_ptr<bluecl_session, void (*)(bluecl_session*)> session_owner(s, bluecl_session_free);
+  SessionPtr session_owner(s);
   check(bluecl_session_prefill(s, ids.data(), ids.size()), "feeding the tokens");
   const float* logits = nullptr;
   size_t rows = 0, n_vocab = 0;

@@ -41,12 +41,12 @@ int body(int argc, char** argv) {
   mp.progress = nullptr;
   bluecl_model* m = nullptr;
   check(bluecl_model_load(model.c_str(), &mp, &m), "loading the model");
-  std::unique_ptr<bluecl_model, void (*)(bluecl_model*)> mo(m, bluecl_model_free);
+  ModelPtr mo(m);
   bluecl_session_params sp = bluecl_session_default_params();
   sp.n_chunk = static_cast<int32_t>(chunk);
   bluecl_session* s = nullptr;
   check(bluecl_session_create(m, &sp, &s), "creating a session");
-  std::unique_ptr<bluecl_session, void (*)(bluecl_session*)> so(s, bluecl_session_free);
+  SessionPtr so(s);
   std::printf("== prefill graph: a chunk of %lld tokens ==\n%s\n", static_cast<long long>(chunk),
               plan_of(s, static_cast<int32_t>(chunk)).c_str());
   std::printf("== decode graph: one token ==\n%s", plan_of(s, 1).c_str());

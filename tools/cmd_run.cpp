@@ -32,8 +32,6 @@ bluecl_kv_type kv_type(const std::string& s) {
   throw std::runtime_error("--kv must be auto, f32, f16 or q8_0 (got '" + s + "')");
 }
 
-using ImagePtr = std::unique_ptr<bluecl_image, void (*)(bluecl_image*)>;
-
 // Encodes each image file, printing what the encoder made of it. Encoding runs on the model's worker
 // (decoupled): the images are all started first, then waited for.
 std::vector<ImagePtr> encode_images(bluecl_model* m, const std::vector<std::string>& files, bool quiet) {
@@ -42,7 +40,7 @@ std::vector<ImagePtr> encode_images(bluecl_model* m, const std::vector<std::stri
   for (const std::string& file : files) {
     bluecl_image* img = nullptr;
     check(bluecl_image_encode_file(m, file.c_str(), &img), ("encoding " + file).c_str());
-    out.emplace_back(img, bluecl_image_free);
+    out.emplace_back(img);
   }
   for (size_t i = 0; i < files.size(); ++i) {
     const std::string& file = files[i];
@@ -132,7 +130,7 @@ int body(int argc, char** argv) {
   if (quiet) mp.progress = nullptr;
   bluecl_model* m = nullptr;
   check(bluecl_model_load(model.c_str(), &mp, &m), "loading the model");
-  std::unique_ptr<bluecl_model, void (*)(bluecl_model*)> model_owner(m, bluecl_model_free);
+  ModelPtr model_owner(m);
 
   std::vector<ImagePtr> images;
   if (!mmproj.empty()) {
@@ -147,7 +145,7 @@ int body(int argc, char** argv) {
   ssp.kv_type = kv_type(kv);
   bluecl_session* s = nullptr;
   check(bluecl_session_create(m, &ssp, &s), "creating a session");
-  std::unique_ptr<bluecl_session, void (*)(bluecl_session*)> session_owner(s, bluecl_session_free);
+  SessionPtr session_owner(s);
 
   bluecl_generate_params gp = bluecl_generate_default_params();
   gp.n_predict = static_cast<int32_t>(n_predict);

@@ -36,7 +36,7 @@ int body(int argc, char** argv) {
   p.vocab_only = 1;
   bluecl_model* m = nullptr;
   check(bluecl_model_load(model.c_str(), &p, &m), "loading the vocabulary");
-  std::unique_ptr<bluecl_model, void (*)(bluecl_model*)> owner(m, bluecl_model_free);
+  ModelPtr owner(m);
   size_t n = 0;
   std::vector<int32_t> ids(text.size() + 8);
   check(bluecl_tokenize(m, text.data(), text.size(), no_bos ? 0 : 1, special ? 1 : 0, ids.data(), ids.size(),
