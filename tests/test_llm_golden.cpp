@@ -263,6 +263,35 @@ TEST(GoldenGreedy, CpuAndOpenClAgree) {
   for (const File& f : kFiles) EXPECT_EQ(greedy(f.stem, false, 48), greedy(f.stem, true, 48)) << f.stem;
 }
 
+// Every decode token launches the same kernels, each exactly once (the dry launches of prepare are not
+// counted): a steady count per token that the host time per launch (bluecl_microbench's host/ cases)
+// multiplies into the host overhead of a token. Printed per file.
+TEST(DecodeLaunches, SameCountEveryToken) {
+  BLUECL_REQUIRE_CL();
+  Devices& dev = devices(true);
+  ClBackend* cl = nullptr;
+  for (Backend* b : dev.backends())
+    if (b->kind() == DeviceKind::OpenCl) cl = static_cast<ClBackend*>(b);
+  ASSERT_NE(cl, nullptr);
+  for (const File& f : kFiles) {
+    Session s(model(f.stem), dev, {.n_ctx = 256, .kv_type = DType::F32});
+    s.prefill(read_golden_tokens(data_path("golden/" + std::string(f.stem) + ".tokens.json")).prompt);
+    std::vector<uint64_t> per_token;
+    for (int i = 0; i < 4; ++i) {
+      const int32_t tok = argmax(s.logits());
+      const uint64_t before = cl->runtime().launches;
+      s.decode(tok);
+      per_token.push_back(cl->runtime().launches - before);
+    }
+    const int64_t n_layer = model(f.stem).hparams().n_layer;
+    EXPECT_GE(per_token[0], static_cast<uint64_t>(8 * n_layer))
+        << f.stem << ": the layers' ops run on the device";
+    for (uint64_t n : per_token) EXPECT_EQ(n, per_token[0]) << f.stem;
+    std::printf("  %-20s %llu kernel launches per decode token (%lld layers)\n", f.stem,
+                static_cast<unsigned long long>(per_token[0]), static_cast<long long>(n_layer));
+  }
+}
+
 // Our greedy choice at each step equals the float64 reference's argmax for as long as our continuation
 // still equals the golden one (the exact logits are for that sequence). llama.cpp's continuation may
 // leave ours at a near-tie (its fp16 rounding), which the golden README expects: at that step too our

@@ -283,7 +283,7 @@ TEST_F(BrokenKernels, NanIsCaught) {
 TEST(LaunchLimits, OversizedWorkGroupIsRefusedAtPrepare) {
   BLUECL_REQUIRE_CL();
   ClRuntime& rt = cl().runtime();
-  cl::Kernel& k = rt.kernel(ClProgram::Add, {}, "add");
+  ClKernel& k = rt.kernel(ClProgram::Add, {}, "add");
   const size_t too_many = rt.features.max_work_group_size * 2;
   rt.dry = true;
   try {
@@ -298,6 +298,19 @@ TEST(LaunchLimits, OversizedWorkGroupIsRefusedAtPrepare) {
   rt.dry = true;
   EXPECT_NO_THROW(rt.launch(k, cl::NDRange(1), cl::NDRange(1)));
   rt.dry = false;
+}
+
+// Forced variants are typed: a misspelt op or variant name is refused instead of running the default.
+TEST(ForcedVariants, UnknownNamesAreRefused) {
+  BLUECL_REQUIRE_CL();
+  ClRuntime& rt = cl().runtime();
+  EXPECT_THROW(rt.force_variant("matmul", "tilde"), Error);
+  EXPECT_THROW(rt.force_variant("matmull", "tiled"), Error);
+  EXPECT_EQ(rt.variant(OpKind::MatMul, ClVariant::Vec), ClVariant::Vec);
+  rt.force_variant("matmul", "tiled");
+  EXPECT_EQ(rt.variant(OpKind::MatMul, ClVariant::Vec), ClVariant::Tiled);
+  rt.force_variant("matmul", "");
+  EXPECT_EQ(rt.variant(OpKind::MatMul, ClVariant::Vec), ClVariant::Vec);
 }
 
 class WorstPrinter : public ::testing::Environment {

@@ -1,10 +1,12 @@
 // The auto-tuner (host/runtime/tune.cpp, `bluecl tune`): every launch it may choose computes the same result
 // as the CPU at awkward shapes; it rejects a launch whose kernel is wrong; the tuning file round-trips, a
-// malformed one is ignored, and a new backend on the same device picks the saved choices up.
+// malformed one (or one with an unknown name) is ignored with a warning, and a new backend on the same device
+// picks the saved choices up.
 #include "backend/cl/cl_backend.h"
 #include "backend/cl/cl_runtime.h"
 #include "backend/cpu/cpu_backend.h"
 #include "bluecl/bluecl.h"
+#include "graph/base/log.h"
 #include "host/runtime/tune.h"
 #include "tests/cl_testing.h"
 #include "tests/op_harness.h"
@@ -36,18 +38,22 @@ class Tune : public ::testing::Test {
 
 TEST_F(Tune, FileRoundTripsAndMalformedFilesAreIgnored) {
   ClTuning t;
-  t.set("matmul/q4_0/gemv", {"rows", {{"items", 8}}});
-  t.set("matmul/f16/gemm", {"tiled", {{"tm", 2}, {"tn", 8}, {"wg", 32}}});
-  t.set("rms_norm", {"row", {}});
+  t.set(ClTuningKey::matmul(DType::Q4_0, 1), {ClVariant::Rows, {.items = 8}});
+  t.set(ClTuningKey::matmul(DType::F16, 7), {ClVariant::Tiled, {.tm = 2, .tn = 8, .wg = 32}});
+  t.set(ClTuningKey::rms_norm(), {ClVariant::Row, {}});
   const std::string path = dir_ + "/tune-test.txt";
   t.save(path);
   ClTuning back;
   ASSERT_TRUE(back.load(path));
-  ASSERT_EQ(back.choices().size(), 3u);
-  EXPECT_EQ(back.find("matmul/f16/gemm")->str(), "tiled tm=2 tn=8 wg=32");
-  EXPECT_EQ(back.find("matmul/q4_0/gemv")->get("items", 0), 8);
-  EXPECT_EQ(back.find("rms_norm")->variant, "row");
-  EXPECT_EQ(back.find("layer_norm"), nullptr);
+  ASSERT_EQ(back.size(), 3u);
+  EXPECT_EQ(back.find(ClTuningKey::matmul(DType::F16, 7))->str(), "tiled tm=2 tn=8 wg=32");
+  EXPECT_EQ(back.find(ClTuningKey::matmul(DType::Q4_0, 1))->p.items, 8);
+  EXPECT_EQ(back.find(ClTuningKey::matmul(DType::Q4_0, 1))->p.tn, std::nullopt);
+  EXPECT_EQ(back.find(ClTuningKey::rms_norm())->variant, ClVariant::Row);
+  EXPECT_EQ(back.find(ClTuningKey::layer_norm()), nullptr);
+  EXPECT_EQ(read_text(path),
+            "# bluecl tuning v1\nmatmul/q4_0/gemv rows items=8\nmatmul/f16/gemm tiled tm=2 tn=8 wg=32\n"
+            "rms_norm row\n");
 
   ClTuning missing;
   EXPECT_FALSE(missing.load(dir_ + "/absent.txt"));
@@ -58,9 +64,56 @@ TEST_F(Tune, FileRoundTripsAndMalformedFilesAreIgnored) {
                            "# bluecl tuning v1\nmatmul/q4_0/gemv rows =4\n"}) {
     std::ofstream(path) << text;
     ClTuning bad;
-    bad.set("rms_norm", {"row", {}});
+    bad.set(ClTuningKey::rms_norm(), {ClVariant::Row, {}});
     EXPECT_FALSE(bad.load(path)) << text;
-    EXPECT_EQ(bad.choices().size(), 1u) << "a failed load keeps what was there: " << text;
+    EXPECT_EQ(bad.size(), 1u) << "a failed load keeps what was there: " << text;
+  }
+}
+
+// The file's names are checked: an unknown parameter, variant or key, or a variant of another kernel,
+// rejects the whole file with a warning that names it (a typo never falls back to a default silently).
+TEST_F(Tune, UnknownNamesRejectTheFileWithAWarning) {
+  const std::string path = dir_ + "/tune-names.txt";
+  const std::string good =
+      "# bluecl tuning v1\nmatmul/q8_0/gemv vec lanes=32 rows=2\nmatmul/q4_0/gemm tile bm=32 bn=64 tm=4 "
+      "tn=4\n"
+      "layer_norm wg wg=128\n";
+  std::ofstream(path) << good;
+  ClTuning t;
+  ASSERT_TRUE(t.load(path));
+  ASSERT_EQ(t.size(), 3u);
+  const ClLaunch* vec = t.find(ClTuningKey::matmul(DType::Q8_0, 1));
+  ASSERT_NE(vec, nullptr);
+  EXPECT_EQ(vec->variant, ClVariant::Vec);
+  EXPECT_EQ(vec->p.lanes, 32);
+  EXPECT_EQ(vec->p.rows, 2);
+  EXPECT_EQ(t.find(ClTuningKey::matmul(DType::Q4_0, 5))->p.bm, 32);
+  EXPECT_EQ(t.find(ClTuningKey::layer_norm())->p.wg, 128);
+
+  struct Bad {
+    const char* line;
+    const char* warning;  // what the warning must name
+  };
+  const Bad bad[] = {{"matmul/q4_0/gemv rows itemz=8", "unknown parameter `itemz`"},
+                     {"matmul/q4_0/gemv rowz items=8", "unknown variant `rowz`"},
+                     {"matmul/q5_0/gemv rows items=8", "unknown key `matmul/q5_0/gemv`"},
+                     {"rms_norm tiled tm=2", "`tiled` is not a variant of rms_norm"}};
+  for (const Bad& b : bad) {
+    std::ofstream(path) << good << b.line << "\n";
+    std::vector<std::string> warnings;
+    set_log_sink(
+        [](LogLevel level, const char*, const char* msg, void* user) {
+          if (level == LogLevel::Warn) static_cast<std::vector<std::string>*>(user)->push_back(msg);
+        },
+        &warnings);
+    ClTuning kept = t;
+    const bool loaded = kept.load(path);
+    set_log_sink(nullptr, nullptr);
+    EXPECT_FALSE(loaded) << b.line;
+    EXPECT_EQ(kept.size(), 3u) << "a failed load keeps what was there: " << b.line;
+    ASSERT_EQ(warnings.size(), 1u) << b.line;
+    EXPECT_NE(warnings[0].find(b.warning), std::string::npos) << warnings[0];
+    EXPECT_NE(warnings[0].find("line 5"), std::string::npos) << warnings[0];
   }
 }
 
@@ -83,22 +136,22 @@ TEST_F(Tune, EveryCandidateMatchesTheCpu) {
     OpBuilder b(static_cast<uint64_t>(s.m * 1000 + s.k + s.n));
     b.g.matmul(b.input("x", {s.m, s.k}), b.weight("w", s.w, {s.n, s.k}), b.input("bias", {s.n}));
     const OpRun ref = run_op(cpu, b, {});
-    const std::string key = matmul_tuning_key(s.w, s.m);
+    const ClTuningKey key = ClTuningKey::matmul(s.w, s.m);
     for (const ClLaunch& l : tune_candidates(key, rt.features, false)) {
       rt.tuning.set(key, l);
       const OpRun got = run_op(cl, b, {});
-      EXPECT_TRUE(got.guards_intact) << key << " " << l.str();
-      EXPECT_EQ(got.non_finite, 0) << key << " " << l.str();
+      EXPECT_TRUE(got.guards_intact) << key.str() << " " << l.str();
+      EXPECT_EQ(got.non_finite, 0) << key.str() << " " << l.str();
       EXPECT_LE(nmse(got.out.data(), ref.out.data(), static_cast<int64_t>(ref.out.size())), 1e-10)
-          << key << " " << l.str();
+          << key.str() << " " << l.str();
       ++checked;
     }
     rt.tuning.erase(key);
   }
-  for (const char* op : {"rms_norm", "layer_norm"}) {
+  for (const ClTuningKey op : {ClTuningKey::rms_norm(), ClTuningKey::layer_norm()}) {
     OpBuilder b(7);
     const Tensor x = b.input("x", {5, 300}), w = b.input("w", {300});
-    if (std::string(op) == "rms_norm")
+    if (op == ClTuningKey::rms_norm())
       b.g.rms_norm(x, w, 1e-6f);
     else
       b.g.layer_norm(x, w, b.input("b", {300}), 1e-6f);
@@ -106,9 +159,9 @@ TEST_F(Tune, EveryCandidateMatchesTheCpu) {
     for (const ClLaunch& l : tune_candidates(op, rt.features, false)) {
       rt.tuning.set(op, l);
       const OpRun got = run_op(cl, b, {});
-      EXPECT_TRUE(got.guards_intact) << op << " " << l.str();
+      EXPECT_TRUE(got.guards_intact) << op.str() << " " << l.str();
       EXPECT_LE(nmse(got.out.data(), ref.out.data(), static_cast<int64_t>(ref.out.size())), 1e-10)
-          << op << " " << l.str();
+          << op.str() << " " << l.str();
       ++checked;
     }
     rt.tuning.erase(op);
@@ -141,15 +194,15 @@ TEST_F(Tune, WrongLaunchesAreRejected) {
   for (const TuneResult& r : results) {
     int rejected = 0;
     for (const TuneCandidate& c : r.tried) {
-      const bool tn2 = c.launch.variant == "gemv" && c.launch.get("tn", 0) == 2;
-      EXPECT_EQ(c.ok, !tn2) << r.key << " " << c.launch.str() << ": " << c.why;
+      const bool tn2 = c.launch.variant == ClVariant::Gemv && c.launch.p.tn == 2;
+      EXPECT_EQ(c.ok, !tn2) << r.key.str() << " " << c.launch.str() << ": " << c.why;
       if (tn2) {
         EXPECT_NE(c.why.find("wrong result"), std::string::npos) << c.why;
       }
       rejected += c.ok ? 0 : 1;
     }
-    EXPECT_EQ(rejected, 1) << r.key;
-    EXPECT_FALSE(r.best.variant == "gemv" && r.best.get("tn", 0) == 2) << r.key;
+    EXPECT_EQ(rejected, 1) << r.key.str();
+    EXPECT_FALSE(r.best.variant == ClVariant::Gemv && r.best.p.tn == 2) << r.key.str();
     EXPECT_GT(r.best_ms, 0.0);
   }
 }
@@ -176,12 +229,12 @@ TEST_F(Tune, SavedChoicesAreUsedByLaterBackends) {
   EXPECT_EQ(later.runtime().tuning_file, std::string(file));
   ClTuning saved;
   ASSERT_TRUE(saved.load(file));
-  EXPECT_EQ(later.runtime().tuning.choices().size(), saved.choices().size());
+  EXPECT_EQ(later.runtime().tuning.size(), saved.size());
 
   setenv("BLUECL_TUNING", "off", 1);
   ClBackend untuned(*cl_device());
   unsetenv("BLUECL_TUNING");
-  EXPECT_TRUE(untuned.runtime().tuning.choices().empty());
+  EXPECT_TRUE(untuned.runtime().tuning.empty());
   EXPECT_TRUE(untuned.runtime().tuning_file.empty());
 
   p.device = "cpu";

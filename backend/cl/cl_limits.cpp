@@ -42,18 +42,18 @@ Limits measure_cl_limits(ClBackend& cl, size_t bytes) {
     cl::Buffer out(rt.ctx, CL_MEM_READ_WRITE, items * sizeof(float));
     const cl_ulong chunk = n4 / items;
 
-    cl::Kernel rc = rt.kernel(ClProgram::Limits, {}, "read_chunked");
+    cl::Kernel rc = rt.kernel(ClProgram::Limits, {}, "read_chunked").k;
     kernel_args(rc, x, chunk, out);
-    cl::Kernel rs = rt.kernel(ClProgram::Limits, {}, "read_strided");
+    cl::Kernel rs = rt.kernel(ClProgram::Limits, {}, "read_strided").k;
     kernel_args(rs, x, n4, out);
     // Chunked kernels: one work-item per group, so the groups spread over the compute units.
     l.read_gbps = std::max(chunk * items * 16 / kernel_seconds(q, rc, items, 3, 1),
                            n4 * 16 / kernel_seconds(q, rs, items, 3)) /
                   1e9;
 
-    cl::Kernel cc = rt.kernel(ClProgram::Limits, {}, "copy_chunked");
+    cl::Kernel cc = rt.kernel(ClProgram::Limits, {}, "copy_chunked").k;
     kernel_args(cc, x, y, chunk);
-    cl::Kernel cs = rt.kernel(ClProgram::Limits, {}, "copy_strided");
+    cl::Kernel cs = rt.kernel(ClProgram::Limits, {}, "copy_strided").k;
     kernel_args(cs, x, y, n4);
     l.copy_gbps = std::max(2.0 * chunk * items * 16 / kernel_seconds(q, cc, items, 3, 1),
                            2.0 * n4 * 16 / kernel_seconds(q, cs, items, 3)) /
@@ -63,7 +63,7 @@ Limits measure_cl_limits(ClBackend& cl, size_t bytes) {
     const size_t fma_items =
         std::max<size_t>(rt.features.compute_units, 1) * (rt.features.is_cpu ? 256 : 16384);
     cl::Buffer fout(rt.ctx, CL_MEM_READ_WRITE, fma_items * sizeof(float));
-    cl::Kernel f = rt.kernel(ClProgram::Limits, {}, "fma_peak");
+    cl::Kernel f = rt.kernel(ClProgram::Limits, {}, "fma_peak").k;
     kernel_args(f, fout, iters, 0.999f, 0.001f);
     l.fma_gflops = 2.0 * 8 * 8 * iters * fma_items / kernel_seconds(q, f, fma_items, 2) / 1e9;
     return l;

@@ -83,9 +83,26 @@ void store_cached(const fs::path& path, const Hash128& key, const std::vector<un
 
 }  // namespace
 
+std::string_view cl_def_name(ClDef d) {
+  static constexpr std::string_view kNames[] = {
+#define BLUECL_X(name) #name,
+      BLUECL_CL_DEFINES(BLUECL_X)
+#undef BLUECL_X
+  };
+  return kNames[static_cast<size_t>(d)];
+}
+
+uint64_t ClDefines::hash() const {
+  uint64_t h = n;
+  for (int i = 0; i < n; ++i)
+    h = (h ^ (static_cast<uint64_t>(name[i]) << 32 | static_cast<uint32_t>(value[i]))) *
+        0x9E3779B97F4A7C15ull;
+  return h;
+}
+
 std::string ClDefines::str() const {
   std::string s;
-  for (const auto& [k, v] : defs) s += fmt::format(" -D{}={}", k, v);
+  for (int i = 0; i < n; ++i) s += fmt::format(" -D{}={}", cl_def_name(name[i]), value[i]);
   return s;
 }
 

@@ -9,26 +9,77 @@
 
 #include "backend/cl/cl_device.h"
 #include "cl_kernels/registry.h"
+#include "graph/base/error.h"
 
 #include <CL/opencl.hpp>
 
+#include <array>
+#include <cstdint>
 #include <map>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
 namespace bluecl {
 
-// -D defines for one build of a program; the same .cl source serves every variant.
+// The -D names kernels read; ClDefines holds them as ids so that a launch compares and hashes integers.
+#define BLUECL_CL_DEFINES(X) \
+  X(WTYPE)                   \
+  X(NB)                      \
+  X(MR)                      \
+  X(LANES)                   \
+  X(ROWS)                    \
+  X(SG)                      \
+  X(HALF)                    \
+  X(TM)                      \
+  X(TN)                      \
+  X(BM)                      \
+  X(BN)                      \
+  X(HD)                      \
+  X(KTYPE)                   \
+  X(CAUSAL)                  \
+  X(QB)                      \
+  X(LPQ)                     \
+  X(BQ)                      \
+  X(BK)                      \
+  X(QN)                      \
+  X(SPLIT)                   \
+  X(NT)                      \
+  X(WG)                      \
+  X(ST)                      \
+  X(DT)                      \
+  X(COLUMN_MAJOR)            \
+  X(GELU_ERF)                \
+  X(TTYPE)                   \
+  X(HALF_SPLIT)
+enum class ClDef : uint8_t {
+#define BLUECL_X(name) name,
+  BLUECL_CL_DEFINES(BLUECL_X)
+#undef BLUECL_X
+};
+std::string_view cl_def_name(ClDef d);
+
+// -D defines for one build of a program; the same .cl source serves every variant. A fixed-size value
+// (ids and integers, no strings): launchers build one per launch at no cost, and the kernel cache
+// compares it directly. The text form is made only to build a program or to log a launch.
 struct ClDefines {
-  std::vector<std::pair<std::string, std::string>> defs;
-  ClDefines& set(std::string name, std::string value) {
-    defs.emplace_back(std::move(name), std::move(value));
+  static constexpr int kMax = 8;
+  std::array<ClDef, kMax> name{};
+  std::array<int32_t, kMax> value{};
+  uint8_t n = 0;
+
+  ClDefines& set(ClDef d, int64_t v) {
+    BLUECL_ASSERT(n < kMax, "more than {} defines", kMax);
+    name[n] = d;
+    value[n] = static_cast<int32_t>(v);
+    ++n;
     return *this;
   }
-  ClDefines& set(std::string name, long long value) { return set(std::move(name), std::to_string(value)); }
-  std::string str() const;  // "-DNAME=value ..."
+  bool operator==(const ClDefines&) const = default;  // unused slots stay zero
+  uint64_t hash() const;
+  std::string str() const;  // " -DNAME=value ..." in the order set
 };
 
 struct ClBuildStats {

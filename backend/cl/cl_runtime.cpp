@@ -47,8 +47,13 @@ ClRuntime::ClRuntime(const ClDeviceInfo& dev, bool profiling_)
     while (!rest.empty()) {
       const size_t comma = rest.find(',');
       const std::string_view item = rest.substr(0, comma);
-      if (const size_t eq = item.find('='); eq != std::string_view::npos)
-        forced_[std::string(item.substr(0, eq))] = std::string(item.substr(eq + 1));
+      if (const size_t eq = item.find('='); eq != std::string_view::npos) {
+        try {
+          force_variant(item.substr(0, eq), item.substr(eq + 1));
+        } catch (const Error& e) {
+          log(LogLevel::Warn, "cl", "BLUECL_CL_VARIANT: {}", e.what());
+        }
+      }
       rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
     }
   }
@@ -57,34 +62,35 @@ ClRuntime::ClRuntime(const ClDeviceInfo& dev, bool profiling_)
     const std::string path = ClTuning::path_for(features);
     if (!path.empty() && tuning.load(path)) {
       tuning_file = path;
-      log(LogLevel::Info, "cl", "tuned launch parameters for {} kernels from {}", tuning.choices().size(),
-          path);
+      log(LogLevel::Info, "cl", "tuned launch parameters for {} kernels from {}", tuning.size(), path);
     }
   }
 }
 
-std::string_view ClRuntime::variant(std::string_view op, std::string_view preferred) const {
-  if (forced_.empty()) return preferred;
-  auto it = forced_.find(std::string(op));
-  return it == forced_.end() ? preferred : std::string_view(it->second);
+void ClRuntime::force_variant(std::string_view op, std::string_view variant) {
+  int kind = -1;
+  for (int k = 0; k < kNumOps; ++k)
+    if (op_name(static_cast<OpKind>(k)) == op) kind = k;
+  if (kind < 0) fail(Status::InvalidArgument, "no op named '{}' to force a variant of", op);
+  ClVariant v = ClVariant::Default;
+  if (!variant.empty()) {
+    const std::optional<ClVariant> parsed = parse_variant(variant);
+    if (!parsed) fail(Status::InvalidArgument, "no kernel variant named '{}' (for {})", variant, op);
+    v = *parsed;
+  }
+  forced_[static_cast<size_t>(kind)] = v;
 }
 
-void ClRuntime::force_variant(std::string op, std::string variant) {
-  if (variant.empty())
-    forced_.erase(op);
-  else
-    forced_[std::move(op)] = std::move(variant);
-}
-
-cl::Kernel& ClRuntime::kernel(ClProgram p, const ClDefines& defines, const char* name) {
-  std::string key = fmt::format("{}:{}:{}", static_cast<int>(p), name, defines.str());
+ClKernel& ClRuntime::kernel(ClProgram p, const ClDefines& defines, const char* name) {
+  const KernelKey key{p, name, defines};
   auto it = kernels_.find(key);
   if (it != kernels_.end()) return it->second;
   const cl::Program& prog = programs.get(p, defines);
-  cl::Kernel k = cl_guard(fmt::format("creating kernel {} of {}.cl", name, cl_program_source(p).stem),
-                          [&] { return cl::Kernel(prog, name); });
-  kernel_names_[k()] = fmt::format("{}.cl:{}{}", cl_program_source(p).stem, name, defines.str());
-  return kernels_.emplace(std::move(key), std::move(k)).first->second;
+  const std::string_view stem = cl_program_source(p).stem;
+  ClKernel k{cl_guard(fmt::format("creating kernel {} of {}.cl", name, stem),
+                      [&] { return cl::Kernel(prog, name); }),
+             0, fmt::format("{}.cl:{}{}", stem, name, defines.str())};
+  return kernels_.emplace(key, std::move(k)).first->second;
 }
 
 const cl::Buffer& ClRuntime::scratch(size_t bytes) {
@@ -96,27 +102,26 @@ const cl::Buffer& ClRuntime::scratch(size_t bytes) {
   return scratch_;
 }
 
-void ClRuntime::check_fits(cl::Kernel& k, const cl::NDRange& local) {
+void ClRuntime::check_fits(ClKernel& k, const cl::NDRange& local) {
   size_t items = 1;
   for (cl_uint i = 0; i < local.dimensions(); ++i) items *= local.get()[i];
-  auto it = fitted_.find(k());
-  if (it != fitted_.end() && it->second == items) return;
-  const auto name = k.getInfo<CL_KERNEL_FUNCTION_NAME>();
-  const size_t kernel_wg = k.getWorkGroupInfo<CL_KERNEL_WORK_GROUP_SIZE>(device);
-  const cl_ulong local_bytes = k.getWorkGroupInfo<CL_KERNEL_LOCAL_MEM_SIZE>(device);
+  if (k.fitted_items == items) return;
+  const char* name = k.name.c_str();
+  const size_t kernel_wg = k.k.getWorkGroupInfo<CL_KERNEL_WORK_GROUP_SIZE>(device);
+  const cl_ulong local_bytes = k.k.getWorkGroupInfo<CL_KERNEL_LOCAL_MEM_SIZE>(device);
   const size_t wg_limit = std::min(kernel_wg, features.max_work_group_size);
   if (items > wg_limit)
-    fail(Status::Device, "kernel {} needs work-groups of {} work-items; here it may have {}", name.c_str(),
-         items, wg_limit);
+    fail(Status::Device, "kernel {} needs work-groups of {} work-items; here it may have {}", name, items,
+         wg_limit);
   const std::vector<size_t> dims = device.getInfo<CL_DEVICE_MAX_WORK_ITEM_SIZES>();
   for (cl_uint i = 0; i < local.dimensions() && i < dims.size(); ++i)
     if (local.get()[i] > dims[i])
-      fail(Status::Device, "kernel {} needs {} work-items in dimension {}; here at most {}", name.c_str(),
+      fail(Status::Device, "kernel {} needs {} work-items in dimension {}; here at most {}", name,
            local.get()[i], i, dims[i]);
   if (local_bytes > features.local_mem_bytes)
-    fail(Status::Device, "kernel {} needs {} bytes of local memory; here {}", name.c_str(), local_bytes,
+    fail(Status::Device, "kernel {} needs {} bytes of local memory; here {}", name, local_bytes,
          features.local_mem_bytes);
-  fitted_[k()] = items;
+  k.fitted_items = items;
 }
 
 namespace {
@@ -127,7 +132,7 @@ std::string dims_text(const cl::NDRange& r) {
 }
 }  // namespace
 
-void ClRuntime::launch(cl::Kernel& k, const cl::NDRange& global, const cl::NDRange& local) {
+void ClRuntime::launch(ClKernel& k, const cl::NDRange& global, const cl::NDRange& local) {
   if (local.dimensions() > 0) check_fits(k, local);
   if (dry) return;
   cl::NDRange g = global;
@@ -138,14 +143,15 @@ void ClRuntime::launch(cl::Kernel& k, const cl::NDRange& global, const cl::NDRan
         : global.dimensions() == 2 ? cl::NDRange(dims[0], dims[1])
                                    : cl::NDRange(dims[0], dims[1], dims[2]);
   }
-  cl::Event ev;
-  queue.enqueueNDRangeKernel(k, cl::NullRange, g, local, nullptr, events ? &ev : nullptr);
-  if (events) events->push_back(ev);
-  if (launch_log) {
-    auto it = kernel_names_.find(k());
-    launch_log->push_back(fmt::format("{} [{}/{}]", it == kernel_names_.end() ? "?" : it->second,
-                                      dims_text(g), dims_text(local)));
+  ++launches;
+  if (events) {
+    cl::Event ev;
+    queue.enqueueNDRangeKernel(k.k, cl::NullRange, g, local, nullptr, &ev);
+    events->push_back(ev);
+  } else {
+    queue.enqueueNDRangeKernel(k.k, cl::NullRange, g, local);
   }
+  if (launch_log) launch_log->push_back(fmt::format("{} [{}/{}]", k.name, dims_text(g), dims_text(local)));
 }
 
 }  // namespace bluecl

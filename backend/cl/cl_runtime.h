@@ -7,10 +7,12 @@
 #include "backend/cl/cl_programs.h"
 #include "backend/cl/cl_tuning.h"
 #include "graph/dtype.h"
+#include "graph/op.h"
 
 #include <CL/opencl.hpp>
 
 #include <algorithm>
+#include <array>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -28,6 +30,15 @@ struct ClWeightLayout {
 };
 ClWeightLayout cl_weight_layout(DType t, int64_t rows, int64_t cols);
 
+// A kernel built for one (program, kernel name, defines), with what each launch needs kept beside it so
+// that a launch does no lookup: the work-group size already checked against the device, and the text
+// that names it in errors and in the launch log.
+struct ClKernel {
+  cl::Kernel k;
+  size_t fitted_items = 0;  // work-items per group that check_fits accepted (0: none yet)
+  std::string name;         // "matmul.cl:matmul -DWTYPE=3 -DTM=4 ..."
+};
+
 class ClRuntime {
  public:
   ClRuntime(const ClDeviceInfo& dev, bool profiling);
@@ -38,8 +49,10 @@ class ClRuntime {
   DeviceFeatures features;
   ClPrograms programs;
 
-  // The kernel `name` of program p built with `defines`; created once and reused.
-  cl::Kernel& kernel(ClProgram p, const ClDefines& defines, const char* name);
+  // The kernel `name` (a string literal) of program p built with `defines`; created once and reused. The
+  // lookup compares and hashes integers only (the name by its address: the same name spelled in two
+  // places may get two entries, which is harmless).
+  ClKernel& kernel(ClProgram p, const ClDefines& defines, const char* name);
 
   // Enqueues a kernel over `global` (rounded up to `local` where given) and records its event when
   // profiling is on. The first launch of each kernel with a given work-group (the dry one of
@@ -47,21 +60,26 @@ class ClRuntime {
   // (CL_KERNEL_WORK_GROUP_SIZE, work-item sizes, local memory against the device profile's limit) and
   // throws a Status::Device error that names the kernel, so an op that cannot run is declined at prepare
   // instead of failing with CL_INVALID_WORK_GROUP_SIZE or CL_OUT_OF_RESOURCES during generation.
-  void launch(cl::Kernel& k, const cl::NDRange& global, const cl::NDRange& local = cl::NullRange);
+  void launch(ClKernel& k, const cl::NDRange& global, const cl::NDRange& local = cl::NullRange);
 
   // A device buffer of at least `bytes` for a kernel's intermediate results (split attention's partial
   // sums). Grow-only and shared by every op: the in-order queue runs one op's kernels before the next
   // op's, so a launcher may use it between its own launches and no longer.
   const cl::Buffer& scratch(size_t bytes);
 
-  // The kernel variant an op uses: a forced choice (tests, the tuner, BLUECL_CL_VARIANT="op=variant,...")
-  // wins over `preferred`, which the op picks from the device's features.
-  std::string_view variant(std::string_view op, std::string_view preferred) const;
-  void force_variant(std::string op, std::string variant);  // empty variant: back to preferred
+  // The kernel variant an op uses: a forced choice (tests, BLUECL_CL_VARIANT="op=variant,...") wins over
+  // `preferred`, which the op picks from the device's features and its tuned launch.
+  ClVariant variant(OpKind op, ClVariant preferred) const {
+    const ClVariant f = forced_[static_cast<size_t>(op)];
+    return f == ClVariant::Default ? preferred : f;
+  }
+  // Forces a variant by name ("matmul", "tiled"); an empty variant goes back to the preferred one. An
+  // unknown op or variant name throws Status::InvalidArgument.
+  void force_variant(std::string_view op, std::string_view variant);
 
-  // The tuned launch for `key` ("matmul/q4_0/gemv"), or null: the op then uses its defaults. Loaded from
-  // the device's tuning file (ClTuning) at construction; the tuner edits `tuning` in place.
-  const ClLaunch* tuned(std::string_view key) const { return tuning.find(key); }
+  // The tuned launch for `key`, or null: the op then uses its defaults. Loaded from the device's tuning
+  // file (ClTuning) at construction; the tuner edits `tuning` in place.
+  const ClLaunch* tuned(ClTuningKey key) const { return tuning.find(key); }
   ClTuning tuning;
   std::string tuning_file;  // where `tuning` was read from ("" when no file was used)
 
@@ -77,16 +95,26 @@ class ClRuntime {
   // program, the kernel, its -D defines, global/local size). The op test prints it per case.
   std::vector<std::string>* launch_log = nullptr;
   bool profiling = false;
-  bool dry = false;  // launch() does nothing (ClBackend::prepare compiles kernels this way)
+  bool dry = false;       // launch() does nothing (ClBackend::prepare compiles kernels this way)
+  uint64_t launches = 0;  // kernels enqueued (not the dry launches), for launch counts per token
 
  private:
-  std::unordered_map<std::string, cl::Kernel> kernels_;
-  void check_fits(cl::Kernel& k, const cl::NDRange& local);
-  std::unordered_map<cl_kernel, size_t> fitted_;  // kernel -> work-group size already checked
+  struct KernelKey {
+    ClProgram program;
+    const char* name;
+    ClDefines defines;
+    bool operator==(const KernelKey&) const = default;
+  };
+  struct KernelKeyHash {
+    size_t operator()(const KernelKey& k) const {
+      return k.defines.hash() ^ std::hash<const void*>{}(k.name) ^ (static_cast<size_t>(k.program) << 48);
+    }
+  };
+  std::unordered_map<KernelKey, ClKernel, KernelKeyHash> kernels_;  // nodes: references stay valid
+  void check_fits(ClKernel& k, const cl::NDRange& local);
   cl::Buffer scratch_;
   size_t scratch_bytes_ = 0;
-  std::unordered_map<cl_kernel, std::string> kernel_names_;  // "matmul.cl:matmul -DTM=4 ...", for messages
-  std::unordered_map<std::string, std::string> forced_;
+  std::array<ClVariant, kNumOps> forced_{};  // per OpKind; Default: not forced
 };
 
 // Sets kernel arguments in order: kernel_args(k, buf, off, n, ...).
@@ -95,12 +123,16 @@ void kernel_args(cl::Kernel& k, const Args&... args) {
   cl_uint i = 0;
   (k.setArg(i++, args), ...);
 }
+template <typename... Args>
+void kernel_args(ClKernel& k, const Args&... args) {
+  kernel_args(k.k, args...);
+}
 
 // Sets kernel arguments first, first + 1, ... (the rest of a list begun by kernel_args).
 template <typename... Args>
-void kernel_args_from(cl::Kernel& k, cl_uint first, const Args&... args) {
+void kernel_args_from(ClKernel& k, cl_uint first, const Args&... args) {
   cl_uint i = first;
-  (k.setArg(i++, args), ...);
+  (k.k.setArg(i++, args), ...);
 }
 
 inline size_t round_up(size_t n, size_t m) {

@@ -57,9 +57,10 @@ bluecl_status bluecl_tune(const bluecl_tune_params* params, char* file, size_t f
       for (const TuneResult& r : results) {
         int32_t rejected = 0;
         for (const TuneCandidate& c : r.tried) rejected += c.ok ? 0 : 1;
-        const std::string best = r.best.variant.empty() ? "default" : r.best.str();
+        const std::string best = r.best.variant == ClVariant::Default ? "default" : r.best.str();
+        const std::string key = r.key.str();
         const bluecl_tune_result out{
-            r.key.c_str(), best.c_str(), r.default_ms, r.best_ms, static_cast<int32_t>(r.tried.size()),
+            key.c_str(), best.c_str(), r.default_ms, r.best_ms, static_cast<int32_t>(r.tried.size()),
             rejected};
         p.on_result(&out, p.result_user);
       }

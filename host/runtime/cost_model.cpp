@@ -225,7 +225,7 @@ std::string cost_key(Backend& be) {
   if (auto* cl = dynamic_cast<ClBackend*>(&be)) {
     key += " driver " + cl->features().driver_version;
     // Tuned launches change the kernels' speed: a new tuning measures again.
-    for (const auto& [k, l] : cl->runtime().tuning.choices()) key += fmt::format(" {}={}", k, l.str());
+    for (const auto& [k, l] : cl->runtime().tuning.choices()) key += fmt::format(" {}={}", k.str(), l.str());
   }
   return key;
 }

@@ -61,14 +61,14 @@ double median(std::vector<double> v) {
 
 }  // namespace
 
-std::string TuneShape::key() const {
+ClTuningKey TuneShape::key() const {
   switch (op) {
     case Op::Matmul:
-      return matmul_tuning_key(w, rows);
+      return ClTuningKey::matmul(w, rows);
     case Op::RmsNorm:
-      return "rms_norm";
+      return ClTuningKey::rms_norm();
     case Op::LayerNorm:
-      return "layer_norm";
+      return ClTuningKey::layer_norm();
   }
   return {};
 }
@@ -111,7 +111,7 @@ std::vector<TuneShape> tune_shapes_quick() {
   return v;
 }
 
-std::vector<ClLaunch> tune_candidates(const std::string& key, const DeviceFeatures& f, bool quick) {
+std::vector<ClLaunch> tune_candidates(ClTuningKey key, const DeviceFeatures& f, bool quick) {
   const size_t max_wg = std::max<size_t>(1, f.max_work_group_size);
   std::vector<ClLaunch> c;
   auto wgs = [&](std::vector<int> want) {
@@ -120,30 +120,31 @@ std::vector<ClLaunch> tune_candidates(const std::string& key, const DeviceFeatur
       if (static_cast<size_t>(w) <= max_wg) out.push_back(w);
     return out;
   };
-  if (key == "rms_norm" || key == "layer_norm") {
-    c.push_back({"row", {}});
+  using V = ClVariant;
+  if (!key.is_matmul()) {
+    c.push_back({V::Row, {}});
     for (int wg : wgs(quick ? std::vector<int>{64} : std::vector<int>{32, 64, 128, 256}))
-      c.push_back({"wg", {{"wg", wg}}});
+      c.push_back({V::Wg, {.wg = wg}});
     return c;
   }
-  const bool gemm = key.ends_with("/gemm");
-  const bool quant = key.find("/q4_0/") != std::string::npos || key.find("/q8_0/") != std::string::npos;
+  const bool gemm = key.kernel == ClTuningKey::Kernel::MatmulGemm;
+  const bool quant = key.weight == DType::Q4_0 || key.weight == DType::Q8_0;
   if (!gemm) {
     if (quant)
       for (int items : quick ? std::vector<int>{1, 4} : std::vector<int>{1, 2, 4, 8, 16})
-        c.push_back({"rows", {{"items", items}}});
+        c.push_back({V::Rows, {.items = items}});
     for (int tn : quick ? std::vector<int>{2, 4} : std::vector<int>{1, 2, 4, 8})
       for (int wg : wgs(quick ? std::vector<int>{16} : std::vector<int>{16, 32, 64}))
-        c.push_back({"gemv", {{"tn", tn}, {"wg", wg}}});
+        c.push_back({V::Gemv, {.tn = tn, .wg = wg}});
     // GPU-style GEMV: lanes per row x rows per work-group; subgroup reduction where a size can be required.
     for (int lanes : quick ? std::vector<int>{32} : std::vector<int>{16, 32, 64})
       for (int rows : quick ? std::vector<int>{2} : std::vector<int>{1, 2, 4})
         if (static_cast<size_t>(lanes * rows) <= max_wg)
-          c.push_back({"vec", {{"lanes", lanes}, {"rows", rows}}});
+          c.push_back({V::Vec, {.lanes = lanes, .rows = rows}});
     for (size_t sg : f.required_subgroup_sizes)
       for (int rows : quick ? std::vector<int>{2} : std::vector<int>{1, 2, 4, 8})
         if (sg >= 8 && sg * rows <= max_wg)
-          c.push_back({"vec_sg", {{"lanes", static_cast<int>(sg)}, {"rows", rows}}});
+          c.push_back({V::VecSg, {.lanes = static_cast<int>(sg), .rows = rows}});
     return c;
   }
   // GPU-style GEMM: output tile bm x bn per work-group, tm x tn per work-item, local-memory tiles of 32 k.
@@ -157,13 +158,13 @@ std::vector<ClLaunch> tune_candidates(const std::string& key, const DeviceFeatur
     const size_t items = static_cast<size_t>(t.bm / t.tm) * (t.bn / t.tn);
     const size_t local = static_cast<size_t>(t.bm + t.bn) * 32 * sizeof(float);
     if (items <= max_wg && local <= f.local_mem_bytes)
-      c.push_back({"tile", {{"bm", t.bm}, {"bn", t.bn}, {"tm", t.tm}, {"tn", t.tn}}});
+      c.push_back({V::Tile, {.tm = t.tm, .tn = t.tn, .bm = t.bm, .bn = t.bn}});
   }
   for (int tm : quick ? std::vector<int>{2, 4} : std::vector<int>{2, 4, 8})
     for (int tn : quick ? std::vector<int>{4} : std::vector<int>{2, 4, 8}) {
       if (tm * tn > 32) continue;  // the accumulators stop fitting in registers
       for (int wg : wgs(quick ? std::vector<int>{16} : std::vector<int>{8, 16, 32}))
-        c.push_back({"tiled", {{"tm", tm}, {"tn", tn}, {"wg", wg}}});
+        c.push_back({V::Tiled, {.tm = tm, .tn = tn, .wg = wg}});
     }
   return c;
 }
@@ -210,10 +211,10 @@ double median_run_seconds(ClRuntime& rt, ClBackend& cl, PreparedOp& p, bool quic
 
 // Runs candidate c of `key` on p: rejects it (c.ok false, c.why) when its result differs from the
 // reference or the device refuses the launch, else adds its time to c.ms.
-void try_candidate(ClBackend& cl, const std::string& key, PreparedOp& p, const OpRun& ref, bool quick,
+void try_candidate(ClBackend& cl, ClTuningKey key, PreparedOp& p, const OpRun& ref, bool quick,
                    TuneCandidate& c) {
   ClRuntime& rt = cl.runtime();
-  if (c.launch.variant.empty())
+  if (c.launch.variant == ClVariant::Default)
     rt.tuning.erase(key);
   else
     rt.tuning.set(key, c.launch);
@@ -238,21 +239,21 @@ void try_candidate(ClBackend& cl, const std::string& key, PreparedOp& p, const O
 }
 
 // The fastest correct candidate of `key`, left in the runtime's tuning table (nothing for the default).
-TuneResult pick_best(ClRuntime& rt, const std::string& key, std::vector<TuneCandidate> cands) {
+TuneResult pick_best(ClRuntime& rt, ClTuningKey key, std::vector<TuneCandidate> cands) {
   const TuneCandidate* best = nullptr;
   for (const TuneCandidate& c : cands)
     if (c.ok && (!best || c.ms < best->ms)) best = &c;
   if (!best)
-    fail(Status::Device, "tuning {}: no launch gave a correct result (default: {})", key, cands[0].why);
+    fail(Status::Device, "tuning {}: no launch gave a correct result (default: {})", key.str(), cands[0].why);
   TuneResult res;
   res.key = key;
   res.default_ms = cands[0].ok ? cands[0].ms : 0;
   res.best = best->launch;
   res.best_ms = best->ms;
-  if (!best->launch.variant.empty()) rt.tuning.set(key, best->launch);
+  if (best->launch.variant != ClVariant::Default) rt.tuning.set(key, best->launch);
   res.tried = std::move(cands);
-  log(LogLevel::Info, "tune", "{}: {} {:.3f} ms (default {:.3f} ms)", key,
-      res.best.variant.empty() ? "default" : res.best.str(), res.best_ms, res.default_ms);
+  log(LogLevel::Info, "tune", "{}: {} {:.3f} ms (default {:.3f} ms)", key.str(),
+      res.best.variant == ClVariant::Default ? "default" : res.best.str(), res.best_ms, res.default_ms);
   return res;
 }
 
@@ -262,7 +263,7 @@ std::vector<TuneResult> tune(ClBackend& cl, const std::vector<TuneShape>& shapes
   ClRuntime& rt = cl.runtime();
   BLUECL_ASSERT(rt.profiling, "the tuner times kernels by event profiling");
   CpuBackend reference(opts.n_threads, CpuPrecision::Reference);
-  std::map<std::string, std::vector<TuneShape>> by_key;
+  std::map<ClTuningKey, std::vector<TuneShape>> by_key;
   for (const TuneShape& s : shapes) by_key[s.key()].push_back(s);
 
   size_t total = 0, done = 0;
@@ -275,13 +276,14 @@ std::vector<TuneResult> tune(ClBackend& cl, const std::vector<TuneShape>& shapes
       cands.push_back({std::move(l), 0, true, {}});
     rt.tuning.erase(key);
     for (const TuneShape& s : key_shapes) {
-      OpBuilder b(std::hash<std::string>{}(key) + static_cast<uint64_t>(s.rows * 131 + s.k * 7 + s.n));
+      OpBuilder b(std::hash<std::string>{}(key.str()) + static_cast<uint64_t>(s.rows * 131 + s.k * 7 + s.n));
       build_tune_op(b, s);
       const OpRun ref = run_op(reference, b, Step{});
       PreparedOp p(cl, b, Step{});
       for (TuneCandidate& c : cands) {
         if (opts.progress)
-          opts.progress(fmt::format("tuning {} at {}x{}x{}", key, s.rows, s.k, s.n), double(done) / total);
+          opts.progress(fmt::format("tuning {} at {}x{}x{}", key.str(), s.rows, s.k, s.n),
+                        double(done) / total);
         ++done;
         if (c.ok) try_candidate(cl, key, p, ref, opts.quick, c);
       }

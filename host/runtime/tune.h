@@ -19,7 +19,7 @@ struct TuneShape {
   enum class Op : uint8_t { Matmul, RmsNorm, LayerNorm } op = Op::Matmul;
   DType w = DType::F32;
   int64_t rows = 1, k = 0, n = 0;
-  std::string key() const;  // the tuning key it belongs to
+  ClTuningKey key() const;  // the tuning key it belongs to
 };
 
 // The shapes of a model's matrices (every distinct weight of block 0 and the output head, for one token
@@ -29,15 +29,15 @@ std::vector<TuneShape> tune_shapes(const std::string& model, const std::string& 
 std::vector<TuneShape> tune_shapes_quick();  // small shapes for tests
 
 struct TuneCandidate {
-  ClLaunch launch;  // variant "" is the op's built-in default
+  ClLaunch launch;  // variant Default is the op's built-in default
   double ms = 0;    // summed over the key's shapes (median of repetitions each)
   bool ok = true;
   std::string why;  // why it was rejected
 };
 
 struct TuneResult {
-  std::string key;
-  ClLaunch best;  // variant "": the built-in default stayed fastest
+  ClTuningKey key;
+  ClLaunch best;  // variant Default: the built-in default stayed fastest
   double default_ms = 0, best_ms = 0;
   std::vector<TuneCandidate> tried;
 };
@@ -49,7 +49,7 @@ struct TuneOptions {
 };
 
 // Candidate launches for a key on a device.
-std::vector<ClLaunch> tune_candidates(const std::string& key, const DeviceFeatures& f, bool quick);
+std::vector<ClLaunch> tune_candidates(ClTuningKey key, const DeviceFeatures& f, bool quick);
 
 // Tunes every key of `shapes` on `cl` (which must have profiling on). Leaves the winners in
 // cl.runtime().tuning (the caller saves them).

@@ -21,14 +21,16 @@ struct Att {
   float scale;
   ClDefines defines() const {
     ClDefines d;
-    d.set("HD", hd).set("KTYPE", static_cast<int>(a.in(1).dtype)).set("CAUSAL", causal ? 1 : 0);
+    d.set(ClDef::HD, hd)
+        .set(ClDef::KTYPE, static_cast<int>(a.in(1).dtype))
+        .set(ClDef::CAUSAL, causal ? 1 : 0);
     return d;
   }
 };
 
 void run_stream(const Att& t) {
   const int qb = t.nq >= 8 ? 4 : 1;
-  cl::Kernel& k = t.a.rt.kernel(ClProgram::Attention, t.defines().set("QB", qb), "attention");
+  ClKernel& k = t.a.rt.kernel(ClProgram::Attention, t.defines().set(ClDef::QB, qb), "attention");
   const OpArgs& a = t.a;
   kernel_args(k, *a.src[0].buf, a.src[0].off, *a.src[1].buf, a.src[1].off, *a.src[2].buf, a.src[2].off,
               *a.dst.buf, a.dst.off, static_cast<cl_uint>(t.nq), static_cast<cl_uint>(t.H),
@@ -48,8 +50,9 @@ void run_flash(const Att& t) {
   if (local > f.local_mem_bytes)
     fail(Status::Unsupported, "attention flash: {} B of local memory for head dim {}, the device has {}",
          local, t.hd, f.local_mem_bytes);
-  cl::Kernel& k = t.a.rt.kernel(ClProgram::AttentionFlash,
-                                t.defines().set("LPQ", lpq).set("BQ", bq).set("BK", bk), "attention_flash");
+  ClKernel& k = t.a.rt.kernel(ClProgram::AttentionFlash,
+                              t.defines().set(ClDef::LPQ, lpq).set(ClDef::BQ, bq).set(ClDef::BK, bk),
+                              "attention_flash");
   const OpArgs& a = t.a;
   kernel_args(k, *a.src[0].buf, a.src[0].off, *a.src[1].buf, a.src[1].off, *a.src[2].buf, a.src[2].off,
               *a.dst.buf, a.dst.off, static_cast<cl_uint>(t.nq), static_cast<cl_uint>(t.H),
@@ -77,13 +80,13 @@ void run_split(const Att& t) {
   const cl::Buffer& part =
       a.rt.scratch(static_cast<size_t>(t.B * t.Hkv) * n_splits * qn * (t.hd + 2) * sizeof(float));
   ClDefines d = t.defines();
-  d.set("QN", qn).set("SPLIT", split).set("NT", nt);
-  cl::Kernel& ks = a.rt.kernel(ClProgram::AttentionSplit, d, "attention_split");
+  d.set(ClDef::QN, qn).set(ClDef::SPLIT, split).set(ClDef::NT, nt);
+  ClKernel& ks = a.rt.kernel(ClProgram::AttentionSplit, d, "attention_split");
   kernel_args(ks, *a.src[0].buf, a.src[0].off, *a.src[1].buf, a.src[1].off, *a.src[2].buf, a.src[2].off, part,
               static_cast<cl_uint>(t.nq), static_cast<cl_uint>(t.H), static_cast<cl_uint>(t.Hkv),
               static_cast<cl_uint>(t.n_rows), static_cast<cl_int>(t.past), t.scale, n_splits);
   a.rt.launch(ks, cl::NDRange(static_cast<size_t>(nt) * n_splits, t.Hkv, t.B), cl::NDRange(nt, 1, 1));
-  cl::Kernel& km = a.rt.kernel(ClProgram::AttentionSplit, d, "attention_merge");
+  ClKernel& km = a.rt.kernel(ClProgram::AttentionSplit, d, "attention_merge");
   kernel_args(km, part, *a.dst.buf, a.dst.off, static_cast<cl_uint>(t.nq), static_cast<cl_uint>(t.H),
               static_cast<cl_uint>(t.Hkv), n_splits);
   a.rt.launch(km, cl::NDRange(t.hd / 4, t.nq * t.H, t.B));
@@ -111,12 +114,12 @@ void attention(const OpArgs& a) {
   if (t.past + t.nq > t.n_rows)
     fail(Status::ContextFull, "attention over {} keys, but the cache holds {}", t.past + t.nq, t.n_rows);
   const bool few = t.nq * (t.H / t.Hkv) <= kMaxSplitQueries;
-  const std::string_view preferred = a.rt.features.is_cpu          ? "stream"
-                                     : few && t.past + t.nq >= 256 ? "split"
-                                                                   : "flash";
-  const std::string_view variant = a.rt.variant("attention", preferred);
-  if (variant == "flash") return run_flash(t);
-  if (variant == "split") return run_split(t);
+  const ClVariant preferred = a.rt.features.is_cpu          ? ClVariant::Stream
+                              : few && t.past + t.nq >= 256 ? ClVariant::Split
+                                                            : ClVariant::Flash;
+  const ClVariant variant = a.rt.variant(OpKind::Attention, preferred);
+  if (variant == ClVariant::Flash) return run_flash(t);
+  if (variant == ClVariant::Split) return run_split(t);
   run_stream(t);
 }
 

@@ -10,8 +10,9 @@ Support supports_copy(const ClRuntime&, const Graph& g, const Node& n) {
 
 void convert_rows(const OpArgs& a, DType st, Mem src, DType dt, Mem dst, int64_t rows, int64_t n) {
   // DType's numbering (F32, F16, Q8_0, Q4_0) is the ST/DT numbering of copy.cl.
-  cl::Kernel& k = a.rt.kernel(
-      ClProgram::Copy, ClDefines().set("ST", static_cast<int>(st)).set("DT", static_cast<int>(dt)), "copy");
+  ClKernel& k = a.rt.kernel(
+      ClProgram::Copy, ClDefines().set(ClDef::ST, static_cast<int>(st)).set(ClDef::DT, static_cast<int>(dt)),
+      "copy");
   kernel_args(k, *src.buf, src.off, *dst.buf, dst.off, static_cast<cl_uint>(n), static_cast<cl_uint>(rows));
   a.rt.launch(k, cl::NDRange((n + 31) / 32, static_cast<size_t>(rows)));
 }

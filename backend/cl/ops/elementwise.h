@@ -14,7 +14,7 @@ inline Support supports_f32_inputs(const Graph& g, const Node& n) {
   return Support::yes();
 }
 
-inline void launch_elements(ClRuntime& rt, cl::Kernel& k, uint64_t n) {
+inline void launch_elements(ClRuntime& rt, ClKernel& k, uint64_t n) {
   rt.launch(k, cl::NDRange(n), cl::NDRange(64));
 }
 
@@ -22,7 +22,7 @@ inline void launch_elements(ClRuntime& rt, cl::Kernel& k, uint64_t n) {
 inline void binary_rows(const OpArgs& a, ClProgram p, const char* name) {
   const auto n = static_cast<cl_uint>(a.in(0).shape.numel());
   const auto nb = static_cast<cl_uint>(a.in(1).shape.numel());
-  cl::Kernel& k = a.rt.kernel(p, {}, name);
+  ClKernel& k = a.rt.kernel(p, {}, name);
   kernel_args(k, *a.src[0].buf, a.src[0].off, *a.src[1].buf, a.src[1].off, *a.dst.buf, a.dst.off, n, nb);
   launch_elements(a.rt, k, n);
 }

@@ -14,14 +14,13 @@ void layer_norm(const OpArgs& a) {
   const Mem w = a.opt(1), b = a.opt(2);
   const cl_int has_w = a.has(1), has_b = a.has(2);
   const float eps = a.n.a<LayerNormAttr>().eps;
-  const ClLaunch* tuned = a.rt.tuned("layer_norm");
-  const std::string_view variant = a.rt.variant("layer_norm", tuned ? std::string_view(tuned->variant)
-                                                              : a.rt.features.is_cpu ? "row"
-                                                                                     : "wg");
-  const bool row = variant == "row";
-  const int kWg = tuned && tuned->variant == variant ? tuned->get("wg", 64) : 64;
-  cl::Kernel& k = row ? a.rt.kernel(ClProgram::LayerNorm, {}, "layer_norm_row")
-                      : a.rt.kernel(ClProgram::LayerNorm, ClDefines().set("WG", kWg), "layer_norm_wg");
+  const ClLaunch* tuned = a.rt.tuned(ClTuningKey::layer_norm());
+  const ClVariant preferred = tuned ? tuned->variant : a.rt.features.is_cpu ? ClVariant::Row : ClVariant::Wg;
+  const ClVariant variant = a.rt.variant(OpKind::LayerNorm, preferred);
+  const bool row = variant == ClVariant::Row;
+  const int kWg = tuned && tuned->variant == variant ? tuned->p.wg.value_or(64) : 64;
+  ClKernel& k = row ? a.rt.kernel(ClProgram::LayerNorm, {}, "layer_norm_row")
+                    : a.rt.kernel(ClProgram::LayerNorm, ClDefines().set(ClDef::WG, kWg), "layer_norm_wg");
   kernel_args(k, *a.src[0].buf, a.src[0].off, *w.buf, w.off, *b.buf, b.off, *a.dst.buf, a.dst.off, n, rows,
               eps, has_w, has_b);
   if (row)

@@ -14,8 +14,8 @@
 // Defaults: GPUs and other non-CPU devices take vec_sg (else vec) and tile; CPU devices keep the
 // CPU-style kernels (rows for quantised weights, else gemv; tiled), which PoCL and Intel's CPU runtime run
 // 1.5-3x faster than the GPU-style ones. `bluecl tune` measures every variant and launch.
-// Tunable (matmul_tuning_key): vec*: lanes, rows; rows: items; gemv: tn, wg; tile*: see matmul_tile.cl;
-// tiled: tm, tn, wg.
+// Tunable (ClTuningKey::matmul, ClLaunchParams): vec*: lanes, rows; rows: items; gemv: tn, wg; tile*: bm,
+// bn, tm, tn (see matmul_tile.cl); tiled: tm, tn, wg.
 #include "backend/cl/ops/ops.h"
 
 #include <algorithm>
@@ -47,13 +47,12 @@ bool is_pow2(int v) {
 // Everything one launch needs, read once from the node.
 struct Mm {
   const OpArgs& a;
-  const ClLaunch* tuned;
+  const ClLaunchParams& p;  // the tuned launch's parameters, or none set
   cl_uint M, N, K;
   DType wt;
   ClWeightLayout l;
   Mem b;
-  int param(const char* name, int fallback) const { return tuned ? tuned->get(name, fallback) : fallback; }
-  void args(cl::Kernel& k) const {
+  void args(ClKernel& k) const {
     kernel_args(k, *a.src[0].buf, a.src[0].off, *a.src[1].buf, a.src[1].off + l.quant_offset,
                 a.src[1].off + l.scale_offset, *b.buf, b.off, *a.dst.buf, a.dst.off);
   }
@@ -62,27 +61,27 @@ struct Mm {
 void run_rows(const Mm& m) {
   // A few work-items per compute unit, each over its own contiguous rows (groups of one work-item).
   const size_t items =
-      std::max<size_t>(1, m.a.rt.features.compute_units) * static_cast<size_t>(m.param("items", 4));
+      std::max<size_t>(1, m.a.rt.features.compute_units) * static_cast<size_t>(m.p.items.value_or(4));
   const auto per_item = static_cast<cl_uint>((m.N + items - 1) / items);
   ClDefines d;
-  d.set("WTYPE", wtype(m.wt)).set("NB", m.K / 32);
-  cl::Kernel& k = m.a.rt.kernel(ClProgram::MatmulRows, d, "matmul_rows");
+  d.set(ClDef::WTYPE, wtype(m.wt)).set(ClDef::NB, m.K / 32);
+  ClKernel& k = m.a.rt.kernel(ClProgram::MatmulRows, d, "matmul_rows");
   m.args(k);
   kernel_args_from(k, 9, m.M, m.N, m.K, cl_int{m.a.has(2) ? 1 : 0}, per_item);
   m.a.rt.launch(k, cl::NDRange((m.N + per_item - 1) / per_item), cl::NDRange(1));
 }
 
-void run_vec(const Mm& m, std::string_view variant) {
+void run_vec(const Mm& m, ClVariant variant) {
   const DeviceFeatures& f = m.a.rt.features;
-  const bool sg = variant == "vec_sg", half = variant == "vec_h";
+  const bool sg = variant == ClVariant::VecSg, half = variant == ClVariant::VecH;
   // Lanes per row: the device's subgroup where one can be required, else 32; fewer for short rows.
-  int lanes = m.param("lanes", 0);
+  int lanes = m.p.lanes.value_or(0);
   if (lanes == 0) {
     const auto& sizes = f.required_subgroup_sizes;
     lanes = sg && !sizes.empty() ? static_cast<int>(*std::max_element(sizes.begin(), sizes.end())) : 32;
     lanes = std::min(lanes, f.is_cpu ? 16 : 64);
   }
-  const int rows = m.param("rows", std::max(1, (f.is_cpu ? 16 : 128) / lanes));
+  const int rows = m.p.rows.value_or(std::max(1, (f.is_cpu ? 16 : 128) / lanes));
   if (!is_pow2(lanes) || rows < 1 ||
       static_cast<size_t>(lanes * rows) > std::max<size_t>(1, f.max_work_group_size))
     fail(Status::Unsupported, "matmul vec launch lanes={} rows={} does not fit this device", lanes, rows);
@@ -91,34 +90,38 @@ void run_vec(const Mm& m, std::string_view variant) {
     fail(Status::Unsupported, "matmul vec_sg: this device cannot run subgroups of {}", lanes);
   if (half && !f.fp16) fail(Status::Unsupported, "matmul vec_h: the device has no fp16 arithmetic");
   ClDefines d;
-  d.set("WTYPE", wtype(m.wt)).set("MR", m.M).set("LANES", lanes).set("ROWS", rows).set("SG", sg ? 1 : 0);
-  d.set("HALF", half ? 1 : 0);
+  d.set(ClDef::WTYPE, wtype(m.wt))
+      .set(ClDef::MR, m.M)
+      .set(ClDef::LANES, lanes)
+      .set(ClDef::ROWS, rows)
+      .set(ClDef::SG, sg ? 1 : 0);
+  d.set(ClDef::HALF, half ? 1 : 0);
   if (half) m.a.rt.used(ClRuntime::Precision::Fp16);
-  cl::Kernel& k = m.a.rt.kernel(ClProgram::MatmulVec, d, "matmul_vec");
+  ClKernel& k = m.a.rt.kernel(ClProgram::MatmulVec, d, "matmul_vec");
   m.args(k);
   kernel_args_from(k, 9, m.N, m.K, cl_int{m.a.has(2) ? 1 : 0});
   m.a.rt.launch(k, cl::NDRange(lanes, round_up(m.N, rows)), cl::NDRange(lanes, rows));
 }
 
 void run_matmul_cl(const Mm& m, bool tiled) {
-  const int tm = tiled ? m.param("tm", 4) : 1, tn = m.param("tn", 4);
-  const size_t wg = static_cast<size_t>(m.param("wg", 16));
+  const int tm = tiled ? m.p.tm.value_or(4) : 1, tn = m.p.tn.value_or(4);
+  const size_t wg = static_cast<size_t>(m.p.wg.value_or(16));
   ClDefines d;
-  d.set("WTYPE", wtype(m.wt)).set("TM", tm).set("TN", tn);
-  cl::Kernel& k = m.a.rt.kernel(ClProgram::Matmul, d, "matmul");
+  d.set(ClDef::WTYPE, wtype(m.wt)).set(ClDef::TM, tm).set(ClDef::TN, tn);
+  ClKernel& k = m.a.rt.kernel(ClProgram::Matmul, d, "matmul");
   m.args(k);
   kernel_args_from(k, 9, m.M, m.N, m.K, cl_int{m.a.has(2) ? 1 : 0});
   const size_t gx = (m.N + tn - 1) / tn, gy = (m.M + tm - 1) / tm;
   m.a.rt.launch(k, cl::NDRange(round_up(gx, wg), gy), cl::NDRange(wg, 1));
 }
 
-void run_tile(const Mm& m, std::string_view variant) {
+void run_tile(const Mm& m, ClVariant variant) {
   const DeviceFeatures& f = m.a.rt.features;
-  const bool half = variant == "tile_h";
+  const bool half = variant == ClVariant::TileH;
   if (half && !f.fp16) fail(Status::Unsupported, "matmul tile_h: the device has no fp16 arithmetic");
   // Output tile BM x BN per work-group of (BN / TN, BM / TM) work-items; K in steps of 32.
-  const int tm = m.param("tm", 4), tn = m.param("tn", 4);
-  const int bm = m.param("bm", f.is_cpu ? 32 : 64), bn = m.param("bn", 64);
+  const int tm = m.p.tm.value_or(4), tn = m.p.tn.value_or(4);
+  const int bm = m.p.bm.value_or(f.is_cpu ? 32 : 64), bn = m.p.bn.value_or(64);
   const int wx = bn / tn, wy = bm / tm;
   const size_t local_bytes = static_cast<size_t>(bm + bn) * 32 * (half ? 2 : 4);
   if (bm % tm != 0 || bn % tn != 0 || wx < 1 || wy < 1 ||
@@ -127,14 +130,14 @@ void run_tile(const Mm& m, std::string_view variant) {
     fail(Status::Unsupported, "matmul tile launch bm={} bn={} tm={} tn={} does not fit this device", bm, bn,
          tm, tn);
   ClDefines d;
-  d.set("WTYPE", wtype(m.wt))
-      .set("TM", tm)
-      .set("TN", tn)
-      .set("BM", bm)
-      .set("BN", bn)
-      .set("HALF", half ? 1 : 0);
+  d.set(ClDef::WTYPE, wtype(m.wt))
+      .set(ClDef::TM, tm)
+      .set(ClDef::TN, tn)
+      .set(ClDef::BM, bm)
+      .set(ClDef::BN, bn)
+      .set(ClDef::HALF, half ? 1 : 0);
   if (half) m.a.rt.used(ClRuntime::Precision::Fp16);
-  cl::Kernel& k = m.a.rt.kernel(ClProgram::MatmulTile, d, "matmul_tile");
+  ClKernel& k = m.a.rt.kernel(ClProgram::MatmulTile, d, "matmul_tile");
   m.args(k);
   kernel_args_from(k, 9, m.M, m.N, m.K, cl_int{m.a.has(2) ? 1 : 0});
   m.a.rt.launch(k, cl::NDRange(round_up((m.N + tn - 1) / tn, wx), round_up((m.M + tm - 1) / tm, wy)),
@@ -148,8 +151,8 @@ void run_dot(const Mm& m) {
   if (!f.int_dot) fail(Status::Unsupported, "matmul tile_dot: the device has no cl_khr_integer_dot_product");
   if (m.wt != DType::Q4_0 && m.wt != DType::Q8_0)
     fail(Status::Unsupported, "matmul tile_dot: {} weights (quantised weights only)", dtype_name(m.wt));
-  const int tm = m.param("tm", 4), tn = m.param("tn", 4);
-  const int bm = m.param("bm", 64), bn = m.param("bn", 64);
+  const int tm = m.p.tm.value_or(4), tn = m.p.tn.value_or(4);
+  const int bm = m.p.bm.value_or(64), bn = m.p.bn.value_or(64);
   const int wx = bn / tn, wy = bm / tm;
   if (bm % tm != 0 || bn % tn != 0 ||
       static_cast<size_t>(wx * wy) > std::max<size_t>(1, f.max_work_group_size))
@@ -160,11 +163,15 @@ void run_dot(const Mm& m) {
   m.a.rt.used(ClRuntime::Precision::Int8);
   const cl_ulong xq_off = 0, xd_off = xq_bytes;
   ClDefines d;
-  d.set("WTYPE", wtype(m.wt)).set("TM", tm).set("TN", tn).set("BM", bm).set("BN", bn);
-  cl::Kernel& kq = m.a.rt.kernel(ClProgram::MatmulDot, d, "quantize_rows");
+  d.set(ClDef::WTYPE, wtype(m.wt))
+      .set(ClDef::TM, tm)
+      .set(ClDef::TN, tn)
+      .set(ClDef::BM, bm)
+      .set(ClDef::BN, bn);
+  ClKernel& kq = m.a.rt.kernel(ClProgram::MatmulDot, d, "quantize_rows");
   kernel_args(kq, *m.a.src[0].buf, m.a.src[0].off, q, xq_off, xd_off, m.K);
   m.a.rt.launch(kq, cl::NDRange(m.K / 32, m.M));
-  cl::Kernel& k = m.a.rt.kernel(ClProgram::MatmulDot, d, "matmul_dot");
+  ClKernel& k = m.a.rt.kernel(ClProgram::MatmulDot, d, "matmul_dot");
   kernel_args(k, q, xq_off, xd_off, *m.a.src[1].buf, m.a.src[1].off + m.l.quant_offset,
               m.a.src[1].off + m.l.scale_offset, *m.b.buf, m.b.off, *m.a.dst.buf, m.a.dst.off, m.M, m.N, m.K,
               cl_int{m.a.has(2) ? 1 : 0});
@@ -189,30 +196,45 @@ void matmul(const OpArgs& a) {
   const auto N = static_cast<cl_uint>(wi.shape[0]);
   const bool quant = wi.dtype == DType::Q4_0 || wi.dtype == DType::Q8_0;
   const DeviceFeatures& f = a.rt.features;
-  // No key is built (a string per launch) unless something was tuned.
-  const ClLaunch* tuned =
-      a.rt.tuning.choices().empty() ? nullptr : a.rt.tuned(matmul_tuning_key(wi.dtype, M));
-  std::string_view preferred;
+  const ClLaunch* tuned = a.rt.tuned(ClTuningKey::matmul(wi.dtype, M));
+  using V = ClVariant;
+  V preferred;
   if (tuned)
     preferred = tuned->variant;
   else if (f.is_cpu)
-    preferred = M > 4 ? "tiled" : quant ? "rows" : "gemv";  // measured faster on CPU runtimes
+    preferred = M > 4 ? V::Tiled : quant ? V::Rows : V::Gemv;  // measured faster on CPU runtimes
   else if (M > 4)
-    preferred = "tile";
+    preferred = V::Tile;
   else
-    preferred = f.required_subgroup_sizes.empty() ? "vec" : "vec_sg";
-  const std::string_view variant = a.rt.variant("matmul", preferred);
-  if (tuned && variant != tuned->variant) tuned = nullptr;  // a forced variant runs with its defaults
-  const Mm m{a, tuned, M, N, K, wi.dtype, cl_weight_layout(wi.dtype, N, K), a.opt(2)};
+    preferred = f.required_subgroup_sizes.empty() ? V::Vec : V::VecSg;
+  const V variant = a.rt.variant(OpKind::MatMul, preferred);
+  static const ClLaunchParams kDefaults;
+  // A forced variant runs with its defaults.
+  const ClLaunchParams& p = tuned && variant == tuned->variant ? tuned->p : kDefaults;
+  const Mm m{a, p, M, N, K, wi.dtype, cl_weight_layout(wi.dtype, N, K), a.opt(2)};
   const bool few = M <= 4;
-  if (variant == "rows" && quant && few) return run_rows(m);
-  if (variant.starts_with("vec") && few) return run_vec(m, variant);
-  if (variant == "gemv") return run_matmul_cl(m, false);
-  if (variant == "tile_dot" && quant && !a.n.a<MatMulAttr>().precise) return run_dot(m);
-  if (variant.starts_with("tile") && variant != "tiled")
-    return run_tile(m, variant == "tile_dot" ? "tile" : variant);
+  switch (variant) {
+    case V::Rows:
+      if (quant && few) return run_rows(m);
+      break;
+    case V::Vec:
+    case V::VecSg:
+    case V::VecH:
+      if (few) return run_vec(m, variant);
+      break;
+    case V::Gemv:
+      return run_matmul_cl(m, false);
+    case V::TileDot:
+      if (quant && !a.n.a<MatMulAttr>().precise) return run_dot(m);
+      return run_tile(m, V::Tile);
+    case V::Tile:
+    case V::TileH:
+      return run_tile(m, variant);
+    default:
+      break;
+  }
   // "tiled", and the variants above where they do not apply (rows with float weights, vec beyond 4 rows).
-  run_matmul_cl(m, !few || variant == "tiled");
+  run_matmul_cl(m, !few || variant == V::Tiled);
 }
 
 }  // namespace bluecl::clops

@@ -14,17 +14,16 @@ void rms_norm(const OpArgs& a) {
   const cl_int has_w = a.has(1) ? 1 : 0;
   const Mem w = a.opt(1);
   const float eps = a.n.a<RmsNormAttr>().eps;
-  const ClLaunch* tuned = a.rt.tuned("rms_norm");
-  const std::string_view variant = a.rt.variant("rms_norm", tuned ? std::string_view(tuned->variant)
-                                                            : a.rt.features.is_cpu ? "row"
-                                                                                   : "wg");
-  if (variant == "row") {
-    cl::Kernel& k = a.rt.kernel(ClProgram::RmsNorm, {}, "rms_norm_row");
+  const ClLaunch* tuned = a.rt.tuned(ClTuningKey::rms_norm());
+  const ClVariant preferred = tuned ? tuned->variant : a.rt.features.is_cpu ? ClVariant::Row : ClVariant::Wg;
+  const ClVariant variant = a.rt.variant(OpKind::RmsNorm, preferred);
+  if (variant == ClVariant::Row) {
+    ClKernel& k = a.rt.kernel(ClProgram::RmsNorm, {}, "rms_norm_row");
     kernel_args(k, *a.src[0].buf, a.src[0].off, *w.buf, w.off, *a.dst.buf, a.dst.off, n, rows, eps, has_w);
     a.rt.launch(k, cl::NDRange(rows));
   } else {
-    const int kWg = tuned && tuned->variant == variant ? tuned->get("wg", 64) : 64;
-    cl::Kernel& k = a.rt.kernel(ClProgram::RmsNorm, ClDefines().set("WG", kWg), "rms_norm_wg");
+    const int kWg = tuned && tuned->variant == variant ? tuned->p.wg.value_or(64) : 64;
+    ClKernel& k = a.rt.kernel(ClProgram::RmsNorm, ClDefines().set(ClDef::WG, kWg), "rms_norm_wg");
     kernel_args(k, *a.src[0].buf, a.src[0].off, *w.buf, w.off, *a.dst.buf, a.dst.off, n, rows, eps, has_w);
     a.rt.launch(k, cl::NDRange(size_t{rows} * kWg), cl::NDRange(kWg));
   }

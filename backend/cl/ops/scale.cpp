@@ -8,7 +8,7 @@ Support supports_scale(const ClRuntime&, const Graph& g, const Node& n) {
 
 void scale(const OpArgs& a) {
   const auto n = static_cast<cl_uint>(a.in(0).shape.numel());
-  cl::Kernel& k = a.rt.kernel(ClProgram::Scale, {}, "scale");
+  ClKernel& k = a.rt.kernel(ClProgram::Scale, {}, "scale");
   kernel_args(k, *a.src[0].buf, a.src[0].off, *a.dst.buf, a.dst.off, n, a.n.a<ScaleAttr>().scale);
   launch_elements(a.rt, k, n);
 }
