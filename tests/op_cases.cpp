@@ -70,7 +70,7 @@ void add_matmul(std::vector<OpCase>& cases) {
         {1, 256, 33}, {2, 96, 130}, {3, 1152, 37}, {4, 64, 5}, {1, quant ? 2560 : 37, 70}};
     const std::vector<V> many = {
         {5, 64, 9}, {9, 192, 37}, {70, 288, 130}, {129, 96, 65}, {33, quant ? 1152 : 588, 21}};
-    for (const char* v : {"vec", "vec_sg", "vec_h", "tile", "tile_h"})
+    for (const char* v : {"vec", "vec_sg", "vec_h", "tile", "tile_h", "cols"})
       for (V s : std::string_view(v).starts_with("vec") ? few : many)
         cases.push_back(
             {fmt::format("matmul/{}/M{}xK{}xN{}/{}", dtype_name(wt), s.m, s.k, s.n, v),

@@ -129,7 +129,7 @@ TEST(GoldenKv, ReducedPrecisionCaches) {
 }
 
 // The GPU-style kernel variants through whole models on the OpenCL device, each at the golden row of its
-// precision: fp32 variants (vec, vec_sg, tile, flash and split attention) NMSE <= 1e-6 and every top-1;
+// precision: fp32 variants (vec, vec_sg, tile, cols, flash and split attention) NMSE <= 1e-6 and every top-1;
 // fp16 products (vec_h, tile_h) <= 1e-4 and top-1 >= 98%; 8-bit activations (tile_dot) <= 2e-3 and top-1
 // >= 90% (as GoldenFast: 95% is a coin flip at this size). Chunk 1 runs the decode variants, chunk 7 the
 // GEMM ones. A variant the device lacks is reported and skipped.
@@ -151,7 +151,8 @@ TEST(GoldenVariants, TeacherForcedLogits) {
   const V variants[] = {
       {"vec", "split", 1, 0, true},      {"vec_sg", "split", 1, 0, !f.required_subgroup_sizes.empty()},
       {"tile", "flash", 7, 0, true},     {"vec_h", "flash", 1, 1, f.fp16},
-      {"tile_h", "flash", 7, 1, f.fp16}, {"tile_dot", "stream", 7, 2, f.int_dot}};
+      {"tile_h", "flash", 7, 1, f.fp16}, {"tile_dot", "stream", 7, 2, f.int_dot},
+      {"cols", "stream", 7, 0, true}};
   int ran = 0;
   for (const V& v : variants) {
     if (!v.available) {

@@ -105,6 +105,7 @@ DeviceFeatures read_device_features(const cl::Platform& p, const cl::Device& d) 
           f.required_subgroup_sizes.clear();
       }
     }
+    f.simd_work_items = f.is_cpu && f.subgroups;
     f.images = d.getInfo<CL_DEVICE_IMAGE_SUPPORT>();
     f.unified_memory = f.is_cpu || d.getInfo<CL_DEVICE_HOST_UNIFIED_MEMORY>();
     f.compute_units = d.getInfo<CL_DEVICE_MAX_COMPUTE_UNITS>();

@@ -31,6 +31,10 @@ struct DeviceFeatures {
   bool unified_memory = false;  // host and device share memory (CPU devices, APUs, mobile GPUs)
   bool command_buffer = false;  // cl_khr_command_buffer
   bool int_dot = false;         // cl_khr_integer_dot_product (packed 4x8-bit dot products)
+  // A CPU runtime that packs neighbouring work-items into one thread's SIMD lanes (Intel's: it has
+  // subgroups, which are those lanes), so kernels written for lanes (matmul "cols") vectorise there;
+  // PoCL's CPU device runs work-items as loops and prefers the CPU-style kernels.
+  bool simd_work_items = false;
   // Subgroup sizes a kernel may require (cl_intel_required_subgroup_size); empty: none can be required.
   std::vector<size_t> required_subgroup_sizes;
   uint32_t compute_units = 0;

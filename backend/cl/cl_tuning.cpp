@@ -66,7 +66,7 @@ bool ClTuningKey::accepts(ClVariant v) const {
     case Kernel::MatmulGemv:
       return v == V::Rows || v == V::Vec || v == V::VecSg || v == V::VecH || v == V::Gemv;
     case Kernel::MatmulGemm:
-      return v == V::Tile || v == V::TileH || v == V::TileDot || v == V::Tiled;
+      return v == V::Tile || v == V::TileH || v == V::TileDot || v == V::Tiled || v == V::Cols;
     case Kernel::RmsNorm:
     case Kernel::LayerNorm:
       return v == V::Row || v == V::Wg;

@@ -37,6 +37,7 @@ namespace bluecl {
   X(TileH, "tile_h")          \
   X(TileDot, "tile_dot")      \
   X(Tiled, "tiled")           \
+  X(Cols, "cols")             \
   X(Row, "row")               \
   X(Wg, "wg")                 \
   X(Stream, "stream")         \

@@ -160,6 +160,9 @@ std::vector<ClLaunch> tune_candidates(ClTuningKey key, const DeviceFeatures& f, 
     if (items <= max_wg && local <= f.local_mem_bytes)
       c.push_back({V::Tile, {.tm = t.tm, .tn = t.tn, .bm = t.bm, .bn = t.bn}});
   }
+  for (int tm : quick ? std::vector<int>{16} : std::vector<int>{8, 16})
+    for (int wg : wgs(quick ? std::vector<int>{16} : std::vector<int>{16, 32}))
+      c.push_back({V::Cols, {.tm = tm, .wg = wg}});
   for (int tm : quick ? std::vector<int>{2, 4} : std::vector<int>{2, 4, 8})
     for (int tn : quick ? std::vector<int>{4} : std::vector<int>{2, 4, 8}) {
       if (tm * tn > 32) continue;  // the accumulators stop fitting in registers
