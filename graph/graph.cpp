@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <iterator>
 
 namespace bluecl {
 
@@ -46,16 +47,29 @@ double nmse(const float* a, const float* ref, int64_t n) {
   return num / den;
 }
 
+namespace {
+constexpr OpInfo kOpInfos[] = {
+#define BLUECL_OP(Kind, stem, attr, min_inputs, max_inputs, work, ...) \
+  {OpKind::Kind, #stem, min_inputs, max_inputs, WorkRule::work},
+#define BLUECL_PSEUDO_OP BLUECL_OP
+#include "graph/ops.def"
+};
+// Generated from the same list as OpKind, so a row cannot be missing or out of order; checked anyway.
+constexpr bool op_infos_in_order() {
+  for (int i = 0; i < kNumOps; ++i)
+    if (static_cast<int>(kOpInfos[i].kind) != i || kOpInfos[i].name.empty() || kOpInfos[i].min_inputs < 1 ||
+        kOpInfos[i].max_inputs < kOpInfos[i].min_inputs || kOpInfos[i].max_inputs > 4)
+      return false;
+  return true;
+}
+static_assert(std::size(kOpInfos) == kNumOps, "one info row per op");
+static_assert(op_infos_in_order(), "info rows in OpKind order, each with a name and 1-4 inputs");
+}  // namespace
+
 const OpInfo& op_info(OpKind k) {
-  static constexpr OpInfo infos[kNumOps] = {
-      {"matmul", 2, 3},     {"add", 2, 2},        {"mul", 2, 2},      {"scale", 1, 1},     {"rms_norm", 1, 2},
-      {"layer_norm", 1, 3}, {"rope", 1, 1},       {"softmax", 1, 1},  {"attention", 3, 3}, {"silu_mul", 2, 2},
-      {"gelu", 1, 1},       {"get_rows", 2, 2},   {"copy", 1, 1},     {"kv_write", 2, 2},  {"im2col", 1, 1},
-      {"concat", 2, 2},     {"downsample", 1, 1}, {"transfer", 1, 1},
-  };
   auto i = static_cast<size_t>(k);
   BLUECL_ASSERT(i < kNumOps, "bad op {}", i);
-  return infos[i];
+  return kOpInfos[i];
 }
 
 Tensor Graph::add_tensor(TensorInfo info) {

@@ -93,36 +93,38 @@ class Graph {
   Tensor reshape(Tensor x, Shape shape, std::string name = {});
   Tensor rows(Tensor x, int64_t first, int64_t count, std::string name = {});  // over x.shape.rows()
 
-  // --- ops; an empty name gets "<op>-<node index>" ---
-  Tensor matmul(Tensor x, Tensor w, Tensor bias = {}, std::string name = {}, MatMulAttr attr = {});
-  Tensor add(Tensor a, Tensor b, std::string name = {});
-  Tensor mul(Tensor a, Tensor b, std::string name = {});
-  Tensor scale(Tensor x, float s, std::string name = {});
-  Tensor rms_norm(Tensor x, Tensor w, float eps, std::string name = {});
-  Tensor layer_norm(Tensor x, Tensor w, Tensor b, float eps, std::string name = {});
-  Tensor rope(Tensor x, RopeAttr attr, std::string name = {});
-  Tensor softmax(Tensor x, float scale, std::string name = {});
-  Tensor attention(Tensor q, Tensor k, Tensor v, AttentionAttr attr, std::string name = {});
-  Tensor silu_mul(Tensor gate, Tensor up, std::string name = {});
-  Tensor gelu(Tensor x, GeluMode mode, std::string name = {});
-  Tensor get_rows(Tensor table, Tensor ids, std::string name = {});
-  Tensor copy(Tensor x, DType dtype, std::string name = {});
-  Tensor kv_write(Tensor src, Tensor cache, std::string name = {});
-  Tensor im2col(Tensor image, int32_t patch, std::string name = {});
-  Tensor concat(Tensor a, Tensor b, int32_t axis, std::string name = {});
-  Tensor downsample(Tensor x, bool column_major, std::string name = {});
-  Tensor transfer(Tensor x, std::string name = {});
+  // --- ops: one builder per row of graph/ops.def, with the parameters listed there (defined in
+  // graph.cpp); an empty name gets "<op>-<node index>" ---
+  // clang-format off
+#define BLUECL_OP(Kind, stem, attr, min_inputs, max_inputs, work, params) Tensor stem params;
+#define BLUECL_PSEUDO_OP BLUECL_OP
+#include "graph/ops.def"
+  // clang-format on
 
   // Marks a tensor as read after the run (its memory is not reused).
   void mark_output(Tensor t);
 
-  const TensorInfo& info(Tensor t) const { return tensors_.at(t.id); }
-  const TensorInfo& info(TensorId id) const { return tensors_.at(id); }
-  TensorInfo& info_mut(TensorId id) { return tensors_.at(id); }
-  const Shape& shape(Tensor t) const { return info(t).shape; }
-  const std::vector<TensorInfo>& tensors() const { return tensors_; }
-  const std::vector<Node>& nodes() const { return nodes_; }
-  Node& nodes_mut(int i) { return nodes_.at(i); }
+  const TensorInfo& info(Tensor t) const {
+    return tensors_.at(t.id);
+  }
+  const TensorInfo& info(TensorId id) const {
+    return tensors_.at(id);
+  }
+  TensorInfo& info_mut(TensorId id) {
+    return tensors_.at(id);
+  }
+  const Shape& shape(Tensor t) const {
+    return info(t).shape;
+  }
+  const std::vector<TensorInfo>& tensors() const {
+    return tensors_;
+  }
+  const std::vector<Node>& nodes() const {
+    return nodes_;
+  }
+  Node& nodes_mut(int i) {
+    return nodes_.at(i);
+  }
   Tensor find(std::string_view name) const;  // kNoTensor if absent
 
   // The tensor that owns the memory of t: t itself, or the base of a view.

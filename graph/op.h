@@ -1,36 +1,24 @@
-// The op set: one enum, one typed attribute struct per op, and an info table. Backends switch over
-// OpKind with no default (-Werror=switch), so a new op fails to build until every backend runs or
-// declines it.
+// The op set, generated from the op list graph/ops.def (one row per op): the OpKind enum, one typed
+// attribute struct per op (<Kind>Attr: those with fields are defined here, the empty ones generated), the
+// OpAttr variant in OpKind order, and the info table (graph.cpp, checked at compile time). Backends
+// dispatch over the same list, so a new op fails to link until every backend runs it or declines it.
 //
 // Shapes are written outermost first, as in PyTorch: [n_tok, n_embd] has n_embd contiguous floats per
 // row. Every tensor is contiguous; views (reshape, a range of rows) share their base's bytes.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string_view>
+#include <type_traits>
 #include <variant>
 
 namespace bluecl {
 
 enum class OpKind : uint8_t {
-  MatMul,      // y[.., N] = x[.., K] @ W[N, K]^T (+ bias[N]); W is F32/F16/Q8_0/Q4_0
-  Add,         // y = a + b; b's shape is a suffix of a's (same shape, one row, a [T, C] table over [B, T, C])
-  Mul,         // y = a * b; same broadcasting as Add
-  Scale,       // y = x * s
-  RmsNorm,     // y = x / sqrt(mean(x^2) + eps) (* w) per row
-  LayerNorm,   // y = (x - mean) / sqrt(var + eps) (* w + b) per row
-  Rope,        // rotary position embedding on x[n_tok, n_head, head_dim], position = n_past + token
-  SoftMax,     // y = softmax(x * scale) per row
-  Attention,   // y[B, nq, H*hd] = softmax(q k^T * scale [+ causal mask]) v, GQA, optionally over a KV cache
-  SiluMul,     // y = silu(gate) * up (SwiGLU)
-  Gelu,        // y = gelu(x), tanh approximation or erf
-  GetRows,     // y[n, D] = table[ids[n], D] as F32; table F32/F16/Q8_0/Q4_0, ids I32
-  Copy,        // y = x converted to y's dtype (F32/F16/Q8_0/Q4_0 rows)
-  KvWrite,     // cache[n_past + i] = src[i]: writes a chunk's K or V into a cache; y aliases the cache
-  Im2Col,      // patches: image[B, C, H, W] -> [B, oh*ow, C*p*p], (c, kh, kw) order, stride = p
-  Concat,      // y = concat(a, b) along an axis
-  Downsample,  // 2x2 token merge: x[B, g, g, C] -> [B, ceil(g/2)^2, 4C], zero-padded odd grids
-  Transfer,    // moves a tensor between devices; inserted by the scheduler, run by the executor
+#define BLUECL_OP(Kind, ...) Kind,
+#define BLUECL_PSEUDO_OP BLUECL_OP
+#include "graph/ops.def"
   Count_,
 };
 inline constexpr int kNumOps = static_cast<int>(OpKind::Count_);
@@ -40,8 +28,6 @@ struct MatMulAttr {
   // (the ViT: int8 weights, fp16 activations, as the paper). Otherwise it may, as llama.cpp's CPU does.
   bool precise = false;
 };
-struct AddAttr {};
-struct MulAttr {};
 struct ScaleAttr {
   float scale = 1.0f;
 };
@@ -70,14 +56,10 @@ struct AttentionAttr {
   // 0 .. n_past + nq - 1; query i sits at position n_past + i. Without, k and v are [B, nkv, Hkv, hd].
   bool kv_cache = false;
 };
-struct SiluMulAttr {};
 enum class GeluMode : uint8_t { Tanh, Erf };
 struct GeluAttr {
   GeluMode mode = GeluMode::Tanh;
 };
-struct GetRowsAttr {};
-struct CopyAttr {};
-struct KvWriteAttr {};
 struct Im2ColAttr {
   int32_t patch = 14;
 };
@@ -87,17 +69,53 @@ struct ConcatAttr {
 struct DownsampleAttr {
   bool column_major = false;  // VILA's order: output tokens column-pair-major instead of row-major
 };
-struct TransferAttr {};
+// The attribute structs of the ops whose row says `none`.
+#define BLUECL_ATTR_none(Kind) \
+  struct Kind##Attr {};
+#define BLUECL_ATTR_fields(Kind)
+#define BLUECL_OP(Kind, stem, attr, ...) BLUECL_ATTR_##attr(Kind)
+#define BLUECL_PSEUDO_OP BLUECL_OP
+#include "graph/ops.def"
+#undef BLUECL_ATTR_none
+#undef BLUECL_ATTR_fields
 
-using OpAttr = std::variant<MatMulAttr, AddAttr, MulAttr, ScaleAttr, RmsNormAttr, LayerNormAttr, RopeAttr,
-                            SoftMaxAttr, AttentionAttr, SiluMulAttr, GeluAttr, GetRowsAttr, CopyAttr,
-                            KvWriteAttr, Im2ColAttr, ConcatAttr, DownsampleAttr, TransferAttr>;
+namespace detail {
+template <typename Ignored, typename... A>
+struct VariantOfRest {
+  using type = std::variant<A...>;
+};
+}  // namespace detail
+
+// Alternative i is the attribute struct of OpKind i.
+using OpAttr = detail::VariantOfRest<void
+#define BLUECL_OP(Kind, ...) , Kind##Attr
+#define BLUECL_PSEUDO_OP BLUECL_OP
+#include "graph/ops.def"
+                                     >::type;
 static_assert(std::variant_size_v<OpAttr> == kNumOps, "one attribute struct per op, in OpKind order");
+#define BLUECL_OP(Kind, ...) \
+  static_assert(             \
+      std::is_same_v<std::variant_alternative_t<static_cast<size_t>(OpKind::Kind), OpAttr>, Kind##Attr>);
+#define BLUECL_PSEUDO_OP BLUECL_OP
+#include "graph/ops.def"
+
+// How an op's work is counted (the `work` column of graph/ops.def; host/runtime/cost_model.cpp).
+enum class WorkRule : uint8_t {
+  Memory,  // reads its inputs, writes its output
+  // x[.., K] times each [N, K] matrix input from input 1 on: output column n reads row n of each matrix
+  // (and element n of a vector input), so a backend may run it per range of weight rows (split weights)
+  Linear,
+  Attention,
+  Gather,      // get_rows: only the rows asked for
+  CacheWrite,  // kv_write: the chunk's rows of the cache
+};
 
 struct OpInfo {
+  OpKind kind;
   std::string_view name;  // file stem across the stack: cl_kernels/<name>.cl, backend/*/ops/<name>.cpp
   int min_inputs;
   int max_inputs;
+  WorkRule work;
 };
 const OpInfo& op_info(OpKind k);
 inline std::string_view op_name(OpKind k) {

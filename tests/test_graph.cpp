@@ -5,6 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <set>
+#include <string>
 #include <vector>
 
 namespace bluecl {
@@ -28,6 +31,21 @@ TEST(Graph, ShapesAndNames) {
   EXPECT_EQ(g.info(r2).view_offset, 3u * 16 * 4);
   Tensor z = g.silu_mul(y, y);
   EXPECT_EQ(g.info(z).name, "silu_mul-1");  // default names: <op>-<node index>
+}
+
+// The op list (graph/ops.def): one name per op, each the file stem of its CPU and OpenCL code; the pseudo-op
+// (Transfer, run by the executor) has none.
+TEST(Ops, EachOpHasOneStemAcrossTheStack) {
+  std::set<std::string_view> names;
+  for (int k = 0; k < kNumOps; ++k) {
+    const OpInfo& info = op_info(static_cast<OpKind>(k));
+    EXPECT_EQ(info.kind, static_cast<OpKind>(k));
+    EXPECT_TRUE(names.insert(info.name).second) << "two ops named " << info.name;
+    if (info.kind == OpKind::Transfer) continue;
+    const std::string stem(info.name);
+    for (const std::string dir : {"/backend/cpu/ops/", "/backend/cl/ops/"})
+      EXPECT_TRUE(std::filesystem::exists(BLUECL_SOURCE_DIR + dir + stem + ".cpp")) << dir << stem << ".cpp";
+  }
 }
 
 TEST(Graph, ShapeErrorsAreCaught) {

@@ -163,14 +163,16 @@ Support ClBackend::supports(const Graph& g, const Node& n) const {
     if (base.kind == TensorKind::Weight) {
       const int64_t per = rows_per_part(base);
       if (per >= base.shape.rows()) continue;
-      const bool splits = &t == &base && t.shape.rank == 2 &&
-                          ((n.kind == OpKind::MatMul && i == 1) || (n.kind == OpKind::GetRows && i == 0));
+      const bool splits =
+          &t == &base && t.shape.rank == 2 &&
+          ((op_info(n.kind).work == WorkRule::Linear && i >= 1) || (n.kind == OpKind::GetRows && i == 0));
       if (per > 0 && splits) continue;
       const size_t bytes = cl_weight_layout(base.dtype, base.shape.rows(), base.shape.last()).total_bytes;
-      return Support::no(
-          fmt::format("{} needs {}, over the {} allocation limit, and {}", base.name, format_bytes(bytes),
-                      format_bytes(weight_alloc_limit_),
-                      per > 0 ? "only matmul and get_rows split a weight" : "one row does not fit"));
+      return Support::no(fmt::format("{} needs {}, over the {} allocation limit, and {}", base.name,
+                                     format_bytes(bytes), format_bytes(weight_alloc_limit_),
+                                     per > 0
+                                         ? "only matmul and get_rows split a weight (matmul: every linear op)"
+                                         : "one row does not fit"));
     }
     if (t.bytes() > rt_->features.max_alloc_bytes)
       return Support::no(fmt::format("{} needs {}, over the device's {} allocation limit", t.name,
@@ -178,42 +180,14 @@ Support ClBackend::supports(const Graph& g, const Node& n) const {
   }
   const ClRuntime& rt = *rt_;
   switch (n.kind) {
-    case OpKind::MatMul:
-      return clops::supports_matmul(rt, g, n);
-    case OpKind::Add:
-      return clops::supports_add(rt, g, n);
-    case OpKind::Mul:
-      return clops::supports_mul(rt, g, n);
-    case OpKind::Scale:
-      return clops::supports_scale(rt, g, n);
-    case OpKind::RmsNorm:
-      return clops::supports_rms_norm(rt, g, n);
-    case OpKind::LayerNorm:
-      return clops::supports_layer_norm(rt, g, n);
-    case OpKind::Rope:
-      return clops::supports_rope(rt, g, n);
-    case OpKind::SoftMax:
-      return clops::supports_softmax(rt, g, n);
-    case OpKind::Attention:
-      return clops::supports_attention(rt, g, n);
-    case OpKind::SiluMul:
-      return clops::supports_silu_mul(rt, g, n);
-    case OpKind::Gelu:
-      return clops::supports_gelu(rt, g, n);
-    case OpKind::GetRows:
-      return clops::supports_get_rows(rt, g, n);
-    case OpKind::Copy:
-      return clops::supports_copy(rt, g, n);
-    case OpKind::KvWrite:
-      return clops::supports_kv_write(rt, g, n);
-    case OpKind::Im2Col:
-      return clops::supports_im2col(rt, g, n);
-    case OpKind::Concat:
-      return clops::supports_concat(rt, g, n);
-    case OpKind::Downsample:
-      return clops::supports_downsample(rt, g, n);
-    case OpKind::Transfer:
-      return Support::no("transfers are run by the executor");
+#define BLUECL_OP(Kind, stem, ...) \
+  case OpKind::Kind:               \
+    return clops::supports_##stem(rt, g, n);
+#include "graph/ops.def"
+#define BLUECL_OP(...)
+#define BLUECL_PSEUDO_OP(Kind, ...) case OpKind::Kind:
+#include "graph/ops.def"
+    return Support::no("a pseudo-op (transfer): the executor runs it");
     case OpKind::Count_:
       break;
   }
@@ -346,6 +320,22 @@ size_t ClBackend::weight_bytes() const {
   return weights_->bytes;
 }
 
+namespace {
+// The op's launcher (generated from graph/ops.def).
+void launch_op(const clops::OpArgs& a) {
+  switch (a.n.kind) {
+#define BLUECL_OP(Kind, stem, ...) \
+  case OpKind::Kind:               \
+    return clops::stem(a);
+#define BLUECL_PSEUDO_OP(Kind, ...) case OpKind::Kind:
+#include "graph/ops.def"
+    case OpKind::Count_:
+      break;
+  }
+  fail(Status::Internal, "the OpenCL backend cannot run {}", op_name(a.n.kind));
+}
+}  // namespace
+
 void ClBackend::run(const Graph& g, const Node& n, std::span<const TensorRef> src, TensorRef dst,
                     const Step& step) {
   clops::OpArgs a{*rt_, g, n, step, {}, {}};
@@ -354,52 +344,13 @@ void ClBackend::run(const Graph& g, const Node& n, std::span<const TensorRef> sr
   a.dst = {&cl_buf(dst).buf(), dst.offset};
   const std::string_view op = op_name(n.kind);
   try {
-    if (n.kind == OpKind::MatMul && split_of(src[1])) return matmul_split(a, *split_of(src[1]));
+    if (op_info(n.kind).work == WorkRule::Linear && split_of(src[1])) return linear_split(a, src);
     if (n.kind == OpKind::GetRows && split_of(src[0])) return get_rows_split(a, *split_of(src[0]));
     for (int i = 0; i < n.n_src; ++i) BLUECL_ASSERT(!split_of(src[i]), "{} reads a split weight", op);
-    switch (n.kind) {
-      case OpKind::MatMul:
-        return clops::matmul(a);
-      case OpKind::Add:
-        return clops::add(a);
-      case OpKind::Mul:
-        return clops::mul(a);
-      case OpKind::Scale:
-        return clops::scale(a);
-      case OpKind::RmsNorm:
-        return clops::rms_norm(a);
-      case OpKind::LayerNorm:
-        return clops::layer_norm(a);
-      case OpKind::Rope:
-        return clops::rope(a);
-      case OpKind::SoftMax:
-        return clops::softmax(a);
-      case OpKind::Attention:
-        return clops::attention(a);
-      case OpKind::SiluMul:
-        return clops::silu_mul(a);
-      case OpKind::Gelu:
-        return clops::gelu(a);
-      case OpKind::GetRows:
-        return clops::get_rows(a);
-      case OpKind::Copy:
-        return clops::copy(a);
-      case OpKind::KvWrite:
-        return clops::kv_write(a);
-      case OpKind::Im2Col:
-        return clops::im2col(a);
-      case OpKind::Concat:
-        return clops::concat(a);
-      case OpKind::Downsample:
-        return clops::downsample(a);
-      case OpKind::Transfer:
-      case OpKind::Count_:
-        break;
-    }
+    launch_op(a);
   } catch (const cl::Error& e) {
     throw_cl_error(e.err(), e.what(), fmt::format("running {} ({})", op, g.info(n.out).name));
   }
-  fail(Status::Internal, "the OpenCL backend cannot run {}", op);
 }
 
 const cl::Buffer& ClBackend::scratch(std::unique_ptr<DeviceBuffer>& s, size_t bytes, std::string_view what) {
@@ -409,26 +360,39 @@ const cl::Buffer& ClBackend::scratch(std::unique_ptr<DeviceBuffer>& s, size_t by
   return static_cast<ClBuffer&>(*s).buf();
 }
 
-void ClBackend::matmul_split(clops::OpArgs a, const ClSplitWeight& w) {
-  // y[:, r0:r0+n] = x * W_p^T (+ bias[r0:r0+n]) for each part p. One row of x writes each part's outputs
-  // in place; more rows go through a scratch [M, n] and a rectangle copy into the output's columns.
+void ClBackend::linear_split(clops::OpArgs a, std::span<const TensorRef> src) {
+  // A linear op (matmul, swiglu) whose weight matrices are split alike (same shape and type): y[:, r0:r0+n]
+  // = op(x, W_p, ...) for each part p, a vector input (bias) from its element r0. One row of x writes each
+  // part's outputs in place; more rows go through a scratch [M, n] and a rectangle copy into y's columns.
+  const ClSplitWeight& w = *split_of(src[1]);
   const TensorInfo& wi = a.g.info(a.n.src[1]);
-  BLUECL_ASSERT(a.out().dtype == DType::F32, "matmul output {}", dtype_name(a.out().dtype));
+  BLUECL_ASSERT(a.out().dtype == DType::F32, "{} output {}", op_name(a.n.kind), dtype_name(a.out().dtype));
   const auto M = static_cast<size_t>(a.in(0).shape.rows()), N = static_cast<size_t>(wi.shape[0]);
   const size_t per = static_cast<size_t>(w.rows_per_part);
-  const clops::Mem dst = a.dst, bias = a.opt(2);
-  const size_t bias_el = a.has(2) ? dtype_bytes(a.in(2).dtype, 1) : 0;
+  const std::array<clops::Mem, 4> whole = a.src;
+  const clops::Mem dst = a.dst;
+  std::array<TensorInfo, 4> part_info;
   const cl::Buffer* tmp =
-      M > 1 ? &scratch(scratch_, M * per * sizeof(float), "split matmul outputs") : nullptr;
+      M > 1 ? &scratch(scratch_, M * per * sizeof(float), "split weight outputs") : nullptr;
   for (size_t p = 0; p < w.parts.size(); ++p) {
     const size_t r0 = p * per, np = std::min(per, N - r0);
-    TensorInfo part = wi;
-    part.shape = Shape{static_cast<int64_t>(np), wi.shape[1]};
-    a.src_info[1] = &part;
-    a.src[1] = {&w.parts[p]->buf(), 0};
-    if (a.has(2)) a.src[2] = {bias.buf, bias.off + r0 * bias_el};
+    for (int i = 1; i < a.n.n_src; ++i) {
+      const TensorInfo& ti = a.g.info(a.n.src[i]);
+      if (const ClSplitWeight* s = split_of(src[i])) {
+        BLUECL_ASSERT(s->rows_per_part == w.rows_per_part && s->parts.size() == w.parts.size(),
+                      "{}: weights split unlike", op_name(a.n.kind));
+        part_info[i] = ti;
+        part_info[i].shape = Shape{static_cast<int64_t>(np), ti.shape[1]};
+        a.src_info[i] = &part_info[i];
+        a.src[i] = {&s->parts[p]->buf(), 0};
+      } else {
+        BLUECL_ASSERT(static_cast<size_t>(ti.shape.numel()) == N,
+                      "{}: input {} {} is neither split nor a vector", op_name(a.n.kind), i, ti.shape.str());
+        a.src[i] = {whole[i].buf, whole[i].off + r0 * dtype_bytes(ti.dtype, 1)};
+      }
+    }
     a.dst = tmp ? clops::Mem{tmp, 0} : clops::Mem{dst.buf, dst.off + r0 * sizeof(float)};
-    clops::matmul(a);
+    launch_op(a);
     if (tmp && !rt_->dry)
       rt_->queue.enqueueCopyBufferRect(*tmp, *dst.buf, {0, 0, 0}, {dst.off + r0 * sizeof(float), 0, 0},
                                        {np * sizeof(float), M, 1}, np * sizeof(float), 0, N * sizeof(float),

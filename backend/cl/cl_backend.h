@@ -66,7 +66,7 @@ class ClBackend final : public Backend {
   std::unique_ptr<ClBuffer> alloc_buffer(size_t bytes, std::string_view what, cl_mem_flags flags);
   std::unique_ptr<ClBuffer> upload(const TensorInfo& w, int64_t row0, int64_t rows);
   const cl::Buffer& scratch(std::unique_ptr<DeviceBuffer>& s, size_t bytes, std::string_view what);
-  void matmul_split(clops::OpArgs a, const ClSplitWeight& w);
+  void linear_split(clops::OpArgs a, std::span<const TensorRef> src);
   void get_rows_split(clops::OpArgs a, const ClSplitWeight& w);
 
   std::unique_ptr<ClRuntime> rt_;

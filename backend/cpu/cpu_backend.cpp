@@ -63,26 +63,13 @@ void* CpuBackend::host_ptr(TensorRef r) {
 
 Support CpuBackend::supports(const Graph& g, const Node& n) const {
   switch (n.kind) {
-    case OpKind::MatMul:
-    case OpKind::Add:
-    case OpKind::Mul:
-    case OpKind::Scale:
-    case OpKind::RmsNorm:
-    case OpKind::LayerNorm:
-    case OpKind::Rope:
-    case OpKind::SoftMax:
-    case OpKind::Attention:
-    case OpKind::SiluMul:
-    case OpKind::Gelu:
-    case OpKind::GetRows:
-    case OpKind::Copy:
-    case OpKind::KvWrite:
-    case OpKind::Im2Col:
-    case OpKind::Concat:
-    case OpKind::Downsample:
-      return Support::yes();
-    case OpKind::Transfer:
-      return Support::no("transfers are run by the executor");
+#define BLUECL_OP(Kind, ...) case OpKind::Kind:
+#include "graph/ops.def"
+    return Support::yes();
+#define BLUECL_OP(...)
+#define BLUECL_PSEUDO_OP(Kind, ...) case OpKind::Kind:
+#include "graph/ops.def"
+    return Support::no("a pseudo-op (transfer): the executor runs it");
     case OpKind::Count_:
       break;
   }
@@ -138,41 +125,11 @@ void CpuBackend::run(const Graph& g, const Node& n, std::span<const TensorRef> s
   for (int i = 0; i < n.n_src; ++i) a.src[i] = host_ptr(src[i]);
   a.dst = host_ptr(dst);
   switch (n.kind) {
-    case OpKind::MatMul:
-      return cpu::matmul(a);
-    case OpKind::Add:
-      return cpu::add(a);
-    case OpKind::Mul:
-      return cpu::mul(a);
-    case OpKind::Scale:
-      return cpu::scale(a);
-    case OpKind::RmsNorm:
-      return cpu::rms_norm(a);
-    case OpKind::LayerNorm:
-      return cpu::layer_norm(a);
-    case OpKind::Rope:
-      return cpu::rope(a);
-    case OpKind::SoftMax:
-      return cpu::softmax(a);
-    case OpKind::Attention:
-      return cpu::attention(a);
-    case OpKind::SiluMul:
-      return cpu::silu_mul(a);
-    case OpKind::Gelu:
-      return cpu::gelu(a);
-    case OpKind::GetRows:
-      return cpu::get_rows(a);
-    case OpKind::Copy:
-      return cpu::copy(a);
-    case OpKind::KvWrite:
-      return cpu::kv_write(a);
-    case OpKind::Im2Col:
-      return cpu::im2col(a);
-    case OpKind::Concat:
-      return cpu::concat(a);
-    case OpKind::Downsample:
-      return cpu::downsample(a);
-    case OpKind::Transfer:
+#define BLUECL_OP(Kind, stem, ...) \
+  case OpKind::Kind:               \
+    return cpu::stem(a);
+#define BLUECL_PSEUDO_OP(Kind, ...) case OpKind::Kind:
+#include "graph/ops.def"
     case OpKind::Count_:
       break;
   }

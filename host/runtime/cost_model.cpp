@@ -53,17 +53,23 @@ OpWork op_work(const Graph& g, const Node& n) {
   OpWork w;
   for (int i = 0; i < n.n_src; ++i) w.bytes += static_cast<double>(g.info(n.src[i]).bytes());
   const TensorInfo& out = g.info(n.out);
-  w.bytes += static_cast<double>(n.kind == OpKind::KvWrite ? g.info(n.src[0]).bytes() : out.bytes());
-  switch (n.kind) {
-    case OpKind::MatMul: {
+  w.cls = CostClass::Memory;
+  switch (op_info(n.kind).work) {  // the `work` column of graph/ops.def
+    case WorkRule::Memory:         // reads its inputs, writes its output
+      w.bytes += static_cast<double>(out.bytes());
+      break;
+    case WorkRule::Linear: {  // x[.., K] times each matrix [N, K] from input 1 on (a bias is a vector)
+      w.bytes += static_cast<double>(out.bytes());
       const Shape& x = g.info(n.src[0]).shape;
       const TensorInfo& wt = g.info(n.src[1]);
       const double M = static_cast<double>(x.rows()), K = static_cast<double>(x.last());
-      w.flops = 2.0 * M * K * static_cast<double>(wt.shape[0]);
+      for (int i = 1; i < n.n_src; ++i)
+        if (const Shape& s = g.info(n.src[i]).shape; s.rank == 2 && s[1] == x.last())
+          w.flops += 2.0 * M * K * static_cast<double>(s[0]);
       w.cls = matmul_class(wt.dtype, M <= 4);
       break;
     }
-    case OpKind::Attention: {
+    case WorkRule::Attention: {
       const Shape& q = g.info(n.src[0]).shape;
       const TensorInfo& k = g.info(n.src[1]);
       // With a cache, on average half of it is in use.
@@ -74,23 +80,18 @@ OpWork op_work(const Graph& g, const Node& n) {
       w.cls = CostClass::Attention;
       break;
     }
-    case OpKind::GetRows: {  // only the rows asked for are read
+    case WorkRule::Gather: {  // only the rows asked for are read
       const TensorInfo& t = g.info(n.src[0]);
       w.bytes = static_cast<double>(g.info(n.src[1]).bytes() +
                                     g.info(n.src[1]).shape.numel() * t.row_bytes() + out.bytes());
-      w.cls = CostClass::Memory;
       break;
     }
-    case OpKind::KvWrite: {  // the chunk's rows are read and written; the rest of the cache is untouched
+    case WorkRule::CacheWrite: {  // the chunk's rows are read and written; the rest of the cache is untouched
       const TensorInfo& src = g.info(n.src[0]);
       const TensorInfo& cache = g.info(n.src[1]);
       w.bytes = static_cast<double>(src.bytes() + dtype_bytes(cache.dtype, src.shape.numel()));
-      w.cls = CostClass::Memory;
       break;
     }
-    default:
-      w.cls = CostClass::Memory;
-      break;
   }
   return w;
 }

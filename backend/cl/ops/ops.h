@@ -45,27 +45,11 @@ struct OpArgs {
 // Converts `rows` rows of n elements from st to dt with copy.cl (copy and kv_write).
 void convert_rows(const OpArgs& a, DType st, Mem src, DType dt, Mem dst, int64_t rows, int64_t n);
 
-#define BLUECL_CL_OP(stem)                                                     \
+// One launcher per op of graph/ops.def (backend/cl/ops/<stem>.cpp): an op the backend cannot run on a
+// device is declined by its supports_<stem>, with the reason.
+#define BLUECL_OP(Kind, stem, ...)                                             \
   Support supports_##stem(const ClRuntime& rt, const Graph& g, const Node& n); \
   void stem(const OpArgs& a);
-
-BLUECL_CL_OP(matmul)
-BLUECL_CL_OP(add)
-BLUECL_CL_OP(mul)
-BLUECL_CL_OP(scale)
-BLUECL_CL_OP(rms_norm)
-BLUECL_CL_OP(layer_norm)
-BLUECL_CL_OP(rope)
-BLUECL_CL_OP(softmax)
-BLUECL_CL_OP(attention)
-BLUECL_CL_OP(silu_mul)
-BLUECL_CL_OP(gelu)
-BLUECL_CL_OP(get_rows)
-BLUECL_CL_OP(copy)
-BLUECL_CL_OP(kv_write)
-BLUECL_CL_OP(im2col)
-BLUECL_CL_OP(concat)
-BLUECL_CL_OP(downsample)
-#undef BLUECL_CL_OP
+#include "graph/ops.def"
 
 }  // namespace bluecl::clops

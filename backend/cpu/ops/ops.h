@@ -40,24 +40,13 @@ inline int64_t rows_grain(int64_t row_elems) {
 void convert_rows(ThreadPool& pool, DType st, const void* src, DType dt, void* dst, int64_t rows, int64_t n,
                   bool fast = false);
 
-void matmul(const OpArgs& a);
-void add(const OpArgs& a);
-void mul(const OpArgs& a);
-void scale(const OpArgs& a);
-void rms_norm(const OpArgs& a);
-void layer_norm(const OpArgs& a);
-void rope(const OpArgs& a);
-void softmax(const OpArgs& a);
-void attention(const OpArgs& a);
+// One entry point per op of graph/ops.def (backend/cpu/ops/<stem>.cpp); the CPU backend, the reference,
+// runs every op.
+#define BLUECL_OP(Kind, stem, ...) void stem(const OpArgs& a);
+#include "graph/ops.def"
+
+// attention()'s two paths (attention.cpp, attention_fast.cpp).
 void attention_reference(const OpArgs& a);
 void attention_fast(const OpArgs& a);
-void silu_mul(const OpArgs& a);
-void gelu(const OpArgs& a);
-void get_rows(const OpArgs& a);
-void copy(const OpArgs& a);
-void kv_write(const OpArgs& a);
-void im2col(const OpArgs& a);
-void concat(const OpArgs& a);
-void downsample(const OpArgs& a);
 
 }  // namespace bluecl::cpu
