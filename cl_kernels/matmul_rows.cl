@@ -6,49 +6,7 @@
 // fp16 scales are converted 16 at a time with integer arithmetic (vload_half is emulated in software on
 // CPU devices); products are fp32 (x is not quantised). Lessons from PoCL's generated code: private
 // arrays indexed in the block loop, and several rows per pass, spill and run at a third of the speed.
-// Exact fp16 -> fp32 for 16 values (normals, subnormals and zeros; scales are never inf or NaN).
-inline float16 halves_to_floats(ushort16 h) {
-  const uint16 u = convert_uint16(h);
-  const uint16 sign = (u & (uint16)0x8000u) << 16;
-  const uint16 em = u & (uint16)0x7fffu;
-  const float16 normal = as_float16(sign | ((em << 13) + (uint16)(112u << 23)));
-  const float16 sub = as_float16(sign | as_uint16(convert_float16(em) * 5.9604645e-8f));
-  return select(normal, sub, convert_int16(em < (uint16)0x400u));
-}
-
-// This row's NB scales as floats.
-inline void row_scales(__global const ushort* sc, size_t row, float* ds) {
-  for (int b = 0; b < NB; b += 16) {
-    ushort16 h;
-    if (b + 16 <= NB) {
-      h = vload16(0, sc + row * NB + b);
-    } else {
-      ushort t[16];
-      for (int i = 0; i < 16; ++i) t[i] = b + i < NB ? sc[row * NB + b + i] : 0;
-      h = vload16(0, t);
-    }
-    vstore16(halves_to_floats(h), 0, ds + b);
-  }
-}
-
-inline float hsum16(float16 v) {
-  const float8 s8 = v.lo + v.hi;
-  const float4 s4 = s8.lo + s8.hi;
-  return s4.x + s4.y + s4.z + s4.w;
-}
-
-// Sums of the 32 x values of each block (Q4_0: sum((q - 8) x) = sum(q x) - 8 sum(x) per block, so the
-// block loop needs no subtraction; the -8 term is one dot product of the row's scales with these sums).
-inline void block_sums(__global const float* xr, float* xs) {
-  for (int b = 0; b < (NB + 15) / 16 * 16; ++b) {
-    xs[b] = 0.0f;
-    if (b < NB) {
-      const float16 v = vload16(0, xr + b * 32) + vload16(1, xr + b * 32);
-      xs[b] = hsum16(v);
-    }
-  }
-}
-
+// halves_to_floats, row_scales, hsum16 and block_sums: common.cl (NB).
 __kernel void matmul_rows(__global const float* x, ulong x_off, __global const uchar* w, ulong wq_off, ulong ws_off,
                           __global const float* bias, ulong b_off, __global float* y, ulong y_off, uint M, uint N,
                           uint K, int has_bias, uint rows_per_item) {

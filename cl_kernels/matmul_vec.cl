@@ -25,59 +25,7 @@
 #pragma OPENCL EXTENSION cl_khr_fp16 : enable
 #endif
 
-#if WTYPE == 0
-#define CHUNK 4
-#define VEC float4
-#elif WTYPE == 1
-#define CHUNK 8
-#define VEC float8
-#else
-#define CHUNK 16
-#define VEC float16
-#endif
-
-inline float hsum4(float4 v) { return (v.x + v.y) + (v.z + v.w); }
-inline float hsum_vec(VEC v) {
-#if CHUNK == 16
-  const float8 s = v.lo + v.hi;
-  return hsum4(s.lo + s.hi);
-#elif CHUNK == 8
-  return hsum4(v.lo + v.hi);
-#else
-  return hsum4(v);
-#endif
-}
-
-// The x values that meet chunk c of a row: for Q4_0 two runs of 16 (low and high nibbles of the block),
-// else one run of CHUNK; zero past K (F32/F16 tails).
-#if WTYPE == 3
-inline void load_x(__global const float* xr, uint c, uint K, float16* lo, float16* hi) {
-  *lo = vload16(0, xr + c * 32);
-  *hi = vload16(1, xr + c * 32);
-}
-#else
-inline VEC load_x(__global const float* xr, uint c, uint K) {
-  const uint k = c * CHUNK;
-#if CHUNK == 16
-  return vload16(0, xr + k);  // Q8_0: K is a multiple of 32
-#else
-  if (k + CHUNK <= K) {
-#if CHUNK == 8
-    return vload8(0, xr + k);
-#else
-    return vload4(0, xr + k);
-#endif
-  }
-  float t[CHUNK];
-  for (uint i = 0; i < CHUNK; ++i) t[i] = k + i < K ? xr[k + i] : 0.0f;
-#if CHUNK == 8
-  return vload8(0, t);
-#else
-  return vload4(0, t);
-#endif
-#endif
-}
-#endif
+// CHUNK, VEC, hsum_vec and load_x: common.cl (LANES).
 
 #if SG
 __attribute__((intel_reqd_sub_group_size(LANES)))
