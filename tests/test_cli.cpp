@@ -179,7 +179,7 @@ TEST(Cli, Bench) {
   ASSERT_EQ(r.code, 0) << r.err;
   for (const char* row :
        {"### decode", "### prefill of 16 tokens, chunk 8", "op profile: 4 steps", "op profile: 2 steps",
-        "| ffn_gate | matmul |", "| attn | attention |", "| k_cache_w | kv_write |"})
+        "| ffn_out | matmul |", "| attn | attention |", "| k_cache_w | kv_write |"})
     EXPECT_NE(r.out.find(row), std::string::npos) << row << " in\n" << r.out;
 }
 
