@@ -224,6 +224,17 @@ Tensor Graph::silu_mul(Tensor gate, Tensor up, std::string name) {
   return add_node(OpKind::SiluMul, SiluMulAttr{}, {gate, up}, DType::F32, shape(gate), std::move(name));
 }
 
+Tensor Graph::swiglu(Tensor x, Tensor w_gate, Tensor w_up, std::string name) {
+  const Shape &xs = shape(x), &gs = shape(w_gate);
+  BLUECL_ASSERT(info(x).dtype == DType::F32 && gs.rank == 2 && xs.last() == gs[1] && shape(w_up) == gs,
+                "swiglu {} x {}^T, {}^T", xs.str(), gs.str(), shape(w_up).str());
+  BLUECL_ASSERT(info(w_gate).dtype == info(w_up).dtype, "swiglu weights of types {} and {}",
+                dtype_name(info(w_gate).dtype), dtype_name(info(w_up).dtype));
+  Shape ys = xs;
+  ys[ys.rank - 1] = gs[0];
+  return add_node(OpKind::SwiGlu, SwiGluAttr{}, {x, w_gate, w_up}, DType::F32, ys, std::move(name));
+}
+
 Tensor Graph::gelu(Tensor x, GeluMode mode, std::string name) {
   return add_node(OpKind::Gelu, GeluAttr{mode}, {x}, DType::F32, shape(x), std::move(name));
 }

@@ -36,11 +36,17 @@ Tensor build_attn(Graph& g, const LlmHParams& hp, const LlmLayerWeights& L, Tens
   return g.matmul(g.reshape(a, {n_tok, hp.n_head * hd}), L.wo.add_to(g), {}, fmt::format("attn_out-{}", il));
 }
 
-// SwiGLU feed-forward; returns [n_tok, n_embd].
+// SwiGLU feed-forward; returns [n_tok, n_embd]. Gate, up and the activation are one op (one pass over x
+// and both weights in decode) when the two weights have the same type.
 Tensor build_ffn(Graph& g, const LlmLayerWeights& L, Tensor h, int il) {
-  Tensor gate = g.matmul(h, L.gate.add_to(g), {}, fmt::format("ffn_gate-{}", il));  // [n_tok, n_ff]
-  Tensor up = g.matmul(h, L.up.add_to(g), {}, fmt::format("ffn_up-{}", il));
-  Tensor act = g.silu_mul(gate, up, fmt::format("ffn_act-{}", il));
+  Tensor act;
+  if (L.gate.dtype == L.up.dtype) {
+    act = g.swiglu(h, L.gate.add_to(g), L.up.add_to(g), fmt::format("ffn_act-{}", il));  // [n_tok, n_ff]
+  } else {
+    Tensor gate = g.matmul(h, L.gate.add_to(g), {}, fmt::format("ffn_gate-{}", il));  // [n_tok, n_ff]
+    Tensor up = g.matmul(h, L.up.add_to(g), {}, fmt::format("ffn_up-{}", il));
+    act = g.silu_mul(gate, up, fmt::format("ffn_act-{}", il));
+  }
   return g.matmul(act, L.down.add_to(g), {}, fmt::format("ffn_out-{}", il));  // [n_tok, n_embd]
 }
 

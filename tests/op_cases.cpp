@@ -180,6 +180,28 @@ void add_elementwise(std::vector<OpCase>& cases) {
   }
 }
 
+// The fused gate/up/SiLU of the LLM's feed-forward: 1 and 3 rows (the fused GEMV kernels) and 17 (two
+// matmuls and silu_mul), odd N; every variant forced on the shapes it takes.
+void add_swiglu(std::vector<OpCase>& cases) {
+  for (DType wt : {DType::F32, DType::F16, DType::Q8_0, DType::Q4_0}) {
+    const bool quant = wt == DType::Q8_0 || wt == DType::Q4_0;
+    const int64_t k = quant ? 256 : 150;  // float K not a multiple of the 16-byte chunk
+    for (int64_t m : {1, 3, 17}) {
+      for (int64_t n : {37, 130}) {
+        auto build = [=](OpBuilder& b) {
+          b.g.swiglu(b.input("x", {m, k}), b.weight("wg", wt, {n, k}), b.weight("wu", wt, {n, k}));
+        };
+        const std::string name = fmt::format("swiglu/{}/M{}xK{}xN{}", dtype_name(wt), m, k, n);
+        cases.push_back({name, build, kDot});
+        if (m > 4) continue;
+        for (const char* v : {"vec", "vec_sg", "rows", "split"})
+          if (quant || std::string_view(v) != "rows")
+            cases.push_back({name + "/" + v, build, kDot, {}, "swiglu", v});
+      }
+    }
+  }
+}
+
 void add_norms(std::vector<OpCase>& cases) {
   const Shape shapes[] = {{1, 37}, {5, 256}, {3, 2560}, {2, 3, 96}};
   for (const Shape& s : shapes) {
@@ -417,6 +439,7 @@ std::vector<OpCase> all_op_cases() {
   std::vector<OpCase> cases;
   add_matmul(cases);
   add_elementwise(cases);
+  add_swiglu(cases);
   add_norms(cases);
   add_layer_norm_softmax(cases);
   add_rope(cases);
