@@ -5,24 +5,7 @@
 #include <string>
 #include <vector>
 
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define BLUECL_TEST_SANITIZED 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define BLUECL_TEST_SANITIZED 1
-#endif
-
 namespace bluecl::testing {
-
-// Built under ASan or TSan (tools/sanitize.sh): a wall-clock limit there measures the sanitizer, so the
-// speed checks skip (they run in the normal build).
-#ifdef BLUECL_TEST_SANITIZED
-inline constexpr bool kSanitized = true;
-#else
-inline constexpr bool kSanitized = false;
-#endif
 
 // Path of a file in tests/data (the reference files copied from the golden set).
 std::string data_path(const std::string& name);
