@@ -4,7 +4,7 @@
 // transfer figures). The same bytes also go through the tuning-file reader (ClTuning::load, a line
 // format beside the calibration in the kernel cache). Checked: whatever parses writes back (compact and
 // indented) to text that parses to an equal value; a tuning file that loads holds only parameters in
-// (0, 4096].
+// (0, 4096] and reads back by its key.
 #include "tests/fuzz/fuzz.h"
 
 #include "backend/cl/cl_tuning.h"
@@ -81,8 +81,13 @@ int run(const uint8_t* data, size_t size) {
   }
   ClTuning t;
   if (t.load(as_file(data, size))) {
-    for (const auto& [key, launch] : t.choices())
-      for (const auto& [name, v] : launch.params) BLUECL_FUZZ_CHECK(v > 0 && v <= 4096 && !name.empty());
+    for (const auto& [key, launch] : t.choices()) {
+      BLUECL_FUZZ_CHECK(t.find(key) != nullptr && *t.find(key) == launch);
+      for (const ClLaunchParamName& n : kClLaunchParamNames) {
+        const std::optional<int>& v = launch.p.*n.field;
+        BLUECL_FUZZ_CHECK(!v || (*v > 0 && *v <= 4096));
+      }
+    }
   }
   return 0;
 }
@@ -105,9 +110,10 @@ void seeds(const std::function<void(const std::string&, const Bytes&)>& emit) {
                                   .set("transfer_latency_s", 0),
                               2));
   ClTuning t;
-  t.set("matmul/q4_0/gemv", ClLaunch{"rows", {{"items", 8}}});
-  t.set("matmul/q8_0/gemm", ClLaunch{"tile", {{"bm", 64}, {"bn", 32}, {"tm", 4}, {"tn", 4}}});
-  t.set("rms_norm", ClLaunch{"wg", {{"wg", 256}}});
+  t.set(ClTuningKey::matmul(DType::Q4_0, 1), ClLaunch{ClVariant::Rows, {.items = 8}});
+  t.set(ClTuningKey::matmul(DType::Q8_0, 128),
+        ClLaunch{ClVariant::Tile, {.tm = 4, .tn = 4, .bm = 64, .bn = 32}});
+  t.set(ClTuningKey::rms_norm(), ClLaunch{ClVariant::Default, {.wg = 256}});
   const std::string path = temp_dir() + "/tune.txt";
   t.save(path);
   emit("tuning", read_bytes(path));
