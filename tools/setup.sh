@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 
 packages=(
   build-essential cmake pkg-config clang-format
+  clang libclang-rt-14-dev  # tools/sanitize.sh and tools/fuzz.sh: ASan, UBSan, TSan, libFuzzer
   ocl-icd-opencl-dev opencl-clhpp-headers opencl-c-headers pocl-opencl-icd clinfo oclgrind
   libeigen3-dev libfmt-dev libpng-dev libjpeg-dev libxxhash-dev
   googletest libgtest-dev libbenchmark-dev

@@ -259,7 +259,11 @@ std::map<TensorId, std::vector<int>> state_groups(const Graph& g) {
 void group_states(const Graph& g, const std::vector<Backend*>& backends, const ScheduleOptions& opts,
                   bool by_cost, Draft& d) {
   const int n_dev = static_cast<int>(backends.size());
-  for (auto& [group, nodes] : state_groups(g)) {
+  const std::map<TensorId, std::vector<int>> groups = state_groups(g);
+  for (const auto& entry : groups) {
+    // Not a structured binding: clang before 16 cannot capture one in a lambda (tools/sanitize.sh).
+    const TensorId group = entry.first;
+    const std::vector<int>& nodes = entry.second;
     auto runs_all = [&](int dev) {
       return std::all_of(nodes.begin(), nodes.end(), [&](int u) { return d.may_run(u, dev); });
     };
