@@ -10,7 +10,6 @@
 #include <gtest/gtest.h>
 
 #include <array>
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -23,22 +22,6 @@
 
 namespace bluecl {
 namespace {
-
-// Built under ASan or TSan (tools/sanitize.sh): a wall-clock limit there measures the sanitizer, so the
-// speed check skips (it runs in the normal build).
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define BLUECL_TEST_SANITIZED 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define BLUECL_TEST_SANITIZED 1
-#endif
-#ifdef BLUECL_TEST_SANITIZED
-constexpr bool kSanitized = true;
-#else
-constexpr bool kSanitized = false;
-#endif
 
 using testing::data_path;
 using testing::encode_jpeg;
@@ -519,16 +502,21 @@ TEST(ImageResize, LetterboxCentresAndPads) {
   EXPECT_THROW(resize_bicubic(src, 0, 10), Error);
 }
 
-TEST(ImageResize, LargeDownscaleIsFast) {
-  if (kSanitized) GTEST_SKIP() << "a speed limit under a sanitizer measures the sanitizer";
-  Image src = make_image(4000, 3000);
-  for (size_t i = 0; i < src.rgb.size(); ++i) src.rgb[i] = uint8_t(i * 2654435761u >> 24);
-  const auto t0 = std::chrono::steady_clock::now();
+// A camera-sized downscale (the path every photo takes): the right size, and a flat image stays flat
+// to within one level (the filter's weights sum to one at every output pixel). Its speed is measured by
+// `bluecl bench --mmproj`, not asserted here.
+TEST(ImageResize, LargeDownscaleKeepsLevels) {
+  Image src = make_image(4000, 3000, 77, 140, 203);
   const Image out = resize_bicubic(src, 1536, 1152);
-  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::printf("resize 4000x3000 -> 1536x1152: %.3f s\n", s);
   EXPECT_EQ(out.width, 1536);
-  EXPECT_LT(s, 3.0);  // < 1 s on an idle core; slack for a loaded test machine
+  EXPECT_EQ(out.height, 1152);
+  for (int y = 0; y < out.height; y += 37)
+    for (int x = 0; x < out.width; x += 41) {
+      const uint8_t* p = out.pixel(x, y);
+      ASSERT_NEAR(p[0], 77, 1) << x << "," << y;
+      ASSERT_NEAR(p[1], 140, 1) << x << "," << y;
+      ASSERT_NEAR(p[2], 203, 1) << x << "," << y;
+    }
 }
 
 }  // namespace
