@@ -143,3 +143,18 @@ inline VEC load_x(__global const float* xr, uint c, uint K) {
 }
 #endif
 #endif
+
+// The sum of v over a 1-D work-group of `n` work-items (a power of two), through part[n] in local memory,
+// returned to every work-item. part[] may be reused as soon as this returns (the last barrier).
+inline float work_group_sum_local(__local float* part, float v, uint n) {
+  const uint l = get_local_id(0);
+  part[l] = v;
+  barrier(CLK_LOCAL_MEM_FENCE);
+  for (uint s = n / 2; s > 0; s >>= 1) {
+    if (l < s) part[l] += part[l + s];
+    barrier(CLK_LOCAL_MEM_FENCE);
+  }
+  const float total = part[0];
+  barrier(CLK_LOCAL_MEM_FENCE);
+  return total;
+}

@@ -21,19 +21,6 @@ __kernel void layer_norm_row(__global const float* x, ulong x_off, __global cons
 }
 
 #ifdef WG
-inline float wg_sum(__local float* part, float v) {
-  const uint l = get_local_id(0);
-  part[l] = v;
-  barrier(CLK_LOCAL_MEM_FENCE);
-  for (uint s = WG / 2; s > 0; s >>= 1) {
-    if (l < s) part[l] += part[l + s];
-    barrier(CLK_LOCAL_MEM_FENCE);
-  }
-  const float total = part[0];
-  barrier(CLK_LOCAL_MEM_FENCE);  // part[] is reused by the next reduction
-  return total;
-}
-
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
 void layer_norm_wg(__global const float* x, ulong x_off, __global const float* w, ulong w_off,
                    __global const float* b, ulong b_off, __global float* y, ulong y_off, uint n, uint rows,
@@ -44,10 +31,10 @@ void layer_norm_wg(__global const float* x, ulong x_off, __global const float* w
   __global float* yr = PTR(float, y, y_off) + (size_t)r * n;
   float s = 0.0f;
   for (uint i = l; i < n; i += WG) s += xr[i];
-  const float mean = wg_sum(part, s) / n;
+  const float mean = work_group_sum_local(part, s, WG) / n;
   float v = 0.0f;
   for (uint i = l; i < n; i += WG) v = fma(xr[i] - mean, xr[i] - mean, v);
-  const float inv = rsqrt(wg_sum(part, v) / n + eps);
+  const float inv = rsqrt(work_group_sum_local(part, v, WG) / n + eps);
   __global const float* wr = CPTR(float, w, w_off);
   __global const float* br = CPTR(float, b, b_off);
   for (uint i = l; i < n; i += WG)

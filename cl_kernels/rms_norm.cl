@@ -25,13 +25,7 @@ void rms_norm_wg(__global const float* x, ulong x_off, __global const float* w, 
   __global const float* wr = CPTR(float, w, w_off);
   float ss = 0.0f;
   for (uint i = l; i < n; i += WG) ss = fma(xr[i], xr[i], ss);
-  part[l] = ss;
-  barrier(CLK_LOCAL_MEM_FENCE);
-  for (uint s = WG / 2; s > 0; s >>= 1) {
-    if (l < s) part[l] += part[l + s];
-    barrier(CLK_LOCAL_MEM_FENCE);
-  }
-  const float inv = rsqrt(part[0] / n + eps);
+  const float inv = rsqrt(work_group_sum_local(part, ss, WG) / n + eps);
   for (uint i = l; i < n; i += WG) yr[i] = xr[i] * inv * (has_w ? wr[i] : 1.0f);
 }
 #endif
