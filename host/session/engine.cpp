@@ -4,6 +4,7 @@
 
 #include "graph/base/error.h"
 #include "graph/base/log.h"
+#include "graph/base/parse.h"
 
 #include <chrono>
 
@@ -150,8 +151,8 @@ void Engine::release_vision_weights() {
   for (const WeightRef* w : vit_->all_weights())
     vit_->file().release_pages(w->data, dtype_bytes(w->dtype, w->shape.numel()));
   set_resident(false);
-  log(LogLevel::Info, "vision", "released the vision tower's weights ({:.0f} MiB)",
-      vit_->weight_bytes() / 1048576.0);
+  log(LogLevel::Info, "vision", "released the vision tower's weights ({})",
+      format_bytes(vit_->weight_bytes()));
 }
 
 void Engine::release_if_idle() {

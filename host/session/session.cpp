@@ -2,6 +2,7 @@
 
 #include "graph/base/error.h"
 #include "graph/base/log.h"
+#include "graph/base/parse.h"
 #include "host/runtime/trace.h"
 
 #include <algorithm>
@@ -91,8 +92,8 @@ void Session::bind_caches(Executor& ex, const LlmGraph& lg) {
     caches_ = std::move(moved);
     cache_device_ = dev;
     steps_.clear();
-    log(LogLevel::Info, "session", "KV cache: {} tokens of {} on {} ({:.1f} MiB)", n_ctx_,
-        dtype_name(kv_type_), be.name(), kv_bytes() / 1048576.0);
+    log(LogLevel::Info, "session", "KV cache: {} tokens of {} on {} ({})", n_ctx_, dtype_name(kv_type_),
+        be.name(), format_bytes(kv_bytes()));
   }
   for (size_t il = 0; il < lg.k_cache.size(); ++il) {
     ex.bind_state(lg.k_cache[il], TensorRef{caches_[2 * il].get(), 0});
