@@ -181,6 +181,11 @@ TEST(Cli, Bench) {
        {"### decode", "### prefill of 16 tokens, chunk 8", "op profile: 4 steps", "op profile: 2 steps",
         "| ffn_out | matmul |", "| attn | attention |", "| k_cache_w | kv_write |"})
     EXPECT_NE(r.out.find(row), std::string::npos) << row << " in\n" << r.out;
+  // More decode tokens than prompt tokens: the decode loop feeds the prompt's tokens again (it once read
+  // past the prompt and fed garbage token ids).
+  r = cli("bench -m " + model + " --prompt 4 --chunks 4 --decode 12 -r 1 --profile");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("op profile: 12 steps"), std::string::npos) << r.out;
 }
 
 // bluecl tune runs on the OpenCL device; without one the test is skipped (the binary exits 77).

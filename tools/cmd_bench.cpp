@@ -169,7 +169,7 @@ std::vector<Row> bench_model(const Bench& b, Json& info_out) {
       check(bluecl_session_prefill(s.get(), prompt.data(), std::min<size_t>(128, prompt.size())), "prefill");
       const auto t0 = Clock::now();
       for (int64_t k = 0; k < b.n_decode; ++k)
-        check(bluecl_session_prefill(s.get(), &prompt[k], 1), "decode");
+        check(bluecl_session_prefill(s.get(), &prompt[k % prompt.size()], 1), "decode");
       r.values.push_back(b.n_decode / since(t0));
     }
     // Decode reads every weight once per token: bounded by bandwidth / weight bytes.
@@ -214,7 +214,8 @@ std::string profile_model(const Bench& b) {
     check(bluecl_session_prefill(s.get(), prompt.data(), n0), "prefill");
     check(bluecl_session_prefill(s.get(), &prompt[0], 1), "decode");  // the decode graph is built
     bluecl_profile_start();
-    for (int64_t k = 0; k < b.n_decode; ++k) check(bluecl_session_prefill(s.get(), &prompt[k], 1), "decode");
+    for (int64_t k = 0; k < b.n_decode; ++k)
+      check(bluecl_session_prefill(s.get(), &prompt[k % prompt.size()], 1), "decode");
     out += fmt::format("\n### decode, after {} tokens\n\n{}", n0 + 1, bluecl_profile_table());
   }
   {
