@@ -15,6 +15,9 @@ struct BenchCase {
   double bytes = 0;       // memory traffic of one run (weights once, activations in and out)
   double flops = 0;       // 2 per multiply-add
   bool check_cpu = true;  // compare with the CPU reference before timing (skipped for the largest)
+  // Independent instances run in turn per iteration (each with its own weights), so that a decode GEMV's
+  // weights come from memory as in a model, not from a last-level cache that holds one matrix.
+  int copies = 1;
 };
 
 std::vector<BenchCase> bench_cases();

@@ -84,6 +84,18 @@ inline void block_sums(__global const float* xr, float* xs) {
     }
   }
 }
+
+// Block b of a weight row times x's 32 values, 16 lanes wide (before the block's scale; Q4_0 without -8).
+inline float16 block_dot(__global const uchar* w, ulong wq_off, uint row, int b, __global const float* xr) {
+  const float16 xl = vload16(0, xr + b * 32), xh = vload16(1, xr + b * 32);
+#if WTYPE == 3
+  const uchar16 q = vload16(b, CPTR(uchar, w, wq_off) + (size_t)row * NB * 16);
+  return convert_float16(q & (uchar16)0x0f) * xl + convert_float16(q >> (uchar16)4) * xh;
+#else
+  __global const char* qrow = CPTR(char, w, wq_off) + (size_t)row * NB * 32;
+  return convert_float16(vload16(2 * b, qrow)) * xl + convert_float16(vload16(2 * b + 1, qrow)) * xh;
+#endif
+}
 #endif
 
 #ifdef LANES

@@ -6,7 +6,7 @@
 // fp16 scales are converted 16 at a time with integer arithmetic (vload_half is emulated in software on
 // CPU devices); products are fp32 (x is not quantised). Lessons from PoCL's generated code: private
 // arrays indexed in the block loop, and several rows per pass, spill and run at a third of the speed.
-// halves_to_floats, row_scales, hsum16 and block_sums: common.cl (NB).
+// halves_to_floats, row_scales, hsum16, block_sums and block_dot: common.cl (NB).
 __kernel void matmul_rows(__global const float* x, ulong x_off, __global const uchar* w, ulong wq_off, ulong ws_off,
                           __global const float* bias, ulong b_off, __global float* y, ulong y_off, uint M, uint N,
                           uint K, int has_bias, uint rows_per_item) {
@@ -27,19 +27,17 @@ __kernel void matmul_rows(__global const float* x, ulong x_off, __global const u
 #endif
     for (uint row = r0; row < r1; ++row) {
       row_scales(sc, row, ds);
-      float16 acc = (float16)0.0f;
+      // Two accumulators, even and odd blocks: one would chain every block's FMA on the last one's
+      // latency (4 cycles on current x86 cores), which bounds this loop below the memory bandwidth.
+      float16 acc = (float16)0.0f, acc1 = (float16)0.0f;
+      int b = 0;
 #pragma unroll 1
-      for (int b = 0; b < NB; ++b) {
-        const float16 xl = vload16(0, xr + b * 32), xh = vload16(1, xr + b * 32);
-#if WTYPE == 3
-        const uchar16 q = vload16(b, CPTR(uchar, w, wq_off) + (size_t)row * NB * 16);
-        const float16 t = convert_float16(q & (uchar16)0x0f) * xl + convert_float16(q >> (uchar16)4) * xh;
-#else
-        __global const char* qrow = CPTR(char, w, wq_off) + (size_t)row * NB * 32;
-        const float16 t = convert_float16(vload16(2 * b, qrow)) * xl + convert_float16(vload16(2 * b + 1, qrow)) * xh;
-#endif
-        acc = fma(t, (float16)ds[b], acc);
+      for (; b + 1 < NB; b += 2) {
+        acc = fma(block_dot(w, wq_off, row, b, xr), (float16)ds[b], acc);
+        acc1 = fma(block_dot(w, wq_off, row, b + 1, xr), (float16)ds[b + 1], acc1);
       }
+      if (b < NB) acc = fma(block_dot(w, wq_off, row, b, xr), (float16)ds[b], acc);
+      acc += acc1;
 #if WTYPE == 3
       float16 corr = (float16)0.0f;
       for (int b = 0; b < NB; b += 16) corr = fma(vload16(0, ds + b), vload16(0, xs + b), corr);

@@ -138,24 +138,22 @@ __kernel void swiglu_rows(__global const float* x, ulong x_off, __global const u
     for (uint row = r0; row < r1; ++row) {
       row_scales(scg, row, dg);
       row_scales(scu, row, du);
-      float16 ag = (float16)0.0f, au = (float16)0.0f;
+      // Four accumulators (gate and up, even and odd blocks), so no FMA waits on the one before it.
+      float16 ag = (float16)0.0f, au = (float16)0.0f, ag1 = (float16)0.0f, au1 = (float16)0.0f;
+      int b = 0;
 #pragma unroll 1
-      for (int b = 0; b < NB; ++b) {
-        const float16 xl = vload16(0, xr + b * 32), xh = vload16(1, xr + b * 32);
-#if WTYPE == 3
-        const uchar16 qa = vload16(b, CPTR(uchar, wg, wgq_off) + (size_t)row * NB * 16);
-        const uchar16 qb = vload16(b, CPTR(uchar, wu, wuq_off) + (size_t)row * NB * 16);
-        const float16 tg = convert_float16(qa & (uchar16)0x0f) * xl + convert_float16(qa >> (uchar16)4) * xh;
-        const float16 tu = convert_float16(qb & (uchar16)0x0f) * xl + convert_float16(qb >> (uchar16)4) * xh;
-#else
-        __global const char* qa = CPTR(char, wg, wgq_off) + (size_t)row * NB * 32;
-        __global const char* qb = CPTR(char, wu, wuq_off) + (size_t)row * NB * 32;
-        const float16 tg = convert_float16(vload16(2 * b, qa)) * xl + convert_float16(vload16(2 * b + 1, qa)) * xh;
-        const float16 tu = convert_float16(vload16(2 * b, qb)) * xl + convert_float16(vload16(2 * b + 1, qb)) * xh;
-#endif
-        ag = fma(tg, (float16)dg[b], ag);
-        au = fma(tu, (float16)du[b], au);
+      for (; b + 1 < NB; b += 2) {
+        ag = fma(block_dot(wg, wgq_off, row, b, xr), (float16)dg[b], ag);
+        au = fma(block_dot(wu, wuq_off, row, b, xr), (float16)du[b], au);
+        ag1 = fma(block_dot(wg, wgq_off, row, b + 1, xr), (float16)dg[b + 1], ag1);
+        au1 = fma(block_dot(wu, wuq_off, row, b + 1, xr), (float16)du[b + 1], au1);
       }
+      if (b < NB) {
+        ag = fma(block_dot(wg, wgq_off, row, b, xr), (float16)dg[b], ag);
+        au = fma(block_dot(wu, wuq_off, row, b, xr), (float16)du[b], au);
+      }
+      ag += ag1;
+      au += au1;
 #if WTYPE == 3
       // sum((q - 8) x) = sum(q x) - 8 sum(x) per block (see matmul_rows.cl)
       float16 cg = (float16)0.0f, cu = (float16)0.0f;
