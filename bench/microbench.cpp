@@ -1,8 +1,8 @@
 // Kernel microbenchmarks: every case of bench_cases() on the CPU backend and on the OpenCL device.
 // Each is first checked against the exact CPU reference (NMSE under the case's threshold, no NaN/Inf), then
 // timed: OpenCL kernels by event profiling, the CPU by wall time. Counters: GB/s, GFLOP/s, and the
-// percentage of the device's measured read bandwidth and fp32 FMA rate. Decode GEMVs run `copies` instances on
-// their own weights per iteration (96 MiB), so they read memory, not the last-level cache. JSON:
+// percentage of the device's measured read bandwidth and fp32 FMA rate. Decode GEMVs run `copies` instances
+// on their own weights per iteration (96 MiB), so they read memory, not the last-level cache. JSON:
 // --benchmark_format=json.
 #include "backend/cl/cl_backend.h"
 #include "backend/cl/cl_runtime.h"
