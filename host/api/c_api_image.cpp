@@ -84,6 +84,7 @@ bluecl_status bluecl_model_get_vision_info(const bluecl_model* model, bluecl_vis
     out->vision_batch = static_cast<int32_t>(info.batch);
     out->weight_bytes = info.weight_bytes;
     out->weights_resident = info.weights_resident;
+    out->device_bytes = info.device_bytes;
   });
 }
 

@@ -88,7 +88,11 @@ bool Engine::has_vision() const {
 VisionInfo Engine::vision_info() const {
   std::lock_guard lock(info_mu_);
   if (!info_) no_tower();
-  return *info_;
+  VisionInfo v = *info_;
+  // vision_devices_ is made once, before info_ is first set under info_mu_, and never replaced: reading
+  // it here needs no vision_mu_ (which an encode holds); the counter is atomic.
+  if (ClBackend* cl = vision_devices_->cl()) v.device_bytes = cl->allocated_bytes();
+  return v;
 }
 
 void Engine::rebuild_encoder() {

@@ -58,6 +58,7 @@ struct VisionInfo {
   size_t weight_bytes = 0;
   int64_t batch = 4;
   bool weights_resident = true;  // false after the release policy freed them
+  size_t device_bytes = 0;       // OpenCL memory the tower's devices hold now (filled by vision_info)
 };
 
 class EngineSession;

@@ -381,6 +381,9 @@ typedef struct bluecl_vision_info {
   int32_t vision_batch;
   uint64_t weight_bytes;
   int32_t weights_resident; /* 0 after the worker freed them (see bluecl_model_set_vision_release) */
+  /* OpenCL device memory the tower holds now (weights, activations; 0 on the CPU alone), read without
+   * waiting for a running encode. bluecl_model_info's device_bytes counts the language model's. */
+  uint64_t device_bytes;
 } bluecl_vision_info;
 
 /* BLUECL_ERR_INVALID_ARGUMENT when the model has no vision tower. */
