@@ -11,6 +11,7 @@
 #include "bluecl/bluecl.hpp"
 #include "graph/base/error.h"
 #include "graph/graph.h"
+#include "host/runtime/devices.h"
 #include "tests/cl_testing.h"
 #include "tests/testing.h"
 
@@ -338,6 +339,40 @@ TEST_F(Fault, MultimodalPrompt) {
       ASSERT_OK(run(s.get(), kPredict, &tokens));
       EXPECT_EQ(tokens, ref);
     }
+  }
+}
+
+// The executor alone: a run, input or read that fails throws the OpenCL error (after the device has
+// finished what was enqueued before it), and the next run computes what a run without it computes.
+TEST_F(Fault, ExecutorRunsAgainAfterAFailure) {
+  Devices d({.device = "", .n_threads = 2, .placement = "device", .cpu_precision = CpuPrecision::Reference});
+  ASSERT_NE(d.cl(), nullptr);
+  Graph g;
+  const Tensor x = g.input("x", DType::F32, {7, 4, 16});
+  const Tensor out =
+      g.scale(g.rope(g.scale(x, 0.5f, "pre"), {RopeMode::Adjacent, 16, 10000.0f}, "roped"), 2.0f, "post");
+  g.mark_output(out);
+  Devices::Prepared p = d.prepare(g, {});
+  const std::vector<float> in = random_floats(7 * 4 * 16, 3);
+  auto run = [&] {
+    p.ex->set_input(x, in.data(), in.size() * sizeof(float));
+    p.ex->run(Step{5});
+    std::vector<float> y(in.size());
+    p.ex->read(out, y.data(), y.size() * sizeof(float));
+    return y;
+  };
+  const std::vector<float> ref = run();
+  for (const char* spec : {"write:1", "enqueue:1", "enqueue:2", "enqueue:3", "read:1"}) {
+    SCOPED_TRACE(spec);
+    cl_fault_set(spec);
+    try {
+      run();
+      ADD_FAILURE() << "no error";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("injected by BLUECL_FAULT"), std::string::npos) << e.what();
+    }
+    EXPECT_FALSE(cl_fault_armed());
+    EXPECT_EQ(run(), ref);
   }
 }
 

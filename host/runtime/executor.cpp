@@ -97,7 +97,12 @@ void Executor::set_input(Tensor t, const void* data, size_t bytes) {
   const TensorInfo& ti = g_.info(t);
   BLUECL_ASSERT(ti.kind == TensorKind::Input && bytes == ti.bytes(), "set_input {}: {} bytes for {}", ti.name,
                 bytes, ti.bytes());
-  for (int d : input_devices_[t.id]) backends_[d]->write(refs_[d][t.id], data, bytes);
+  try {
+    for (int d : input_devices_[t.id]) backends_[d]->write(refs_[d][t.id], data, bytes);
+  } catch (...) {
+    drain();
+    throw;
+  }
 }
 
 void Executor::transfer(const Node& n, int to) {
