@@ -23,8 +23,11 @@ ASAN_EXCLUDE='^(test_install|test_ops\.oclgrind|test_ops\.oclgrind-catches|test_
 # Under TSan: the thread pool of the CPU backend (every test that computes uses it), the file writes
 # from many threads (test_base), the vision pipeline (CPU prepares a batch while the device runs the
 # last), the asynchronous image encodes and their cancellation (test_decoupled, test_c_api,
-# test_multimodal) and the C API's sessions.
-TSAN_TESTS='^(test_base|test_decoupled|test_c_api|test_multimodal|test_vision_pipeline)$'
+# test_multimodal) and the C API's sessions; injected OpenCL faults on the encode worker and the pipeline's
+# threads (test_fault, about 10 s; under ASan it runs with the rest of the suite). test_fault on PoCL only:
+# Intel's OpenCL runtime reports a race between its own threads (TBB) and its context creation, inside
+# libintelocl.so, which no suppression of ours should hide.
+TSAN_TESTS='^(test_base|test_decoupled|test_c_api|test_multimodal|test_vision_pipeline|test_fault\.pocl)$'
 
 case "$kind" in
   asan) build=build-asan; flags=(-DBLUECL_SANITIZE=address,undefined -DBLUECL_FUZZ=ON) ;;
@@ -52,7 +55,7 @@ if [ "$kind" = asan ]; then
   (cd "$build" && ctest --output-on-failure -j "$(nproc)" -E "$ASAN_EXCLUDE" "$@")
 else
   cmake --build "$build" -j "$(nproc)" --target test_base test_decoupled test_c_api \
-    test_multimodal test_vision_pipeline bluecl_cli
+    test_multimodal test_vision_pipeline test_fault bluecl_cli
   (cd "$build" && ctest --output-on-failure -j "$(nproc)" -R "$TSAN_TESTS" "$@")
 fi
 echo "sanitize.sh $kind: passed in $(($(date +%s) - start)) s"
