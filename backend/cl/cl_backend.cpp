@@ -1,5 +1,6 @@
 #include "backend/cl/cl_backend.h"
 
+#include "backend/cl/cl_calls.h"
 #include "backend/cl/cl_error.h"
 #include "backend/cl/cl_runtime.h"
 #include "backend/cl/ops/ops.h"
@@ -206,20 +207,18 @@ std::unique_ptr<ClBuffer> ClBackend::alloc_buffer(size_t bytes, std::string_view
     fail(Status::OutOfMemory, "{} needs {} more, over the memory limit of {} on {}", what,
          format_bytes(bytes), format_bytes(memory_limit_), rt_->features.device_name);
   cl::Buffer b = cl_guard(fmt::format("allocating {} bytes for {}", bytes, what),
-                          [&] { return cl::Buffer(rt_->ctx, flags, std::max<size_t>(bytes, 4)); });
+                          [&] { return cl_create_buffer(rt_->ctx, flags, std::max<size_t>(bytes, 4)); });
   return std::make_unique<ClBuffer>(std::move(b), bytes, usage_);
 }
 
 void ClBackend::write(TensorRef dst, const void* src, size_t bytes) {
   if (bytes == 0) return;
-  cl_guard("writing a buffer",
-           [&] { rt_->queue.enqueueWriteBuffer(cl_buf(dst).buf(), CL_TRUE, dst.offset, bytes, src); });
+  cl_guard("writing a buffer", [&] { cl_write(rt_->queue, cl_buf(dst).buf(), dst.offset, bytes, src); });
 }
 
 void ClBackend::read(TensorRef src, void* dst, size_t bytes) {
   if (bytes == 0) return;
-  cl_guard("reading a buffer",
-           [&] { rt_->queue.enqueueReadBuffer(cl_buf(src).buf(), CL_TRUE, src.offset, bytes, dst); });
+  cl_guard("reading a buffer", [&] { cl_read(rt_->queue, cl_buf(src).buf(), src.offset, bytes, dst); });
 }
 
 void ClBackend::fill(TensorRef dst, uint8_t byte, size_t bytes) {
@@ -252,8 +251,8 @@ std::unique_ptr<ClBuffer> ClBackend::upload(const TensorInfo& w, int64_t row0, i
     // (re-laid-out in place, no staging copy), so the weight is resident once.
     auto buf = alloc_buffer(l.total_bytes, w.name, CL_MEM_READ_ONLY | CL_MEM_ALLOC_HOST_PTR);
     cl_guard(fmt::format("filling {} through a map", w.name), [&] {
-      auto* p = static_cast<uint8_t*>(
-          q.enqueueMapBuffer(buf->buf(), CL_TRUE, CL_MAP_WRITE_INVALIDATE_REGION, 0, l.total_bytes));
+      auto* p =
+          static_cast<uint8_t*>(cl_map(q, buf->buf(), CL_MAP_WRITE_INVALIDATE_REGION, 0, l.total_bytes));
       if (quant)
         relayout_blocks(w.dtype, src, n_blocks, p + l.quant_offset, p + l.scale_offset);
       else
@@ -266,7 +265,7 @@ std::unique_ptr<ClBuffer> ClBackend::upload(const TensorInfo& w, int64_t row0, i
   // a bounded staging chunk.
   auto buf = alloc_buffer(l.total_bytes, w.name, CL_MEM_READ_ONLY);
   cl_guard(fmt::format("writing {}", w.name), [&] {
-    if (!quant) return q.enqueueWriteBuffer(buf->buf(), CL_TRUE, 0, l.total_bytes, src);
+    if (!quant) return cl_write(q, buf->buf(), 0, l.total_bytes, src);
     const size_t qb = w.dtype == DType::Q4_0 ? 16 : 32;
     const size_t block = w.dtype == DType::Q4_0 ? sizeof(BlockQ4_0) : sizeof(BlockQ8_0);
     constexpr int64_t kChunk = 1 << 16;  // blocks: 1-2 MiB of quants
@@ -274,10 +273,9 @@ std::unique_ptr<ClBuffer> ClBackend::upload(const TensorInfo& w, int64_t row0, i
     for (int64_t i = 0; i < n_blocks; i += kChunk) {
       const int64_t n = std::min(kChunk, n_blocks - i);
       relayout_blocks(w.dtype, src + i * block, n, quants.data(), scales.data());
-      q.enqueueWriteBuffer(buf->buf(), CL_TRUE, l.quant_offset + i * qb, n * qb, quants.data());
-      q.enqueueWriteBuffer(buf->buf(), CL_TRUE, l.scale_offset + i * 2, n * 2, scales.data());
+      cl_write(q, buf->buf(), l.quant_offset + i * qb, n * qb, quants.data());
+      cl_write(q, buf->buf(), l.scale_offset + i * 2, n * 2, scales.data());
     }
-    return CL_SUCCESS;
   });
   return buf;
 }
@@ -408,8 +406,7 @@ void ClBackend::get_rows_split(clops::OpArgs a, const ClSplitWeight& w) {
   const int64_t rows = ti.shape[0], D = ti.shape[1], n = ii.shape[0], per = w.rows_per_part;
   if (n == 0) return;
   std::vector<int32_t> ids(static_cast<size_t>(n), 0);
-  if (!rt_->dry)
-    rt_->queue.enqueueReadBuffer(*a.src[1].buf, CL_TRUE, a.src[1].off, ids.size() * 4, ids.data());
+  if (!rt_->dry) cl_read(rt_->queue, *a.src[1].buf, a.src[1].off, ids.size() * 4, ids.data());
   std::vector<size_t> part(ids.size());
   for (size_t r = 0; r < ids.size(); ++r) {
     const int64_t id = std::clamp<int64_t>(ids[r], 0, rows - 1);  // as get_rows.cl clamps
@@ -417,7 +414,7 @@ void ClBackend::get_rows_split(clops::OpArgs a, const ClSplitWeight& w) {
     ids[r] = static_cast<int32_t>(id - static_cast<int64_t>(part[r]) * per);
   }
   const cl::Buffer& local = scratch(scratch_ids_, ids.size() * 4, "split get_rows ids");
-  if (!rt_->dry) rt_->queue.enqueueWriteBuffer(local, CL_TRUE, 0, ids.size() * 4, ids.data());
+  if (!rt_->dry) cl_write(rt_->queue, local, 0, ids.size() * 4, ids.data());
   const clops::Mem dst = a.dst;
   for (size_t r = 0; r < part.size();) {
     size_t e = r + 1;
@@ -448,7 +445,7 @@ void ClBackend::prepare(const Graph& g, const Node& n, std::span<const TensorRef
 }
 
 void ClBackend::sync() {
-  cl_guard("waiting for the queue", [&] { rt_->queue.finish(); });
+  cl_guard("waiting for the queue", [&] { cl_finish(rt_->queue); });
 }
 
 }  // namespace bluecl

@@ -1,6 +1,7 @@
 // OpenCL device limits with the kernels of cl_kernels/limits.cl, timed by event profiling on a queue of
 // their own.
 #include "backend/cl/cl_backend.h"
+#include "backend/cl/cl_calls.h"
 #include "backend/cl/cl_error.h"
 #include "backend/cl/cl_runtime.h"
 #include "backend/limits.h"
@@ -15,8 +16,7 @@ double kernel_seconds(cl::CommandQueue& q, cl::Kernel& k, size_t global, int rep
   double best = 1e30;
   for (int r = 0; r < reps; ++r) {
     cl::Event ev;
-    q.enqueueNDRangeKernel(k, cl::NullRange, cl::NDRange(global), local ? cl::NDRange(local) : cl::NullRange,
-                           nullptr, &ev);
+    cl_enqueue_kernel(q, k, cl::NDRange(global), local ? cl::NDRange(local) : cl::NullRange, &ev);
     ev.wait();
     const double ns =
         ev.getProfilingInfo<CL_PROFILING_COMMAND_END>() - ev.getProfilingInfo<CL_PROFILING_COMMAND_START>();
@@ -35,11 +35,12 @@ Limits measure_cl_limits(ClBackend& cl, size_t bytes) {
     bytes = std::min<size_t>(bytes, rt.features.max_alloc_bytes / 2) / 4096 * 4096;
     const cl_ulong n4 = bytes / 16;
     cl::CommandQueue q(rt.ctx, rt.device, CL_QUEUE_PROFILING_ENABLE);
-    cl::Buffer x(rt.ctx, CL_MEM_READ_WRITE, bytes), y(rt.ctx, CL_MEM_READ_WRITE, bytes);
+    cl::Buffer x = cl_create_buffer(rt.ctx, CL_MEM_READ_WRITE, bytes);
+    cl::Buffer y = cl_create_buffer(rt.ctx, CL_MEM_READ_WRITE, bytes);
     q.enqueueFillBuffer(x, 1.0f, 0, bytes);
     q.enqueueFillBuffer(y, 0.0f, 0, bytes);
     const size_t items = std::max<size_t>(rt.features.compute_units, 1) * (rt.features.is_cpu ? 4 : 2048);
-    cl::Buffer out(rt.ctx, CL_MEM_READ_WRITE, items * sizeof(float));
+    cl::Buffer out = cl_create_buffer(rt.ctx, CL_MEM_READ_WRITE, items * sizeof(float));
     const cl_ulong chunk = n4 / items;
 
     cl::Kernel rc = rt.kernel(ClProgram::Limits, {}, "read_chunked").k;
@@ -62,7 +63,7 @@ Limits measure_cl_limits(ClBackend& cl, size_t bytes) {
     const cl_int iters = 4096;
     const size_t fma_items =
         std::max<size_t>(rt.features.compute_units, 1) * (rt.features.is_cpu ? 256 : 16384);
-    cl::Buffer fout(rt.ctx, CL_MEM_READ_WRITE, fma_items * sizeof(float));
+    cl::Buffer fout = cl_create_buffer(rt.ctx, CL_MEM_READ_WRITE, fma_items * sizeof(float));
     cl::Kernel f = rt.kernel(ClProgram::Limits, {}, "fma_peak").k;
     kernel_args(f, fout, iters, 0.999f, 0.001f);
     l.fma_gflops = 2.0 * 8 * 8 * iters * fma_items / kernel_seconds(q, f, fma_items, 2) / 1e9;

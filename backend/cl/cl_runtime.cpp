@@ -1,5 +1,6 @@
 #include "backend/cl/cl_runtime.h"
 
+#include "backend/cl/cl_calls.h"
 #include "backend/cl/cl_error.h"
 
 #include "graph/base/error.h"
@@ -41,6 +42,7 @@ ClRuntime::ClRuntime(const ClDeviceInfo& dev, bool profiling_)
       features(dev.features),
       programs(ctx, dev.device, dev.features),
       profiling(profiling_) {
+  cl_fault_from_env();
   // BLUECL_CL_VARIANT="matmul=tiled,rms_norm=wg" forces variants (kernel development and tests).
   if (const char* env = std::getenv("BLUECL_CL_VARIANT")) {
     std::string_view rest(env);
@@ -96,7 +98,8 @@ ClKernel& ClRuntime::kernel(ClProgram p, const ClDefines& defines, const char* n
 const cl::Buffer& ClRuntime::scratch(size_t bytes) {
   if (bytes > scratch_bytes_) {
     const size_t n = bytes;
-    scratch_ = cl_guard("allocating a scratch buffer", [&] { return cl::Buffer(ctx, CL_MEM_READ_WRITE, n); });
+    scratch_ =
+        cl_guard("allocating a scratch buffer", [&] { return cl_create_buffer(ctx, CL_MEM_READ_WRITE, n); });
     scratch_bytes_ = n;
   }
   return scratch_;
@@ -146,10 +149,10 @@ void ClRuntime::launch(ClKernel& k, const cl::NDRange& global, const cl::NDRange
   ++launches;
   if (events) {
     cl::Event ev;
-    queue.enqueueNDRangeKernel(k.k, cl::NullRange, g, local, nullptr, &ev);
+    cl_enqueue_kernel(queue, k.k, g, local, &ev);
     events->push_back(ev);
   } else {
-    queue.enqueueNDRangeKernel(k.k, cl::NullRange, g, local);
+    cl_enqueue_kernel(queue, k.k, g, local);
   }
   if (launch_log) launch_log->push_back(fmt::format("{} [{}/{}]", k.name, dims_text(g), dims_text(local)));
 }

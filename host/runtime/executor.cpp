@@ -2,6 +2,7 @@
 
 #include "backend/cpu/cpu_backend.h"
 #include "graph/base/error.h"
+#include "graph/base/log.h"
 #include "graph/planner.h"
 #include "host/runtime/profile.h"
 
@@ -96,7 +97,12 @@ void Executor::set_input(Tensor t, const void* data, size_t bytes) {
   const TensorInfo& ti = g_.info(t);
   BLUECL_ASSERT(ti.kind == TensorKind::Input && bytes == ti.bytes(), "set_input {}: {} bytes for {}", ti.name,
                 bytes, ti.bytes());
-  for (int d : input_devices_[t.id]) backends_[d]->write(refs_[d][t.id], data, bytes);
+  try {
+    for (int d : input_devices_[t.id]) backends_[d]->write(refs_[d][t.id], data, bytes);
+  } catch (...) {
+    drain();
+    throw;
+  }
 }
 
 void Executor::transfer(const Node& n, int to) {
@@ -155,14 +161,32 @@ std::vector<Executor::Failure> Executor::prepare(const Progress& progress) {
 
 void Executor::run(const Step& step) {
   if (launches_.empty()) resolve();
-  if (OpProfile::get().on()) return run_profiled(step);
-  const auto& nodes = g_.nodes();
-  for (size_t i = 0; i < nodes.size(); ++i) {
-    const Launch& l = launches_[i];
-    if (nodes[i].kind == OpKind::Transfer)
-      transfer(nodes[i], l.device);
-    else
-      backends_[l.device]->run(g_, nodes[i], l.src, l.dst, step);
+  try {
+    if (OpProfile::get().on()) return run_profiled(step);
+    const auto& nodes = g_.nodes();
+    for (size_t i = 0; i < nodes.size(); ++i) {
+      const Launch& l = launches_[i];
+      if (nodes[i].kind == OpKind::Transfer)
+        transfer(nodes[i], l.device);
+      else
+        backends_[l.device]->run(g_, nodes[i], l.src, l.dst, step);
+    }
+  } catch (...) {
+    drain();
+    throw;
+  }
+}
+
+void Executor::drain() const noexcept {
+  // After a failed call the nodes enqueued before it may still be running; once this returns none is,
+  // so the caller may discard what the step wrote (see Session's rollback) or free the memory. A device
+  // that fails again here has no more to say than the first error.
+  for (Backend* b : backends_) {
+    try {
+      b->sync();
+    } catch (const std::exception& e) {
+      log(LogLevel::Debug, "executor", "waiting for {} after a failure: {}", b->name(), e.what());
+    }
   }
 }
 
@@ -194,7 +218,12 @@ void Executor::read(Tensor t, void* dst, size_t bytes) const {
   const int d = g_.info(b).kind == TensorKind::Intermediate ? home_[b] : state_device(Tensor{b});
   BLUECL_ASSERT(d >= 0, "{} lives on no device", g_.info(t).name);
   BLUECL_ASSERT(bytes <= g_.info(t).bytes(), "read of {} bytes from {}", bytes, g_.info(t).name);
-  backends_[d]->read(ref(d, t.id), dst, bytes);
+  try {
+    backends_[d]->read(ref(d, t.id), dst, bytes);
+  } catch (...) {
+    drain();
+    throw;
+  }
 }
 
 void Executor::sync() {

@@ -46,6 +46,9 @@ class Executor {
 
   // Copies host data into an input on every device that reads it.
   void set_input(Tensor t, const void* data, size_t bytes);
+  // A failed run, read or set_input (an OpenCL call that fails) throws after waiting for what was enqueued
+  // before (drain), so nothing of the step is still running when the caller sees the error; the executor
+  // stays usable, and a later run recomputes every node.
   void run(const Step& step);
   // Reads an output (any tensor marked as output) to host memory; waits for the work it depends on.
   void read(Tensor t, void* dst, size_t bytes) const;
@@ -59,6 +62,7 @@ class Executor {
   void resolve();  // fills launches_
   void run_profiled(const Step& step);
   void transfer(const Node& n, int to);
+  void drain() const noexcept;  // waits for every backend, ignoring (logging) their errors
 
   const Graph& g_;
   Plan plan_;

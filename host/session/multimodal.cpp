@@ -166,13 +166,21 @@ FeedResult feed_prompt(Session& s, const LlmModel& llm, const std::vector<Prompt
          s.n_past(), s.n_ctx());
 
   const auto t0 = std::chrono::steady_clock::now();
-  for (const PromptChunk& c : chunks) {
-    if (c.image >= 0) {
-      s.prefill_embd(images[c.image]->tokens);
-    } else if (!c.tokens.empty()) {
-      s.prefill(c.tokens);
-      r.text_ids.insert(r.text_ids.end(), c.tokens.begin(), c.tokens.end());
+  // A failure in any piece (a device error) takes the session back to before the prompt, so that the
+  // same prompt may be fed again.
+  Session::Mark before = s.mark();
+  try {
+    for (const PromptChunk& c : chunks) {
+      if (c.image >= 0) {
+        s.prefill_embd(images[c.image]->tokens);
+      } else if (!c.tokens.empty()) {
+        s.prefill(c.tokens);
+        r.text_ids.insert(r.text_ids.end(), c.tokens.begin(), c.tokens.end());
+      }
     }
+  } catch (...) {
+    s.rewind(std::move(before));
+    throw;
   }
   r.ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   return r;

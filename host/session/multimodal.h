@@ -94,7 +94,8 @@ struct FeedResult {
 };
 
 // Feeds the chunks to the session in order: text with prefill, images with prefill_embd. Checks every
-// image's embedding size against the LLM and the total against the context before feeding anything.
+// image's embedding size against the LLM and the total against the context before feeding anything; a
+// failure while feeding leaves the session as it was before (Session::rewind).
 FeedResult feed_prompt(Session& s, const LlmModel& llm, const std::vector<PromptChunk>& chunks,
                        std::span<const ImageEmbeddings* const> images);
 

@@ -147,10 +147,17 @@ void Session::prefill(std::span<const int32_t> tokens) {
   for (int32_t t : tokens)
     if (t < 0 || t >= n_vocab)
       fail(Status::InvalidArgument, "token id {} is outside the vocabulary (0..{})", t, n_vocab - 1);
-  all_logits_.clear();
-  for (size_t i = 0; i < tokens.size(); i += n_chunk_) {
-    const int64_t n = std::min<int64_t>(n_chunk_, tokens.size() - i);
-    run_chunk(step_for(n, false), tokens.data() + i, n * sizeof(int32_t), n);
+  // The rows of the previous call move into the mark (this call replaces them); the last logits are copied.
+  Mark before{n_past_, logits_, std::move(all_logits_)};
+  try {
+    all_logits_.clear();
+    for (size_t i = 0; i < tokens.size(); i += n_chunk_) {
+      const int64_t n = std::min<int64_t>(n_chunk_, tokens.size() - i);
+      run_chunk(step_for(n, false), tokens.data() + i, n * sizeof(int32_t), n);
+    }
+  } catch (...) {
+    rewind(std::move(before));
+    throw;
   }
 }
 
@@ -163,10 +170,17 @@ void Session::prefill_embd(std::span<const float> embd) {
   if (n_past_ + n_tok > n_ctx_)
     fail(Status::ContextFull, "{} embeddings after {} tokens would exceed the context of {}", n_tok, n_past_,
          n_ctx_);
-  all_logits_.clear();
-  for (int64_t i = 0; i < n_tok; i += n_chunk_) {
-    const int64_t n = std::min(n_chunk_, n_tok - i);
-    run_chunk(step_for(n, true), embd.data() + i * n_embd, n * n_embd * sizeof(float), n);
+  // The rows of the previous call move into the mark (this call replaces them); the last logits are copied.
+  Mark before{n_past_, logits_, std::move(all_logits_)};
+  try {
+    all_logits_.clear();
+    for (int64_t i = 0; i < n_tok; i += n_chunk_) {
+      const int64_t n = std::min(n_chunk_, n_tok - i);
+      run_chunk(step_for(n, true), embd.data() + i * n_embd, n * n_embd * sizeof(float), n);
+    }
+  } catch (...) {
+    rewind(std::move(before));
+    throw;
   }
 }
 
@@ -178,6 +192,13 @@ std::span<const float> Session::logits() const {
 void Session::truncate(int64_t n) {
   if (n < 0 || n > n_past_) fail(Status::InvalidArgument, "cannot truncate {} tokens to {}", n_past_, n);
   n_past_ = n;  // rows past n are overwritten by the next chunk; attention never reads beyond n_past
+}
+
+void Session::rewind(Mark m) {
+  if (m.n_past > n_past_) fail(Status::InvalidArgument, "cannot rewind {} tokens to {}", n_past_, m.n_past);
+  n_past_ = m.n_past;
+  logits_ = std::move(m.logits);
+  all_logits_ = std::move(m.all_logits);
 }
 
 size_t Session::kv_bytes() const {

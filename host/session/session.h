@@ -35,6 +35,8 @@ class Session {
   void prepare(const std::function<void(const char* stage, float fraction)>& progress = nullptr);
 
   // Appends tokens (chunked prefill). Throws ContextFull past n_ctx, InvalidArgument for unknown ids.
+  // A call that fails part way (a device error in any chunk) leaves the session as it was before the
+  // call (its length and logits: see rewind), so the same call may be made again.
   void prefill(std::span<const int32_t> tokens);
   // Appends n_tok embeddings [n_tok, n_embd] (image tokens) the same way.
   void prefill_embd(std::span<const float> embd);
@@ -50,6 +52,14 @@ class Session {
   int64_t n_chunk() const { return n_chunk_; }
   // Forgets every token after the first n (keeps a shared prefix, e.g. an encoded image).
   void truncate(int64_t n);
+  // Where the session is (its length and last logits), to return to when a later step fails: the KV
+  // rows past the mark are overwritten by the next step, so rewinding needs no device work.
+  struct Mark {
+    int64_t n_past = 0;
+    std::vector<float> logits, all_logits;
+  };
+  Mark mark() const { return {n_past_, logits_, all_logits_}; }
+  void rewind(Mark m);
   size_t kv_bytes() const;
   std::string plan_text(int64_t n_tok);  // the placement plan of the graph for a chunk of n_tok tokens
 

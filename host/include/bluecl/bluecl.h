@@ -241,7 +241,9 @@ BLUECL_API bluecl_status bluecl_session_create(bluecl_model* model, const bluecl
                                                bluecl_session** out);
 BLUECL_API void bluecl_session_free(bluecl_session* session);
 
-/* Appends tokens to the session (chunked prefill). BLUECL_ERR_CONTEXT_FULL if they do not fit. */
+/* Appends tokens to the session (chunked prefill). BLUECL_ERR_CONTEXT_FULL if they do not fit. A call that
+ * fails part way (an OpenCL error: BLUECL_ERR_DEVICE, BLUECL_ERR_OUT_OF_MEMORY) leaves the session as it
+ * was before the call, its logits included, as do the other prefill calls and bluecl_generate's prompt. */
 BLUECL_API bluecl_status bluecl_session_prefill(bluecl_session* session, const int32_t* tokens,
                                                 size_t n_tokens);
 /* Appends n_tokens input embeddings [n_tokens][n_embd] (e.g. image tokens). */
@@ -309,7 +311,10 @@ typedef struct bluecl_generate_stats {
 
 BLUECL_API bluecl_generate_params bluecl_generate_default_params(void);
 /* Tokenises `prompt` (with BOS when the session is empty), prefills it and generates. `stats` may be
- * NULL. An empty prompt continues from what the session holds.
+ * NULL. An empty prompt continues from what the session holds. A decode step that fails (an OpenCL error)
+ * leaves the session holding the tokens fed before it: the token it was feeding, the last one sampled
+ * (already passed to on_token unless it ended the turn), is not among them, so generating again with an
+ * empty prompt samples it again.
  * Images: each "<image>" marker in the prompt is replaced by the next image's embeddings (the text
  * around them is tokenised piece by piece, BOS only at the very start). With `chat` and a prompt
  * without markers, "<im_start><image><im_end>" is put before the question once per image, as in
