@@ -149,13 +149,13 @@ int body(int argc, char** argv) {
 
   bluecl_generate_params gp = bluecl_generate_default_params();
   gp.n_predict = static_cast<int32_t>(n_predict);
-  gp.sampling = {static_cast<float>(temp),
-                 static_cast<int32_t>(top_k),
-                 static_cast<float>(top_p),
-                 static_cast<float>(min_p),
-                 static_cast<float>(repeat_penalty),
-                 static_cast<int32_t>(repeat_last_n),
-                 seed < 0 ? std::random_device{}() : static_cast<uint64_t>(seed)};
+  gp.sampling.temperature = static_cast<float>(temp);  // by name: the struct starts with its size
+  gp.sampling.top_k = static_cast<int32_t>(top_k);
+  gp.sampling.top_p = static_cast<float>(top_p);
+  gp.sampling.min_p = static_cast<float>(min_p);
+  gp.sampling.repeat_penalty = static_cast<float>(repeat_penalty);
+  gp.sampling.repeat_last_n = static_cast<int32_t>(repeat_last_n);
+  gp.sampling.seed = seed < 0 ? std::random_device{}() : static_cast<uint64_t>(seed);
   std::vector<const char*> stop_ptrs;
   for (const std::string& st : stops) stop_ptrs.push_back(st.c_str());
   gp.stop = stop_ptrs.data();

@@ -35,8 +35,14 @@ const char* bluecl_status_name(bluecl_status status) {
 const char* bluecl_last_error(void) {
   return g_last_error.c_str();
 }
+#define BLUECL_STR2(x) #x
+#define BLUECL_STR(x) BLUECL_STR2(x)
 const char* bluecl_version(void) {
-  return "0.1.0";
+  return BLUECL_STR(BLUECL_VERSION_MAJOR) "." BLUECL_STR(BLUECL_VERSION_MINOR) "." BLUECL_STR(
+      BLUECL_VERSION_PATCH);
+}
+int32_t bluecl_abi_version(void) {
+  return BLUECL_ABI_VERSION;
 }
 
 void bluecl_set_log_callback(bluecl_log_callback callback, void* user) {
@@ -140,7 +146,9 @@ bluecl_status bluecl_measure_device_limits(const char* device, bluecl_limits* ou
 }
 
 bluecl_model_params bluecl_model_default_params(void) {
-  return bluecl_model_params{};
+  bluecl_model_params p{};
+  p.struct_size = sizeof p;
+  return p;
 }
 
 bluecl_status bluecl_model_load(const char* path, const bluecl_model_params* params, bluecl_model** out) {
@@ -225,7 +233,11 @@ bluecl_status bluecl_detokenize(const bluecl_model* model, const int32_t* tokens
 }
 
 bluecl_session_params bluecl_session_default_params(void) {
-  return bluecl_session_params{.n_ctx = 0, .n_chunk = 128, .kv_type = BLUECL_KV_DEFAULT, .all_logits = 0};
+  return bluecl_session_params{.struct_size = sizeof(bluecl_session_params),
+                               .n_ctx = 0,
+                               .n_chunk = 128,
+                               .kv_type = BLUECL_KV_DEFAULT,
+                               .all_logits = 0};
 }
 
 bluecl_status bluecl_session_create(bluecl_model* model, const bluecl_session_params* params,
@@ -233,7 +245,7 @@ bluecl_status bluecl_session_create(bluecl_model* model, const bluecl_session_pa
   return guard([&] {
     need(out, "out") = nullptr;
     Engine& e = *need(model, "model").e;
-    const bluecl_session_params p = params ? *params : bluecl_session_default_params();
+    const bluecl_session_params p = read_params(params, bluecl_session_default_params());
     SessionParams sp{.n_ctx = p.n_ctx, .n_chunk = p.n_chunk, .all_logits = p.all_logits != 0};
     switch (p.kv_type) {
       case BLUECL_KV_DEFAULT:
@@ -314,12 +326,19 @@ bluecl_status bluecl_session_truncate(bluecl_session* session, int32_t n_keep) {
 
 bluecl_sampler_params bluecl_sampler_default_params(void) {
   const SamplerParams d;
-  return bluecl_sampler_params{d.temperature,    d.top_k,         d.top_p, d.min_p,
-                               d.repeat_penalty, d.repeat_last_n, d.seed};
+  return bluecl_sampler_params{sizeof(bluecl_sampler_params),
+                               d.temperature,
+                               d.top_k,
+                               d.top_p,
+                               d.min_p,
+                               d.repeat_penalty,
+                               d.repeat_last_n,
+                               d.seed};
 }
 
 bluecl_generate_params bluecl_generate_default_params(void) {
   bluecl_generate_params p{};
+  p.struct_size = sizeof p;
   p.n_predict = 128;
   p.sampling = bluecl_sampler_default_params();
   return p;
@@ -329,13 +348,14 @@ bluecl_generate_params bluecl_generate_default_params(void) {
 
 bluecl_grid_params bluecl_grid_default_params(void) {
   const GridOptions d;
-  return bluecl_grid_params{d.tile, d.max_grid, d.max_tiles, static_cast<float>(d.alpha), 0};
+  return bluecl_grid_params{sizeof(bluecl_grid_params),  d.tile, d.max_grid, d.max_tiles,
+                            static_cast<float>(d.alpha), 0};
 }
 
 bluecl_status bluecl_image_grid(int32_t width, int32_t height, const bluecl_grid_params* params, int32_t* m,
                                 int32_t* n, int32_t* n_tokens) {
   return guard([&] {
-    const bluecl_grid_params p = params ? *params : bluecl_grid_default_params();
+    const bluecl_grid_params p = read_params(params, bluecl_grid_default_params());
     const GridOptions o{p.tile, p.max_grid, p.max_tiles, p.alpha};
     const Grid g =
         p.llava_next ? select_grid_llava_next(width, height, o) : select_grid_relaxed(width, height, o);

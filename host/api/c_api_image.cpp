@@ -199,12 +199,13 @@ bluecl_status bluecl_generate(bluecl_session* session, const char* prompt,
                               const bluecl_generate_params* params, bluecl_generate_stats* stats) {
   return guard([&] {
     EngineSession& s = *need(session, "session").s;
-    const bluecl_generate_params p = params ? *params : bluecl_generate_default_params();
+    const bluecl_generate_params p = read_params(params, bluecl_generate_default_params());
+    const bluecl_sampler_params sampling = read_params(&p.sampling, bluecl_sampler_default_params());
     GenerateParams gp;
     gp.n_predict = p.n_predict;
     gp.sampling =
-        SamplerParams{p.sampling.temperature,    p.sampling.top_k,         p.sampling.top_p, p.sampling.min_p,
-                      p.sampling.repeat_penalty, p.sampling.repeat_last_n, p.sampling.seed};
+        SamplerParams{sampling.temperature,    sampling.top_k,         sampling.top_p, sampling.min_p,
+                      sampling.repeat_penalty, sampling.repeat_last_n, sampling.seed};
     for (size_t i = 0; i < p.n_stop; ++i)
       gp.stop.emplace_back(nonnull(nonnull(p.stop, "stop")[i], "stop string"));
     if (p.on_token)

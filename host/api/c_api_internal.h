@@ -7,6 +7,8 @@
 
 #include "bluecl/bluecl.h"
 
+#include "host/api/c_abi.h"
+
 #include "graph/base/error.h"
 #include "host/session/engine.h"
 
@@ -75,10 +77,10 @@ inline DeviceOptions device_options(const bluecl_model_params& p) {
                        .cpu_precision = p.exact_cpu ? CpuPrecision::Reference : CpuPrecision::Fast};
 }
 
-// The engine options of model parameters (NULL: the defaults). A non-zero return of the progress callback
-// cancels with Status::Cancelled.
+// The engine options of model parameters (NULL: the defaults; the size checked by read_params). A non-zero
+// return of the progress callback cancels with Status::Cancelled.
 inline EngineOptions engine_options(const bluecl_model_params* params) {
-  const bluecl_model_params p = params ? *params : bluecl_model_params{};
+  const bluecl_model_params p = read_params(params, bluecl_model_default_params());
   EngineOptions o{
       .devices = device_options(p), .vocab_only = p.vocab_only != 0, .progress = {}, .release = {}};
   if (p.progress)

@@ -11,13 +11,14 @@ extern "C" {
 
 bluecl_tune_params bluecl_tune_default_params(void) {
   bluecl_tune_params p{};
+  p.struct_size = sizeof p;
   p.save = 1;
   return p;
 }
 
 bluecl_status bluecl_tune(const bluecl_tune_params* params, char* file, size_t file_cap) {
   return guard([&] {
-    const bluecl_tune_params p = params ? *params : bluecl_tune_default_params();
+    const bluecl_tune_params p = read_params(params, bluecl_tune_default_params());
     if (file && file_cap) file[0] = '\0';
     if (p.n_chunk < 0) fail(Status::InvalidArgument, "n_chunk {} (0: 128)", p.n_chunk);
     std::string why;

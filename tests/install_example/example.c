@@ -16,6 +16,12 @@ int main(int argc, char** argv) {
     fprintf(stderr, "usage: %s MODEL.gguf PROMPT\n", argv[0]);
     return 2;
   }
+  /* A library older than this header would refuse its params structs: say so plainly. */
+  if (bluecl_abi_version() < BLUECL_ABI_VERSION) {
+    fprintf(stderr, "libbluecl %s has ABI %d, this program needs %d\n", bluecl_version(),
+            bluecl_abi_version(), BLUECL_ABI_VERSION);
+    return 1;
+  }
   bluecl_set_log_level(BLUECL_LOG_WARN);
   bluecl_model_params mp = bluecl_model_default_params();
   mp.device = "cpu";

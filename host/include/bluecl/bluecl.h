@@ -16,6 +16,15 @@
  *   bluecl_generate(s, "Hello", &gp, NULL);
  *   bluecl_session_free(s);  bluecl_model_free(m);
  *
+ * Versions and the ABI: BLUECL_VERSION_* name the release of this header; BLUECL_ABI_VERSION counts the
+ * changes to the binary interface (a struct that grows, a function added). Every params struct starts
+ * with `struct_size`, filled by its *_default_params() function: the library reads a struct from a
+ * program built against this header or an older one (an older, smaller struct gets the defaults for the
+ * fields it lacks) and refuses one whose size it does not know (a newer header than the library, or a
+ * struct not filled by *_default_params()) with BLUECL_ERR_INVALID_ARGUMENT and a message naming the
+ * struct and both sizes. So always start from *_default_params() and set fields by name; a NULL params
+ * pointer means the defaults. Fields are only ever appended.
+ *
  * Thread safety: functions that take no handle may be called from any thread. A model may be shared by
  * several threads and several sessions; the calls that run it (session creation, prefill, decode,
  * generate, image encoding) are serialised per model by an internal lock. One session must not be
@@ -26,6 +35,13 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+/* The release (equal to bluecl_version() of the library built from this header and to the CMake
+ * package version) and the ABI version (see above; bluecl_abi_version() is the library's). */
+#define BLUECL_VERSION_MAJOR 0
+#define BLUECL_VERSION_MINOR 1
+#define BLUECL_VERSION_PATCH 0
+#define BLUECL_ABI_VERSION 1
 
 #if defined(_WIN32)
 #define BLUECL_API __declspec(dllexport)
@@ -54,7 +70,10 @@ typedef enum bluecl_status {
 
 BLUECL_API const char* bluecl_status_name(bluecl_status status);
 BLUECL_API const char* bluecl_last_error(void);
-BLUECL_API const char* bluecl_version(void);
+BLUECL_API const char* bluecl_version(void); /* "0.1.0" */
+/* The library's ABI version: at least the BLUECL_ABI_VERSION a program was built with, else the
+ * library is older than its header (params structs from that header are then refused). */
+BLUECL_API int32_t bluecl_abi_version(void);
 
 /* ---- logging ------------------------------------------------------------------------------------- */
 
@@ -143,13 +162,14 @@ typedef struct bluecl_tune_result {
 typedef void (*bluecl_tune_callback)(const bluecl_tune_result* result, void* user);
 
 typedef struct bluecl_tune_params {
-  const char* device; /* as in bluecl_model_params; must name an OpenCL device */
-  const char* model;  /* NULL: the full-size bluelm-v-3b shapes; else this LLM's matrices ... */
-  const char* mmproj; /* ... and/or this vision tower's */
-  int32_t n_chunk;    /* rows of the prefill shapes (0: 128) */
-  int32_t quick;      /* 1: a few small shapes and candidates (tests) */
-  int32_t save;       /* 1 (default): write the tuning file that later runs read */
-  int32_t n_threads;  /* for the CPU reference every candidate is checked against (0: every core) */
+  uint32_t struct_size; /* sizeof, set by bluecl_tune_default_params() */
+  const char* device;   /* as in bluecl_model_params; must name an OpenCL device */
+  const char* model;    /* NULL: the full-size bluelm-v-3b shapes; else this LLM's matrices ... */
+  const char* mmproj;   /* ... and/or this vision tower's */
+  int32_t n_chunk;      /* rows of the prefill shapes (0: 128) */
+  int32_t quick;        /* 1: a few small shapes and candidates (tests) */
+  int32_t save;         /* 1 (default): write the tuning file that later runs read */
+  int32_t n_threads;    /* for the CPU reference every candidate is checked against (0: every core) */
   bluecl_progress_callback progress;
   void* progress_user;
   bluecl_tune_callback on_result;
@@ -164,12 +184,13 @@ BLUECL_API bluecl_tune_params bluecl_tune_default_params(void);
 BLUECL_API bluecl_status bluecl_tune(const bluecl_tune_params* params, char* file, size_t file_cap);
 
 typedef struct bluecl_model_params {
-  const char* device; /* NULL or "": BLUECL_DEVICE, else the first GPU, else the first OpenCL device,
-                         else the CPU; "cpu": the CPU alone; a number: that OpenCL device; other text: the
-                         first device whose platform or name contains it */
-  int32_t n_threads;  /* CPU threads; 0: BLUECL_THREADS, else every core */
-  const char* pins;   /* placement pins "pattern=device,..." e.g. "output*=cpu" (NULL: none) */
-  int32_t vocab_only; /* load only the tokenizer (for vocabulary files) */
+  uint32_t struct_size; /* sizeof, set by bluecl_model_default_params() */
+  const char* device;   /* NULL or "": BLUECL_DEVICE, else the first GPU, else the first OpenCL device,
+                           else the CPU; "cpu": the CPU alone; a number: that OpenCL device; other text: the
+                           first device whose platform or name contains it */
+  int32_t n_threads;    /* CPU threads; 0: BLUECL_THREADS, else every core */
+  const char* pins;     /* placement pins "pattern=device,..." e.g. "output*=cpu" (NULL: none) */
+  int32_t vocab_only;   /* load only the tokenizer (for vocabulary files) */
   bluecl_progress_callback progress;
   void* progress_user;
   int32_t exact_cpu;     /* 1: the CPU runs the exact fp32 reference path (for comparisons with other
@@ -228,8 +249,9 @@ typedef enum bluecl_kv_type {
 } bluecl_kv_type;
 
 typedef struct bluecl_session_params {
-  int32_t n_ctx;   /* 0: the model's trained context, at most 2048 */
-  int32_t n_chunk; /* prefill chunk size, default 128 */
+  uint32_t struct_size; /* sizeof, set by bluecl_session_default_params() */
+  int32_t n_ctx;        /* 0: the model's trained context, at most 2048 */
+  int32_t n_chunk;      /* prefill chunk size, default 128 */
   bluecl_kv_type kv_type;
   int32_t all_logits; /* keep the logits of every token fed (bluecl_session_logits), not just the last */
 } bluecl_session_params;
@@ -266,6 +288,7 @@ BLUECL_API bluecl_status bluecl_session_truncate(bluecl_session* session, int32_
 /* ---- sampling and generation --------------------------------------------------------------------- */
 
 typedef struct bluecl_sampler_params {
+  uint32_t struct_size;  /* sizeof, set by bluecl_sampler_default_params() */
   float temperature;     /* <= 0: greedy. Default 0.8 */
   int32_t top_k;         /* <= 0: off. Default 40 */
   float top_p;           /* >= 1: off. Default 0.95 */
@@ -291,7 +314,8 @@ typedef enum bluecl_stop_reason {
 } bluecl_stop_reason;
 
 typedef struct bluecl_generate_params {
-  int32_t n_predict; /* tokens to generate; < 0: until EOS, a stop string or the context end */
+  uint32_t struct_size; /* sizeof, set by bluecl_generate_default_params() */
+  int32_t n_predict;    /* tokens to generate; < 0: until EOS, a stop string or the context end */
   bluecl_sampler_params sampling;
   const char* const* stop; /* stop strings (n_stop of them) */
   size_t n_stop;
@@ -329,11 +353,12 @@ BLUECL_API bluecl_status bluecl_generate(bluecl_session* session, const char* pr
 /* ---- images -------------------------------------------------------------------------------------- */
 
 typedef struct bluecl_grid_params {
-  int32_t tile;       /* 384 */
-  int32_t max_grid;   /* largest columns or rows: 4 */
-  int32_t max_tiles;  /* cap on columns * rows: 8 */
-  float alpha;        /* relaxed matching's tolerance: 0.1 */
-  int32_t llava_next; /* use LLaVA-NeXT's rule instead (for comparison) */
+  uint32_t struct_size; /* sizeof, set by bluecl_grid_default_params() */
+  int32_t tile;         /* 384 */
+  int32_t max_grid;     /* largest columns or rows: 4 */
+  int32_t max_tiles;    /* cap on columns * rows: 8 */
+  float alpha;          /* relaxed matching's tolerance: 0.1 */
+  int32_t llava_next;   /* use LLaVA-NeXT's rule instead (for comparison) */
 } bluecl_grid_params;
 
 BLUECL_API bluecl_grid_params bluecl_grid_default_params(void);
