@@ -5,12 +5,12 @@
 # out of memory), which is copied into tests/data/fuzz/<target>/ so that CTest's fuzz_replay.<target>
 # replays it in every build from then on. The corpus grows in build-asan/fuzz-corpus/<target>/ across runs,
 # starting from the seeds fuzz_replay writes.
-# Usage: tools/fuzz.sh [TARGET|all] [SECONDS]   (targets: gguf model image tokenizer json)
+# Usage: tools/fuzz.sh [TARGET|all] [SECONDS]   (targets: gguf model image tokenizer json state)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-all}
 seconds=${2:-60}
-all_targets=(gguf model image tokenizer json)
+all_targets=(gguf model image tokenizer json state)
 if [ "$what" = all ]; then
   targets=("${all_targets[@]}")
 elif [[ " ${all_targets[*]} " == *" $what "* ]]; then

@@ -324,6 +324,49 @@ bluecl_status bluecl_session_truncate(bluecl_session* session, int32_t n_keep) {
   return guard([&] { need(session, "session").s->truncate(n_keep); });
 }
 
+bluecl_status bluecl_session_state_size(bluecl_session* session, size_t* size) {
+  return guard([&] { need(size, "size") = need(session, "session").s->state_size(); });
+}
+
+bluecl_status bluecl_session_state_save(bluecl_session* session, void* buf, size_t capacity, size_t* size) {
+  return guard([&] {
+    EngineSession& s = *need(session, "session").s;
+    need(size, "size") = s.state_size();
+    if (*size > capacity)
+      fail(Status::InvalidArgument, "the session state needs {} bytes, the buffer has {}", *size, capacity);
+    const std::vector<uint8_t> bytes = s.save_state();
+    *size = bytes.size();
+    std::memcpy(nonnull(buf, "buf"), bytes.data(), bytes.size());
+  });
+}
+
+bluecl_status bluecl_session_state_load(bluecl_session* session, const void* buf, size_t size) {
+  return guard([&] {
+    EngineSession& s = *need(session, "session").s;
+    if (!buf && size) fail(Status::InvalidArgument, "buf is NULL");
+    s.load_state(std::span<const uint8_t>(static_cast<const uint8_t*>(buf), size));
+  });
+}
+
+bluecl_status bluecl_session_state_save_file(bluecl_session* session, const char* path) {
+  return guard([&] { need(session, "session").s->save_state_file(nonnull(path, "path")); });
+}
+
+bluecl_status bluecl_session_state_load_file(bluecl_session* session, const char* path) {
+  return guard([&] { need(session, "session").s->load_state_file(nonnull(path, "path")); });
+}
+
+bluecl_status bluecl_session_tokens(const bluecl_session* session, int32_t* tokens, size_t capacity,
+                                    size_t* n_tokens) {
+  return guard([&] {
+    const std::vector<int32_t>& h = need(session, "session").s->history();
+    need(n_tokens, "n_tokens") = h.size();
+    if (h.size() > capacity)
+      fail(Status::InvalidArgument, "{} tokens do not fit a buffer of {}", h.size(), capacity);
+    if (!h.empty()) std::memcpy(nonnull(tokens, "tokens"), h.data(), h.size() * sizeof(int32_t));
+  });
+}
+
 bluecl_sampler_params bluecl_sampler_default_params(void) {
   const SamplerParams d;
   return bluecl_sampler_params{sizeof(bluecl_sampler_params),

@@ -1,6 +1,7 @@
 #include "host/model/llm_model.h"
 
 #include "graph/base/error.h"
+#include "graph/base/hash.h"
 #include "graph/base/log.h"
 
 #include <fmt/format.h>
@@ -15,6 +16,21 @@ namespace {
 WeightRef need(const GgufFile& f, const std::string& name, Shape shape) {
   const GgufTensor& t = f.require_tensor(name, shape);
   return WeightRef{name, *t.dtype, t.shape, t.data};
+}
+
+uint64_t model_fingerprint(const GgufFile& f, const std::string& arch, const LlmHParams& hp) {
+  std::string key = fmt::format(
+      "{} vocab {} ctx {} embd {} ff {} layers {} heads {}/{} rot {} eps {} theta {} "
+      "rope {} embd_norm {}\n",
+      arch, hp.n_vocab, hp.n_ctx_train, hp.n_embd, hp.n_ff, hp.n_layer, hp.n_head, hp.n_head_kv, hp.n_rot,
+      hp.rms_eps, hp.rope_theta, static_cast<int>(hp.rope_mode), hp.embd_norm);
+  constexpr size_t kSample = 64;  // bytes of each larger tensor: one page touched per tensor
+  for (const GgufTensor& t : f.tensors()) {
+    key += fmt::format("{} {} {}\n", t.name, t.ggml_type, t.shape.str());
+    const size_t n = t.shape.rank == 1 ? t.bytes : std::min(t.bytes, kSample);
+    if (t.data) key.append(static_cast<const char*>(t.data), n);
+  }
+  return hash64(key);
 }
 
 WeightRef optional_weight(const GgufFile& f, const std::string& name, Shape shape) {
@@ -122,6 +138,7 @@ std::unique_ptr<LlmModel> LlmModel::load(const std::string& path, bool vocab_onl
   for (const LlmLayerWeights& L : w.layers) {
     for (const WeightRef* r : {&L.attn_norm, &L.ffn_norm, &L.bq, &L.bk, &L.bv}) f32_only(*r);
   }
+  m->fingerprint_ = model_fingerprint(f, m->arch_, hp);
   log(LogLevel::Info, "model",
       "{}: {} with {} layers, hidden {}, {} heads ({} KV), FFN {}, vocab {}, {:.2f} GB of weights", path,
       m->arch_, hp.n_layer, E, hp.n_head, hp.n_head_kv, F, hp.n_vocab, m->weight_bytes() / 1e9);

@@ -27,6 +27,11 @@ class LlmModel {
   // The matrices every token multiplies (layers and output head, not the embedding table).
   int64_t matmul_params() const;
   size_t matmul_weight_bytes() const;
+  // Identifies the model a session state belongs to (host/session/session_state.cpp): a hash of the
+  // architecture, the hyper-parameters, every tensor's name, type and shape, the whole of every 1-D tensor
+  // (norms, biases) and the first bytes of the others, so that another model, or the same shapes with
+  // other weights, gives another value. 0 for a vocabulary-only model.
+  uint64_t fingerprint() const { return fingerprint_; }
 
  private:
   std::unique_ptr<GgufFile> file_;
@@ -35,6 +40,7 @@ class LlmModel {
   LlmWeights w_;
   std::unique_ptr<Tokenizer> tok_;
   bool vocab_only_ = false;
+  uint64_t fingerprint_ = 0;
 };
 
 }  // namespace bluecl

@@ -277,6 +277,26 @@ std::string EngineSession::plan_text(int64_t n_tokens) {
   return s_->plan_text(n_tokens);
 }
 
+std::vector<uint8_t> EngineSession::save_state() {
+  std::lock_guard lock(engine_.run_mu_);
+  return s_->save_state();
+}
+
+void EngineSession::load_state(std::span<const uint8_t> bytes) {
+  std::lock_guard lock(engine_.run_mu_);
+  s_->load_state(bytes);
+}
+
+void EngineSession::save_state_file(const std::string& path) {
+  std::lock_guard lock(engine_.run_mu_);
+  s_->save_state_file(path);
+}
+
+void EngineSession::load_state_file(const std::string& path) {
+  std::lock_guard lock(engine_.run_mu_);
+  s_->load_state_file(path);
+}
+
 void EngineSession::truncate(int64_t n_keep) {
   s_->truncate(n_keep);  // only moves the session's end: nothing runs, no lock
 }

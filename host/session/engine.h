@@ -156,6 +156,14 @@ class EngineSession {
                           const GenerateParams& params);
   std::string plan_text(int64_t n_tokens);
   void truncate(int64_t n_keep);
+  // The session's state (Session::save_state and friends), under the run lock: saving reads the KV cache
+  // back from its device, loading writes it there.
+  size_t state_size() const { return s_->state_size(); }
+  std::vector<uint8_t> save_state();
+  void load_state(std::span<const uint8_t> bytes);
+  void save_state_file(const std::string& path);
+  void load_state_file(const std::string& path);
+  const std::vector<int32_t>& history() const { return s_->history(); }
 
   std::span<const float> logits() const { return s_->logits(); }
   const std::vector<float>& all_logits() const { return s_->all_logits(); }

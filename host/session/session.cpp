@@ -118,13 +118,17 @@ void Session::prepare(const std::function<void(const char*, float)>& progress) {
   step_for(1, false, nullptr, second);
 }
 
-void Session::run_chunk(Step& s, const void* input, size_t bytes, int64_t n_tok) {
+void Session::run_chunk(Step& s, const void* input, size_t bytes, int64_t n_tok, const int32_t* ids) {
   TraceSpan span(
       n_tok == 1 ? fmt::format("decode @{}", n_past_) : fmt::format("prefill {} @{}", n_tok, n_past_),
       "language model");
   s.ex->set_input(s.lg->tokens, input, bytes);
   s.ex->run(bluecl::Step{static_cast<int32_t>(n_past_)});
   n_past_ += n_tok;
+  if (ids)
+    history_.insert(history_.end(), ids, ids + n_tok);
+  else
+    history_.insert(history_.end(), n_tok, kEmbeddingPosition);
   const int64_t n_vocab = model_.hparams().n_vocab;
   const int64_t rows = keep_all_ ? n_tok : 1;
   if (keep_all_) {
@@ -153,7 +157,7 @@ void Session::prefill(std::span<const int32_t> tokens) {
     all_logits_.clear();
     for (size_t i = 0; i < tokens.size(); i += n_chunk_) {
       const int64_t n = std::min<int64_t>(n_chunk_, tokens.size() - i);
-      run_chunk(step_for(n, false), tokens.data() + i, n * sizeof(int32_t), n);
+      run_chunk(step_for(n, false), tokens.data() + i, n * sizeof(int32_t), n, tokens.data() + i);
     }
   } catch (...) {
     rewind(std::move(before));
@@ -176,7 +180,7 @@ void Session::prefill_embd(std::span<const float> embd) {
     all_logits_.clear();
     for (int64_t i = 0; i < n_tok; i += n_chunk_) {
       const int64_t n = std::min(n_chunk_, n_tok - i);
-      run_chunk(step_for(n, true), embd.data() + i * n_embd, n * n_embd * sizeof(float), n);
+      run_chunk(step_for(n, true), embd.data() + i * n_embd, n * n_embd * sizeof(float), n, nullptr);
     }
   } catch (...) {
     rewind(std::move(before));
@@ -192,11 +196,13 @@ std::span<const float> Session::logits() const {
 void Session::truncate(int64_t n) {
   if (n < 0 || n > n_past_) fail(Status::InvalidArgument, "cannot truncate {} tokens to {}", n_past_, n);
   n_past_ = n;  // rows past n are overwritten by the next chunk; attention never reads beyond n_past
+  history_.resize(n);
 }
 
 void Session::rewind(Mark m) {
   if (m.n_past > n_past_) fail(Status::InvalidArgument, "cannot rewind {} tokens to {}", n_past_, m.n_past);
   n_past_ = m.n_past;
+  history_.resize(m.n_past);
   logits_ = std::move(m.logits);
   all_logits_ = std::move(m.all_logits);
 }

@@ -1,7 +1,8 @@
 // One conversation with a language model: a KV cache on the device, chunked prefill (each chunk attends
 // causally to itself and fully to the cache), single-token decode, logits of the last token (or of
 // every token fed, for tests and `bluecl logits`). Graphs are built, scheduled and planned once per chunk
-// shape and then replayed. A session is used by one thread at a time.
+// shape and then replayed. A session is used by one thread at a time. Its state (the KV cache rows in
+// use, the tokens fed, the last logits) can be saved and loaded (host/session/session_state.cpp).
 #pragma once
 
 #include "graph/llm.h"
@@ -14,6 +15,7 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <string>
 #include <vector>
 
 namespace bluecl {
@@ -60,6 +62,23 @@ class Session {
   };
   Mark mark() const { return {n_past_, logits_, all_logits_}; }
   void rewind(Mark m);
+  // What was fed, one entry per position: the token id, or kEmbeddingPosition for an embedding (an image
+  // token).
+  static constexpr int32_t kEmbeddingPosition = -1;
+  const std::vector<int32_t>& history() const { return history_; }
+
+  // The state: a header (format, the model's fingerprint, the KV type), the history, the last logits and
+  // the KV cache rows of the positions in use, read back from the cache's device; a checksum closes it.
+  // There is no sampler state: sampling belongs to each generate call. The layout is in session_state.cpp.
+  size_t state_size() const;
+  std::vector<uint8_t> save_state();
+  // Replaces the session's state with a saved one, refusing (the session unchanged) a state of another
+  // model or KV type (InvalidArgument), one longer than this session's context (ContextFull), a corrupt
+  // or truncated one (BadFile) and a newer format (Unsupported). The context sizes and devices of the
+  // saving and loading sessions may differ.
+  void load_state(std::span<const uint8_t> bytes);
+  void save_state_file(const std::string& path);  // written whole or not at all (Io on failure)
+  void load_state_file(const std::string& path);
   size_t kv_bytes() const;
   std::string plan_text(int64_t n_tok);  // the placement plan of the graph for a chunk of n_tok tokens
 
@@ -68,7 +87,9 @@ class Session {
   Step& step_for(int64_t n_tok, bool embd, const Executor::Progress& weights = nullptr,
                  const Executor::Progress& kernels = nullptr);
   void bind_caches(Executor& ex, const LlmGraph& lg);
-  void run_chunk(Step& s, const void* input, size_t bytes, int64_t n_tok);
+  // ids: the chunk's token ids for the history, or null for embeddings.
+  void run_chunk(Step& s, const void* input, size_t bytes, int64_t n_tok, const int32_t* ids);
+  Backend& cache_backend();  // the KV cache's device, the cache allocated if it was not yet
 
   const LlmModel& model_;
   Devices& devices_;
@@ -76,6 +97,7 @@ class Session {
   DType kv_type_;
   bool keep_all_;
   int64_t n_past_ = 0;
+  std::vector<int32_t> history_;  // n_past_ entries
   int cache_device_ = -1;
   std::vector<std::unique_ptr<DeviceBuffer>> caches_;  // k0, v0, k1, v1, ...
   std::map<std::pair<int64_t, bool>, std::unique_ptr<Step>> steps_;

@@ -1,4 +1,4 @@
-// What every fuzz target shares. Each target file (gguf.cpp, model.cpp, image.cpp, tokenizer.cpp,
+// What every fuzz target shares. Each target file (gguf.cpp, model.cpp, image.cpp, tokenizer.cpp, state.cpp,
 // json.cpp) defines a run function over one input, which throws nothing but the library's own Error for
 // bad input (anything else, a crash, a sanitizer report or a failed check is a finding), and a seed
 // function that writes its starting corpus from tests/data (small generated files, never large binaries).

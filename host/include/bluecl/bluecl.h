@@ -285,6 +285,33 @@ BLUECL_API bluecl_status bluecl_session_plan(bluecl_session* session, int32_t n_
 /* Forgets every token after the first n_keep (a kept prefix, such as an encoded image, is reused). */
 BLUECL_API bluecl_status bluecl_session_truncate(bluecl_session* session, int32_t n_keep);
 
+/* Session state: what a session holds (the KV cache rows of its n_past positions, read back from the
+ * cache's device; the tokens fed, with -1 for image tokens; the logits of the last token) as bytes, to
+ * continue the conversation later, in another session or another process: a loaded state continues
+ * exactly as the saved session would have (generate with an empty prompt, or prefill more). Sampling
+ * has no state to save (each bluecl_generate call seeds its own sampler). A state loads only into a
+ * session of the same model (a fingerprint of its hyper-parameters, tensors and some weights is
+ * checked) with the same KV type, and with a context of at least its n_past: otherwise
+ * BLUECL_ERR_INVALID_ARGUMENT (another model, another KV type) or BLUECL_ERR_CONTEXT_FULL, naming
+ * both. A truncated or corrupt state (a checksum covers it) is BLUECL_ERR_BAD_FILE, a newer format
+ * BLUECL_ERR_UNSUPPORTED; a refused state leaves the session unchanged. The devices of the two sessions
+ * may differ. A state's size: 64 bytes, 4 per position, 4 * n_vocab for the logits, and the KV rows in
+ * use (2 * layers * n_past rows of n_head_kv * head_dim values of the KV type). */
+BLUECL_API bluecl_status bluecl_session_state_size(bluecl_session* session, size_t* size);
+/* Writes the state into buf; *size receives its length (if it exceeds capacity, nothing is written and
+ * BLUECL_ERR_INVALID_ARGUMENT is returned: call bluecl_session_state_size first). */
+BLUECL_API bluecl_status bluecl_session_state_save(bluecl_session* session, void* buf, size_t capacity,
+                                                   size_t* size);
+BLUECL_API bluecl_status bluecl_session_state_load(bluecl_session* session, const void* buf, size_t size);
+/* The same through a file: written whole or not at all (a temporary renamed over `path`); a file that
+ * cannot be opened or written gives BLUECL_ERR_IO. */
+BLUECL_API bluecl_status bluecl_session_state_save_file(bluecl_session* session, const char* path);
+BLUECL_API bluecl_status bluecl_session_state_load_file(bluecl_session* session, const char* path);
+/* The tokens fed so far (one per position, -1 for an image token); *n_tokens receives n_past (if it
+ * exceeds capacity, nothing is written and BLUECL_ERR_INVALID_ARGUMENT is returned). */
+BLUECL_API bluecl_status bluecl_session_tokens(const bluecl_session* session, int32_t* tokens,
+                                               size_t capacity, size_t* n_tokens);
+
 /* ---- sampling and generation --------------------------------------------------------------------- */
 
 typedef struct bluecl_sampler_params {
