@@ -194,6 +194,47 @@ TEST(CApi, ContextOverflowIsAnError) {
   EXPECT_EQ(bluecl_session_n_past(s.get()), 16);
 }
 
+int collect_id(int32_t token, const char*, size_t, void* user) {
+  if (token >= 0) static_cast<std::vector<int32_t>*>(user)->push_back(token);
+  return 0;
+}
+
+// bluecl_session_decode drives a caller's own loop: greedy by hand gives bluecl_generate's tokens.
+TEST(CApi, DecodeOneStepMatchesGenerate) {
+  ModelPtr m = load("tiny-a-q4_0");
+  const std::vector<int32_t> prompt = {1, 450, 1996, 354, 1701, 916};
+  SessionPtr a = session(m.get(), 32), b = session(m.get(), 32);
+  ASSERT_EQ(bluecl_session_prefill(a.get(), prompt.data(), prompt.size()), BLUECL_OK);
+  ASSERT_EQ(bluecl_session_prefill(b.get(), prompt.data(), prompt.size()), BLUECL_OK);
+  std::vector<int32_t> want;
+  bluecl_generate_params gp = bluecl_generate_default_params();
+  gp.n_predict = 10;
+  gp.sampling.temperature = 0;
+  gp.on_token = collect_id;
+  gp.user = &want;
+  ASSERT_EQ(bluecl_generate(a.get(), "", &gp, nullptr), BLUECL_OK) << bluecl_last_error();
+  ASSERT_FALSE(want.empty());
+  const float* logits = nullptr;
+  size_t rows = 0, n_vocab = 0;
+  ASSERT_EQ(bluecl_session_logits(b.get(), &logits, &rows, &n_vocab), BLUECL_OK);
+  std::vector<int32_t> got;
+  while (got.size() < want.size()) {
+    const int32_t t = argmax(std::span<const float>(logits, n_vocab));
+    got.push_back(t);
+    size_t nv = 0;
+    ASSERT_EQ(bluecl_session_decode(b.get(), t, &logits, &nv), BLUECL_OK) << bluecl_last_error();
+    EXPECT_EQ(nv, n_vocab);
+  }
+  EXPECT_EQ(got, want);
+  EXPECT_EQ(bluecl_session_n_past(b.get()), static_cast<int32_t>(prompt.size() + got.size()));
+  // A full context refuses the step and keeps the session as it was.
+  while (bluecl_session_n_past(b.get()) < 32)
+    ASSERT_EQ(bluecl_session_decode(b.get(), 5, &logits, nullptr), BLUECL_OK);
+  EXPECT_EQ(bluecl_session_decode(b.get(), 5, &logits, nullptr), BLUECL_ERR_CONTEXT_FULL);
+  EXPECT_EQ(bluecl_session_n_past(b.get()), 32);
+  EXPECT_EQ(bluecl_session_decode(b.get(), 5, nullptr, nullptr), BLUECL_ERR_INVALID_ARGUMENT);
+}
+
 TEST(CApi, BadInputGivesStatusAndMessage) {
   bluecl_model* m = nullptr;
   EXPECT_EQ(bluecl_model_load("/nonexistent/model.gguf", nullptr, &m), BLUECL_ERR_IO);

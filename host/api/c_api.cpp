@@ -286,6 +286,17 @@ bluecl_status bluecl_session_prefill_embeddings(bluecl_session* session, const f
   });
 }
 
+bluecl_status bluecl_session_decode(bluecl_session* session, int32_t token, const float** logits,
+                                    size_t* n_vocab) {
+  return guard([&] {
+    EngineSession& s = *need(session, "session").s;
+    nonnull(logits, "logits");
+    s.prefill(std::span<const int32_t>(&token, 1));
+    *logits = s.logits().data();
+    if (n_vocab) *n_vocab = static_cast<size_t>(s.n_vocab());
+  });
+}
+
 bluecl_status bluecl_session_logits(bluecl_session* session, const float** logits, size_t* n_rows,
                                     size_t* n_vocab) {
   return guard([&] {

@@ -271,6 +271,12 @@ BLUECL_API bluecl_status bluecl_session_prefill(bluecl_session* session, const i
 /* Appends n_tokens input embeddings [n_tokens][n_embd] (e.g. image tokens). */
 BLUECL_API bluecl_status bluecl_session_prefill_embeddings(bluecl_session* session, const float* embd,
                                                            size_t n_tokens);
+/* One step of a caller's own decode loop: appends `token` and points *logits to the logits that follow
+ * it ([n_vocab] floats, valid until the session is next used). The same as bluecl_session_prefill of one
+ * token then bluecl_session_logits' last row, in one call. BLUECL_ERR_CONTEXT_FULL when the context is
+ * full (the session is then unchanged); n_vocab may be NULL. */
+BLUECL_API bluecl_status bluecl_session_decode(bluecl_session* session, int32_t token, const float** logits,
+                                               size_t* n_vocab);
 /* The logits of the tokens fed by the last prefill: one row [n_vocab], or every row with all_logits.
  * The pointer stays valid until the session is next used. */
 BLUECL_API bluecl_status bluecl_session_logits(bluecl_session* session, const float** logits, size_t* n_rows,
