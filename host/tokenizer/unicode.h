@@ -5,8 +5,10 @@
 //   this way.
 // - decode_utf8 / to_codepoints: strict enough to reject truncated sequences and stray bytes, each of
 //   which becomes U+FFFD consuming one byte (what llama.cpp does before the GPT-2 pre-tokenizer).
-// - is_letter (\p{L}), is_number (\p{N}): General_Category of Unicode 15.1, as compact range tables.
-// - is_whitespace: the Unicode White_Space property (what \s means to the GPT-2 pre-tokenizer).
+// - unicode_class: the major General_Category (\p{L}, \p{N}, \p{P}, \p{S}, \p{M}, or other) of Unicode
+//   15.1, from the table that tools/gen_unicode_tables.py writes (unicode_tables.cpp); is_letter and
+//   is_number are two of its classes.
+// - is_whitespace: the Unicode White_Space property (what \s means to the pre-tokenizers).
 // - GPT-2 byte-level mapping: each byte 0..255 to a printable code point and back.
 #pragma once
 
@@ -42,8 +44,25 @@ std::vector<uint32_t> to_codepoints(std::string_view s);  // invalid bytes becom
 using bluecl::append_utf8;                                // graph/base/utf8.h; cpt <= 0x10FFFF
 std::string to_utf8(uint32_t cpt);
 
-bool is_letter(uint32_t cpt);
-bool is_number(uint32_t cpt);
+// The major General_Category; values as tools/gen_unicode_tables.py numbers them.
+enum class UnicodeClass : uint8_t {
+  Other = 0,
+  Letter = 1,
+  Number = 2,
+  Punctuation = 3,
+  Symbol = 4,
+  Mark = 5
+};
+UnicodeClass unicode_class(uint32_t cpt);  // Other beyond U+10FFFF
+
+inline bool is_letter(uint32_t cpt) {
+  if (cpt < 0x80) return (cpt | 0x20) >= 'a' && (cpt | 0x20) <= 'z';
+  return unicode_class(cpt) == UnicodeClass::Letter;
+}
+inline bool is_number(uint32_t cpt) {
+  if (cpt < 0x80) return cpt >= '0' && cpt <= '9';
+  return unicode_class(cpt) == UnicodeClass::Number;
+}
 bool is_whitespace(uint32_t cpt);
 
 // True when s is well-formed by decode_utf8's rules (every sequence complete and in range).
@@ -59,5 +78,10 @@ size_t complete_utf8_prefix(std::string_view s);
 // code point outside that image.
 uint32_t byte_to_cpt(uint8_t b);
 int cpt_to_byte(uint32_t cpt);
+
+namespace detail {
+extern const uint32_t kClassRuns[];  // unicode_tables.cpp: (first << 3) | class, sorted
+extern const size_t kClassRunCount;
+}  // namespace detail
 
 }  // namespace bluecl::unicode
