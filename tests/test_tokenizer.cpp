@@ -1,10 +1,13 @@
 // Tokenizer tests against llama.cpp's own test vectors (tests/data/vocab: inputs and the token ids that
-// llama.cpp produced, without BOS), plus round trips over every token and every code point, streaming
-// detokenisation, special-token parsing, vocabulary validation and the golden prompt of the tiny models.
+// llama.cpp produced, without BOS) for SentencePiece, GPT-2 and the other byte-level BPE pre-tokenizer
+// families (Llama 3, Qwen2, DeepSeek LLM, StarCoder, Falcon), plus the split rules of every family, round
+// trips over every token and every code point, streaming detokenisation, special-token parsing,
+// vocabulary validation and the golden prompt of the tiny models.
 #include "host/tokenizer/tokenizer.h"
 
 #include "graph/base/error.h"
 #include "host/gguf/gguf.h"
+#include "host/tokenizer/pre_tokenizer.h"
 #include "host/tokenizer/unicode.h"
 #include "tests/testing.h"
 
@@ -88,6 +91,231 @@ TEST(Tokenizer, Gpt2MatchesLlamaCpp) {
   expect_cases(gpt2(), "ggml-vocab-gpt-2.gguf");
 }
 
+// gpt2 vocabularies clean up spaces when detokenising (" ," -> ","); a text with one of those patterns
+// cannot come back unchanged, by llama.cpp's design.
+bool touched_by_cleanup(std::string_view s) {
+  for (std::string_view p : {" ?", " !", " .", " ,", " ' ", " 's", " 'm", " 're", " 've"}) {
+    if (s.find(p) != std::string_view::npos) return true;
+  }
+  return false;
+}
+
+// The other byte-level BPE families' vocabularies, trimmed by tools/trim_vocab.py to what their test
+// inputs can consult (every token and merge whose text occurs in them, and every special token), so
+// those inputs tokenise as with the full file. bluecl.test.token_ids maps a trimmed id to the full one,
+// in which the .out files are written.
+struct TrimmedVocab {
+  std::unique_ptr<Tokenizer> tok;
+  std::vector<int64_t> full_ids;
+};
+
+const TrimmedVocab& trimmed(const std::string& family) {
+  static std::map<std::string, TrimmedVocab> cache;
+  TrimmedVocab& t = cache[family];
+  if (!t.tok) {
+    const auto f = GgufFile::open(data_path("vocab/ggml-vocab-" + family + ".trim.gguf"));
+    t.tok = Tokenizer::create(load_vocab(*f));
+    t.full_ids = f->get_int_array("bluecl.test.token_ids").value();
+  }
+  return t;
+}
+
+struct BpeFamily {
+  const char* vocab;  // ggml-vocab-<vocab>.*
+  const char* pre;    // its tokenizer.ggml.pre
+  bool clean_spaces;
+};
+
+constexpr BpeFamily kBpeFamilies[] = {{"llama-bpe", "llama-bpe", true},
+                                      {"qwen2", "qwen2", false},
+                                      {"deepseek-llm", "deepseek-llm", false},
+                                      {"starcoder", "starcoder", true},
+                                      {"falcon", "falcon", true}};
+
+TEST(Tokenizer, BpeFamiliesMatchLlamaCpp) {
+  for (const BpeFamily& fam : kBpeFamilies) {
+    const TrimmedVocab& t = trimmed(fam.vocab);
+    EXPECT_EQ(t.tok->vocab().pre, fam.pre);
+    const std::string name = std::string("ggml-vocab-") + fam.vocab + ".gguf";
+    const std::vector<Case> cases = read_cases(name);
+    ASSERT_GT(cases.size(), 40u);
+    int passed = 0;
+    for (const Case& c : cases) {
+      std::vector<int32_t> got;
+      for (int32_t id : t.tok->encode(c.text, /*add_special=*/false, /*parse_special=*/false))
+        got.push_back(int32_t(t.full_ids.at(size_t(id))));
+      EXPECT_EQ(got, c.ids) << name << " input '" << c.text << "'\n  got      " << show(got)
+                            << "\n  expected " << show(c.ids);
+      passed += got == c.ids;
+    }
+    std::printf("%s: %d of %zu lines as llama.cpp\n", fam.vocab, passed, cases.size());
+  }
+}
+
+// Decoding gives the input back, but where a family that cleans up spaces changes " ," and the like.
+TEST(Tokenizer, BpeFamiliesDecodeInvertsEncode) {
+  for (const BpeFamily& fam : kBpeFamilies) {
+    const Tokenizer& tok = *trimmed(fam.vocab).tok;
+    int checked = 0;
+    for (const Case& c : read_cases(std::string("ggml-vocab-") + fam.vocab + ".gguf")) {
+      if (fam.clean_spaces && touched_by_cleanup(c.text)) continue;
+      EXPECT_EQ(tok.decode(tok.encode(c.text, false)), c.text) << fam.vocab;
+      ++checked;
+    }
+    EXPECT_GT(checked, 35) << fam.vocab;
+  }
+  // Qwen2 keeps " ," as it is; GPT-2 style vocabularies drop the space.
+  const Tokenizer& qwen = *trimmed("qwen2").tok;
+  EXPECT_EQ(qwen.decode(qwen.encode("Hello , world", false)), "Hello , world");
+  const Tokenizer& llama3 = *trimmed("llama-bpe").tok;
+  EXPECT_EQ(llama3.decode(llama3.encode("Hello , world", false)), "Hello, world");
+}
+
+// Llama 3 vocabularies add BOS by default (the file's add_bos_token key can still say otherwise) and take
+// a word that is a token as a whole without merging it.
+TEST(Tokenizer, LlamaBpeDefaults) {
+  const Tokenizer& t = *trimmed("llama-bpe").tok;
+  EXPECT_TRUE(t.vocab().add_bos);
+  EXPECT_EQ(t.vocab().tokens[size_t(t.bos())], "<|begin_of_text|>");
+  const std::vector<int32_t> ids = t.encode("Hello world", true);
+  ASSERT_FALSE(ids.empty());
+  EXPECT_EQ(ids[0], t.bos());
+  EXPECT_TRUE(t.is_eog(t.encode("<|eot_id|>", false, true).at(0)));
+}
+
+// Each family's split rules on a few inputs, as llama.cpp's unicode_regex_split splits them.
+TEST(Tokenizer, PreTokenizerFamilies) {
+  using detail::PreSplit;
+  struct SplitCase {
+    PreSplit split;
+    const char* text;
+    std::vector<std::string> words;
+  };
+  const SplitCase cases[] = {
+      {PreSplit::Bloom, "I'M here's 1234567 x", {"I'M", " here's", " 1234567", " x"}},
+      {PreSplit::Bloom, "Hi  there\n\n  ok ", {"Hi", " ", " there", "\n\n ", " ok", " "}},
+      {PreSplit::Bloom, "(hello), 世界！ 안녕 ١٢٣", {"(", "hello", "),", " 世界！", " 안녕", " ١٢٣"}},
+      {PreSplit::Bloom, "a…b。c, d?  ", {"a", "…", "b", "。", "c", ",", " d", "?  "}},
+      {PreSplit::Bloom, "$x+=1;~y|`z`", {"$x+=1;~y", "|", "`z`"}},
+      {PreSplit::DeepseekCoder,
+       "I'M here's 1234567 x",
+       {"I", "'", "M", " here", "'", "s", " ", "1", "2", "3", "4", "5", "6", "7", " x"}},
+      {PreSplit::DeepseekCoder, "Hi  there\n\n  ok ", {"Hi", " ", " there", "\n", "\n", " ", " ok", " "}},
+      {PreSplit::DeepseekCoder,
+       "(hello), 世界！ 안녕 ١٢٣",
+       {"(", "hello", "),", " ", "世界", "！", " ", "안녕", " ", "١", "٢", "٣"}},
+      {PreSplit::DeepseekCoder, "a…b。c, d?  ", {"a", "…", "b", "。", "c", ",", " d", "?", "  "}},
+      {PreSplit::DeepseekCoder, "$x+=1;~y|`z`", {"$", "x", "+=", "1", ";", "~", "y", "|`", "z", "`"}},
+      {PreSplit::DeepseekLlm,
+       "I'M here's 1234567 x",
+       {"I", "'", "M", " here", "'", "s", " ", "1234567", " x"}},
+      {PreSplit::DeepseekLlm, "Hi  there\n\n  ok ", {"Hi", " ", " there", "\n", "\n", " ", " ok", " "}},
+      {PreSplit::DeepseekLlm,
+       "(hello), 世界！ 안녕 ١٢٣",
+       {"(", "hello", "),", " ", "世界", "！", " ", "안녕", " ", "١٢٣"}},
+      {PreSplit::DeepseekLlm, "a…b。c, d?  ", {"a", "…", "b", "。", "c", ",", " d", "?", "  "}},
+      {PreSplit::DeepseekLlm, "$x+=1;~y|`z`", {"$", "x", "+=", "1", ";~", "y", "|`", "z", "`"}},
+      {PreSplit::Default,
+       "I'M here's 1234567 x",
+       {"I", "'", "M", " here", "'", "s", " ", "123", "456", "7", " x"}},
+      {PreSplit::Default, "Hi  there\n\n  ok ", {"Hi", " ", " there", "\n\n ", " ok", " "}},
+      {PreSplit::Default,
+       "(hello), 世界！ 안녕 ١٢٣",
+       {"(", "hello", "),", " 世界", "！", " 안녕", " ", "١٢٣"}},
+      {PreSplit::Default, "a…b。c, d?  ", {"a", "…", "b", "。", "c", ",", " d", "?", "  "}},
+      {PreSplit::Default, "$x+=1;~y|`z`", {"$", "x", "+=", "1", ";~", "y", "|", "`", "z", "`"}},
+      {PreSplit::Falcon,
+       "I'M here's 1234567 x",
+       {"I", "'", "M", " here", "'", "s", " ", "123", "456", "7", " x"}},
+      {PreSplit::Falcon, "Hi  there\n\n  ok ", {"Hi", " ", " there", "\n\n ", " ok", " "}},
+      {PreSplit::Falcon, "(hello), 世界！ 안녕 ١٢٣", {"(", "hello", "),", " 世界", "！", " 안녕", " ١٢٣"}},
+      {PreSplit::Falcon, "a…b。c, d?  ", {"a", "…", "b", "。", "c", ",", " d", "?", "  "}},
+      {PreSplit::Falcon, "$x+=1;~y|`z`", {"$", "x", "+=", "1", ";~", "y", "|`", "z", "`"}},
+      {PreSplit::Llama3, "I'M here's 1234567 x", {"I", "'M", " here", "'s", " ", "123", "456", "7", " x"}},
+      {PreSplit::Llama3, "Hi  there\n\n  ok ", {"Hi", " ", " there", "\n\n", " ", " ok", " "}},
+      {PreSplit::Llama3, "(hello), 世界！ 안녕 ١٢٣", {"(hello", "),", " 世界", "！", " 안녕", " ", "١٢٣"}},
+      {PreSplit::Llama3, "a…b。c, d?  ", {"a", "…b", "。c", ",", " d", "?", "  "}},
+      {PreSplit::Llama3, "$x+=1;~y|`z`", {"$x", "+=", "1", ";~", "y", "|`", "z", "`"}},
+      {PreSplit::Qwen2,
+       "I'M here's 1234567 x",
+       {"I", "'M", " here", "'s", " ", "1", "2", "3", "4", "5", "6", "7", " x"}},
+      {PreSplit::Qwen2, "Hi  there\n\n  ok ", {"Hi", " ", " there", "\n\n", " ", " ok", " "}},
+      {PreSplit::Qwen2,
+       "(hello), 世界！ 안녕 ١٢٣",
+       {"(hello", "),", " 世界", "！", " 안녕", " ", "١", "٢", "٣"}},
+      {PreSplit::Qwen2, "a…b。c, d?  ", {"a", "…b", "。c", ",", " d", "?", "  "}},
+      {PreSplit::Qwen2, "$x+=1;~y|`z`", {"$x", "+=", "1", ";~", "y", "|`", "z", "`"}},
+      {PreSplit::Starcoder,
+       "I'M here's 1234567 x",
+       {"I", "'", "M", " here", "'s", " ", "1", "2", "3", "4", "5", "6", "7", " x"}},
+      {PreSplit::Starcoder, "Hi  there\n\n  ok ", {"Hi", " ", " there", "\n\n ", " ok", " "}},
+      {PreSplit::Starcoder,
+       "(hello), 世界！ 안녕 ١٢٣",
+       {"(", "hello", "),", " 世界", "！", " 안녕", " ", "١", "٢", "٣"}},
+      {PreSplit::Starcoder, "a…b。c, d?  ", {"a", "…", "b", "。", "c", ",", " d", "?", "  "}},
+      {PreSplit::Starcoder, "$x+=1;~y|`z`", {"$", "x", "+=", "1", ";~", "y", "|`", "z", "`"}},
+      {PreSplit::Viking,
+       "I'M here's 1234567 x",
+       {"I'M", " here's", " ", "1", "2", "3", "4", "5", "6", "7", " x"}},
+      {PreSplit::Viking, "Hi  there\n\n  ok ", {"Hi", " ", " there", "\n\n ", " ok", " "}},
+      {PreSplit::Viking,
+       "(hello), 世界！ 안녕 ١٢٣",
+       {"(", "hello", "),", " 世界！", " 안녕", " ", "١", "٢", "٣"}},
+      {PreSplit::Viking, "a…b。c, d?  ", {"a", "…", "b", "。", "c", ",", " d", "?  "}},
+      {PreSplit::Viking, "$x+=1;~y|`z`", {"$x+=", "1", ";~y", "|", "`z`"}},
+  };
+  for (const SplitCase& c : cases) {
+    EXPECT_EQ(detail::pre_tokenize(c.split, c.text), c.words)
+        << "split " << int(c.split) << " of '" << c.text << "'";
+  }
+}
+
+TEST(Tokenizer, PreTokenizerNames) {
+  using detail::PreSplit;
+  const std::pair<const char*, PreSplit> names[] = {{"llama3", PreSplit::Llama3},
+                                                    {"llama-v3", PreSplit::Llama3},
+                                                    {"llama-bpe", PreSplit::Llama3},
+                                                    {"falcon3", PreSplit::Llama3},
+                                                    {"dbrx", PreSplit::Llama3},
+                                                    {"smaug-bpe", PreSplit::Llama3},
+                                                    {"qwen2", PreSplit::Qwen2},
+                                                    {"deepseek-r1-qwen", PreSplit::Qwen2},
+                                                    {"stablelm2", PreSplit::Qwen2},
+                                                    {"deepseek-llm", PreSplit::DeepseekLlm},
+                                                    {"deepseek-coder", PreSplit::DeepseekCoder},
+                                                    {"starcoder", PreSplit::Starcoder},
+                                                    {"refact", PreSplit::Starcoder},
+                                                    {"command-r", PreSplit::Starcoder},
+                                                    {"smollm", PreSplit::Starcoder},
+                                                    {"falcon", PreSplit::Falcon},
+                                                    {"gpt-2", PreSplit::Gpt2},
+                                                    {"phi-2", PreSplit::Gpt2},
+                                                    {"olmo", PreSplit::Gpt2},
+                                                    {"bloom", PreSplit::Bloom},
+                                                    {"viking", PreSplit::Viking},
+                                                    {"default", PreSplit::Default},
+                                                    {"", PreSplit::Default}};
+  for (const auto& [name, split] : names) {
+    const detail::PreTokenizer* p = detail::find_pre_tokenizer(name);
+    ASSERT_NE(p, nullptr) << name;
+    EXPECT_EQ(p->split, split) << name;
+  }
+  // llama.cpp's per-name settings: only Llama 3 names skip merges for whole-token words and add BOS;
+  // the Qwen2, DeepSeek and Command-R names keep spaces on decoding; ChatGLM has no default BOS.
+  EXPECT_TRUE(detail::find_pre_tokenizer("llama-bpe")->ignore_merges);
+  EXPECT_TRUE(detail::find_pre_tokenizer("llama-bpe")->add_bos);
+  EXPECT_FALSE(detail::find_pre_tokenizer("dbrx")->ignore_merges);
+  EXPECT_FALSE(detail::find_pre_tokenizer("qwen2")->clean_spaces);
+  EXPECT_TRUE(detail::find_pre_tokenizer("megrez")->clean_spaces);
+  EXPECT_FALSE(detail::find_pre_tokenizer("command-r")->clean_spaces);
+  EXPECT_TRUE(detail::find_pre_tokenizer("refact")->clean_spaces);
+  EXPECT_FALSE(detail::find_pre_tokenizer("deepseek-coder")->clean_spaces);
+  EXPECT_TRUE(detail::find_pre_tokenizer("chatglm-bpe")->no_bos);
+  EXPECT_EQ(detail::find_pre_tokenizer("tekken"), nullptr);  // not implemented: refused by name
+  EXPECT_EQ(detail::find_pre_tokenizer("Qwen2"), nullptr);   // names are case-sensitive, as in llama.cpp
+  EXPECT_NE(detail::supported_pre_tokenizers().find("deepseek-coder"), std::string::npos);
+}
+
 TEST(Tokenizer, VocabularyProperties) {
   EXPECT_EQ(spm().n_vocab(), 32000);
   EXPECT_EQ(spm().vocab().model, "llama");
@@ -102,15 +330,6 @@ TEST(Tokenizer, VocabularyProperties) {
   EXPECT_FALSE(gpt2().is_eog(15496));
   EXPECT_THROW(spm().token_piece(32000), Error);
   EXPECT_THROW(spm().token_piece(-1), Error);
-}
-
-// gpt2 vocabularies clean up spaces when detokenising (" ," -> ","); a text with one of those patterns
-// cannot come back unchanged, by llama.cpp's design.
-bool touched_by_cleanup(std::string_view s) {
-  for (std::string_view p : {" ?", " !", " .", " ,", " ' ", " 's", " 'm", " 're", " 've"}) {
-    if (s.find(p) != std::string_view::npos) return true;
-  }
-  return false;
 }
 
 TEST(Tokenizer, DecodeInvertsEncodeOnTestInputs) {
@@ -383,9 +602,21 @@ TEST_F(BrokenVocab, MissingKeysAndUnknownModels) {
   EXPECT_NE(message_.find("merges"), std::string::npos) << message_;
 
   GgufWriter other_pre = base("gpt2");
-  other_pre.set_string("tokenizer.ggml.pre", "qwen2");
+  other_pre.set_string("tokenizer.ggml.pre", "no-such-pre");
   other_pre.set_string_array("tokenizer.ggml.merges", {"a b"});
   EXPECT_EQ(load_status(other_pre), Status::Unsupported);
+  // The message names the file's pre-tokenizer and the supported ones.
+  EXPECT_NE(message_.find("'no-such-pre'"), std::string::npos) << message_;
+  EXPECT_NE(message_.find("llama-bpe"), std::string::npos) << message_;
+  EXPECT_NE(message_.find("qwen2"), std::string::npos) << message_;
+
+  // A known family loads; no name at all is llama.cpp's default pre-tokenizer.
+  for (const char* pre : {"qwen2", "deepseek-coder", "command-r", ""}) {
+    GgufWriter known = base("gpt2");
+    if (*pre) known.set_string("tokenizer.ggml.pre", pre);
+    known.set_string_array("tokenizer.ggml.merges", {"a b"});
+    EXPECT_EQ(load_status(known), Status::Ok) << pre << ": " << message_;
+  }
 
   EXPECT_EQ(load_status(base("t5")), Status::Unsupported);
 }

@@ -7,6 +7,7 @@
 #include "graph/base/error.h"
 #include "graph/base/log.h"
 #include "host/gguf/gguf.h"
+#include "host/tokenizer/pre_tokenizer.h"
 #include "host/tokenizer/unicode.h"
 
 #include <algorithm>
@@ -20,7 +21,6 @@ namespace bluecl {
 namespace detail {
 std::unique_ptr<Tokenizer> make_spm_tokenizer(Vocab v);  // tokenizer_spm.cpp
 std::unique_ptr<Tokenizer> make_bpe_tokenizer(Vocab v);  // tokenizer_bpe.cpp
-bool bpe_pre_supported(std::string_view pre);            // tokenizer_bpe.cpp
 }  // namespace detail
 
 namespace {
@@ -43,6 +43,11 @@ void apply_model_defaults(Vocab& v) {
     v.add_bos = true, v.add_space_prefix = true;
   } else if (v.model == "gpt2") {
     v.bos = v.eos = if_present(11);
+    // The pre-tokenizer's own defaults (validate refuses an unknown name later).
+    if (const detail::PreTokenizer* pre = detail::find_pre_tokenizer(v.pre)) {
+      if (pre->add_bos) v.add_bos = true;
+      if (pre->no_bos) v.bos = -1;
+    }
   }
 }
 
@@ -72,9 +77,9 @@ void validate(Vocab& v) {
     fail(Status::BadFile, "tokenizer.ggml.add_bos_token is true but there is no BOS token");
   if (v.add_eos && v.eos < 0)
     fail(Status::BadFile, "tokenizer.ggml.add_eos_token is true but there is no EOS token");
-  if (v.model == "gpt2" && !detail::bpe_pre_supported(v.pre)) {
-    fail(Status::Unsupported, "gpt2 pre-tokenizer '{}' is not supported (only 'gpt-2' and its aliases)",
-         v.pre);
+  if (v.model == "gpt2" && !detail::find_pre_tokenizer(v.pre)) {
+    fail(Status::Unsupported, "gpt2 pre-tokenizer '{}' (tokenizer.ggml.pre) is not supported; supported: {}",
+         v.pre, detail::supported_pre_tokenizers());
   }
   // llama.cpp names empty tokens so that they stay distinct and printable.
   for (size_t i = 0; i < n; ++i) {
@@ -140,6 +145,12 @@ Vocab load_vocab(const GgufFile& f) {
     validate(v);
   } catch (const Error& e) {
     throw Error(e.status(), fmt::format("{}: {}", f.path(), e.what()));
+  }
+  if (v.model == "gpt2" && v.pre.empty()) {
+    log(LogLevel::Warn, "tokenizer",
+        "{}: no tokenizer.ggml.pre, using llama.cpp's default pre-tokenizer (text may split differently "
+        "from the model's own tokenizer)",
+        f.path());
   }
   return v;
 }

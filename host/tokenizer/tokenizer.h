@@ -3,11 +3,13 @@
 // - "llama": SentencePiece-style. A space is prepended to the text (and after each special token), spaces
 //   become U+2581, adjacent pieces are merged best-score-first (ties: leftmost), and characters with no
 //   piece fall back to <0xAB> byte tokens.
-// - "gpt2": byte-level BPE. The GPT-2 pre-tokenizer splits the text into words, each word's bytes are
-//   mapped to printable code points, and pairs are merged lowest-rank-first (ties: leftmost).
+// - "gpt2": byte-level BPE. The pre-tokenizer that tokenizer.ggml.pre names (GPT-2, Llama 3, Qwen2,
+//   DeepSeek, Falcon, StarCoder and the other families llama.cpp knows; pre_tokenizer.h) splits the text
+//   into words, each word's bytes are mapped to printable code points, and pairs are merged
+//   lowest-rank-first (ties: leftmost).
 // Loading validates the vocabulary (array sizes agree, special ids in range, no duplicate tokens) and
-// throws Error(BadFile) naming the problem; a well-formed vocabulary of another kind (or a GPT-2 style
-// vocabulary with a pre-tokenizer other than GPT-2's) throws Error(Unsupported).
+// throws Error(BadFile) naming the problem; a well-formed vocabulary of another kind (or a gpt2
+// vocabulary with a pre-tokenizer name bluecl does not know) throws Error(Unsupported).
 // A Tokenizer is immutable after creation and safe to use from several threads.
 #pragma once
 
@@ -35,7 +37,7 @@ enum class TokenType : int32_t {
 
 struct Vocab {
   std::string model;  // tokenizer.ggml.model: "llama" or "gpt2"
-  std::string pre;    // tokenizer.ggml.pre ("" when absent)
+  std::string pre;    // tokenizer.ggml.pre ("" when absent: llama.cpp's default pre-tokenizer)
   std::vector<std::string> tokens;
   std::vector<float> scores;        // one per token (0 when the file has none)
   std::vector<int32_t> types;       // one per token, TokenType values (Normal when the file has none)
@@ -43,8 +45,8 @@ struct Vocab {
   // Special ids, -1 when absent. Defaults follow llama.cpp: llama bos 1, eos 2, unk 0; gpt2 bos = eos = 11
   // (when those ids exist), each overridden by its tokenizer.ggml.*_token_id key.
   int32_t bos = -1, eos = -1, unk = -1, pad = -1, eot = -1, eom = -1;
-  bool add_bos = false;           // tokenizer.ggml.add_bos_token (default: true for llama, false for gpt2)
-  bool add_eos = false;           // tokenizer.ggml.add_eos_token (default false)
+  bool add_bos = false;  // tokenizer.ggml.add_bos_token (default: true for llama and Llama 3 style gpt2)
+  bool add_eos = false;  // tokenizer.ggml.add_eos_token (default false)
   bool add_space_prefix = false;  // tokenizer.ggml.add_space_prefix (default: true for llama)
 };
 
@@ -65,7 +67,8 @@ class Tokenizer {
   std::vector<int32_t> encode(std::string_view text, bool add_special, bool parse_special = false) const;
 
   // llama_detokenize(ids, remove_special, unparse_special): concatenated pieces, where the first piece
-  // loses one leading space when the vocabulary adds a space prefix, and gpt2 vocabularies clean up
+  // loses one leading space when the vocabulary adds a space prefix, and gpt2 vocabularies whose
+  // pre-tokenizer asks for it (GPT-2, Llama 3, Falcon, StarCoder; not Qwen2 or DeepSeek) clean up
   // spaces before punctuation and contractions (" ," -> ","), as llama.cpp does. remove_special drops a
   // leading BOS (then no space is stripped) and a trailing EOS when the vocabulary adds them;
   // unparse_special renders control tokens as their text instead of nothing.
@@ -118,11 +121,5 @@ class Detokenizer {
   bool special_;
   std::string pending_;
 };
-
-namespace detail {
-// The GPT-2 pre-tokenizer: 's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
-// over the code points of `text` (invalid UTF-8 bytes read as U+FFFD). Returns the words as UTF-8.
-std::vector<std::string> gpt2_split(std::string_view text);
-}  // namespace detail
 
 }  // namespace bluecl

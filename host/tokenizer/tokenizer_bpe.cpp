@@ -1,14 +1,15 @@
-// The "gpt2" (byte-level BPE) tokenizer, as llama.cpp's llm_tokenizer_bpe runs it with the GPT-2
-// pre-tokenizer.
+// The "gpt2" (byte-level BPE) tokenizer, as llama.cpp's llm_tokenizer_bpe runs it.
 //
-// The fragment is split into words by the GPT-2 regex (hand-written below with the regex's semantics,
-// including the \s+(?!\S) lookahead), each word's UTF-8 bytes are mapped to GPT-2's printable code
-// points, the word is cut into those characters, and the adjacent pair with the lowest merge rank is
-// merged until no pair has a rank (equal ranks: the leftmost pair). Each final symbol is emitted as its
-// token; a symbol that is not a token (only possible with an inconsistent vocabulary) is emitted as the
-// tokens of its single bytes, skipping bytes that have none, as llama.cpp does.
+// The fragment is split into words by the pre-tokenizer the vocabulary names (pre_tokenizer.cpp), each
+// word's UTF-8 bytes are mapped to GPT-2's printable code points, the word is cut into those characters,
+// and the adjacent pair with the lowest merge rank is merged until no pair has a rank (equal ranks: the
+// leftmost pair). Pre-tokenizers with ignore_merges (Llama 3's) take a word that is a token as a whole
+// as that token first. Each final symbol is emitted as its token; a symbol that is not a token (only
+// possible with an inconsistent vocabulary) is emitted as the tokens of its single bytes, skipping
+// bytes that have none, as llama.cpp does.
 #include "host/tokenizer/tokenizer.h"
 
+#include "host/tokenizer/pre_tokenizer.h"
 #include "host/tokenizer/unicode.h"
 
 #include <fmt/format.h>
@@ -17,78 +18,6 @@
 #include <unordered_map>
 
 namespace bluecl {
-namespace detail {
-
-bool bpe_pre_supported(std::string_view pre) {
-  // The pre-tokenizer names that llama.cpp maps to the GPT-2 regex with clean-up of spaces.
-  for (std::string_view p : {"gpt-2", "phi-2", "jina-es", "jina-de", "gigachat", "jina-v2-es", "jina-v2-de",
-                             "mpt", "olmo", "jais", "a.x-4.0", "mellum", "modern-bert"}) {
-    if (pre == p) return true;
-  }
-  return false;
-}
-
-std::vector<std::string> gpt2_split(std::string_view text) {
-  const std::vector<uint32_t> cpts = unicode::to_codepoints(text);
-  const size_t n = cpts.size();
-  std::vector<std::string> words;
-  const auto emit = [&](size_t begin, size_t end) {
-    std::string w;
-    for (size_t i = begin; i < end; ++i) unicode::append_utf8(w, cpts[i]);
-    words.push_back(std::move(w));
-  };
-  const auto letter = [&](size_t i) { return i < n && unicode::is_letter(cpts[i]); };
-  const auto number = [&](size_t i) { return i < n && unicode::is_number(cpts[i]); };
-  const auto space = [&](size_t i) { return i < n && unicode::is_whitespace(cpts[i]); };
-  const auto other = [&](size_t i) { return i < n && !space(i) && !letter(i) && !number(i); };
-
-  for (size_t pos = 0; pos < n;) {
-    const uint32_t c = cpts[pos];
-    // 's|'t|'re|'ve|'m|'ll|'d (case-sensitive)
-    if (c == '\'' && pos + 1 < n) {
-      const uint32_t c1 = cpts[pos + 1];
-      if (c1 == 's' || c1 == 't' || c1 == 'm' || c1 == 'd') {
-        emit(pos, pos + 2), pos += 2;
-        continue;
-      }
-      if (pos + 2 < n) {
-        const uint32_t c2 = cpts[pos + 2];
-        if ((c1 == 'r' && c2 == 'e') || (c1 == 'v' && c2 == 'e') || (c1 == 'l' && c2 == 'l')) {
-          emit(pos, pos + 3), pos += 3;
-          continue;
-        }
-      }
-    }
-    //  ?\p{L}+ |  ?\p{N}+ |  ?[^\s\p{L}\p{N}]+ : an optional space, then a run of one class
-    const size_t start = c == ' ' ? pos + 1 : pos;
-    size_t end = start;
-    if (letter(start)) {
-      while (letter(end)) ++end;
-    } else if (number(start)) {
-      while (number(end)) ++end;
-    } else if (other(start)) {
-      while (other(end)) ++end;
-    }
-    if (end > start) {
-      emit(pos, end), pos = end;
-      continue;
-    }
-    // \s+(?!\S) | \s+ : a whitespace run, less its last character when a non-space follows it
-    size_t k = 0;
-    while (space(pos + k)) ++k;
-    if (k > 1 && pos + k < n) {
-      emit(pos, pos + k - 1), pos += k - 1;
-    } else if (k > 0) {
-      emit(pos, pos + k), pos += k;
-    } else {
-      emit(pos, pos + 1), pos += 1;  // unreachable: every code point is in one of the classes
-    }
-  }
-  return words;
-}
-
-}  // namespace detail
-
 namespace {
 
 struct SvHash {
@@ -98,7 +27,7 @@ struct SvHash {
 
 class BpeTokenizer final : public Tokenizer {
  public:
-  explicit BpeTokenizer(Vocab v) : Tokenizer(std::move(v)) {
+  explicit BpeTokenizer(Vocab v) : Tokenizer(std::move(v)), pre_(*detail::find_pre_tokenizer(vocab_.pre)) {
     ranks_.reserve(vocab_.merges.size());
     for (size_t i = 0; i < vocab_.merges.size(); ++i) {
       // llama.cpp splits at the first space after the first character; a merge without one never
@@ -111,7 +40,7 @@ class BpeTokenizer final : public Tokenizer {
 
  protected:
   void encode_fragment(std::string_view text, bool after_special, std::vector<int32_t>& out) const override;
-  bool clean_spaces() const override { return true; }
+  bool clean_spaces() const override { return pre_.clean_spaces; }
 
   // Maps GPT-2's printable code points back to bytes; anything else is shown as llama.cpp shows it.
   std::string normal_piece(int32_t id) const override {
@@ -132,6 +61,7 @@ class BpeTokenizer final : public Tokenizer {
   }
 
  private:
+  const detail::PreTokenizer& pre_;  // validate() has checked that the name is known
   std::unordered_map<std::string, int32_t, SvHash, std::equal_to<>> ranks_;  // "left right" -> rank
   void encode_word(const std::string& word, std::vector<int32_t>& out) const;
 };
@@ -156,9 +86,15 @@ struct BigramOrder {
 
 void BpeTokenizer::encode_fragment(std::string_view text, bool, std::vector<int32_t>& out) const {
   std::string mapped;
-  for (const std::string& word : detail::gpt2_split(text)) {
+  for (const std::string& word : detail::pre_tokenize(pre_.split, text)) {
     mapped.clear();
     for (char c : word) unicode::append_utf8(mapped, unicode::byte_to_cpt(uint8_t(c)));
+    if (pre_.ignore_merges) {
+      if (const int32_t id = find_token(mapped); id >= 0) {
+        out.push_back(id);
+        continue;
+      }
+    }
     encode_word(mapped, out);
   }
 }
