@@ -1,28 +1,60 @@
-// Fuzz target "tokenizer": both vocabulary kinds of tests/data/vocab (SentencePiece "llama" and
-// byte-level BPE "gpt2") on any text. The first byte picks the vocabulary and the flags; the rest is
+// Fuzz target "tokenizer": the vocabularies of tests/data/vocab (SentencePiece "llama", byte-level BPE
+// "gpt2" with the GPT-2 pre-tokenizer, and the trimmed Llama 3, Qwen2, DeepSeek LLM, StarCoder and Falcon
+// ones) on any text. The first byte picks the vocabulary (bit 0 and bits 5-7) and the flags; the rest is
 // text to encode (then decode, and stream through the Detokenizer) or, with bit 3, token ids to decode.
 // Checked: every id is in the vocabulary; the Detokenizer's output is exactly the concatenation of the
-// pieces and never ends inside a UTF-8 character before flush; the GPT-2 pre-tokenizer's words cover
-// valid UTF-8 text exactly.
+// pieces and never ends inside a UTF-8 character before flush; the words of every pre-tokenizer family
+// cover valid UTF-8 text exactly.
 #include "tests/fuzz/fuzz.h"
 
 #include "graph/base/error.h"
 #include "host/gguf/gguf.h"
+#include "host/tokenizer/pre_tokenizer.h"
 #include "host/tokenizer/tokenizer.h"
 
 #include <algorithm>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 
 namespace bluecl::fuzz {
 namespace {
 
+// The vocabularies and their test-vector stems (vocab/<stem>.inp); the first two are the full files.
+constexpr const char* kVocabFiles[] = {"ggml-vocab-llama-spm.gguf",         "ggml-vocab-gpt-2.gguf",
+                                       "ggml-vocab-llama-bpe.trim.gguf",    "ggml-vocab-qwen2.trim.gguf",
+                                       "ggml-vocab-deepseek-llm.trim.gguf", "ggml-vocab-starcoder.trim.gguf",
+                                       "ggml-vocab-falcon.trim.gguf"};
+constexpr const char* kVectorStems[] = {"ggml-vocab-llama-spm.gguf",    "ggml-vocab-gpt-2.gguf",
+                                        "ggml-vocab-llama-bpe.gguf",    "ggml-vocab-qwen2.gguf",
+                                        "ggml-vocab-deepseek-llm.gguf", "ggml-vocab-starcoder.gguf",
+                                        "ggml-vocab-falcon.gguf"};
+constexpr int kVocabs = int(std::size(kVocabFiles));
+
 const Tokenizer& vocab(int which) {
-  static const std::unique_ptr<Tokenizer> toks[2] = {
-      Tokenizer::create(load_vocab(*GgufFile::open(data_path("vocab/ggml-vocab-llama-spm.gguf")))),
-      Tokenizer::create(load_vocab(*GgufFile::open(data_path("vocab/ggml-vocab-gpt-2.gguf"))))};
-  return *toks[which];
+  static const auto toks = [] {
+    std::vector<std::unique_ptr<Tokenizer>> t;
+    for (const char* f : kVocabFiles)
+      t.push_back(Tokenizer::create(load_vocab(*GgufFile::open(data_path(std::string("vocab/") + f)))));
+    return t;
+  }();
+  return *toks[size_t(which)];
 }
+
+// Bit 0 and bits 5-7 of the flags byte; inputs from before the BPE families (bits 5-7 clear) keep their
+// vocabulary.
+int vocab_index(uint8_t flags) {
+  return ((flags >> 5) * 2 + (flags & 1)) % kVocabs;
+}
+uint8_t vocab_flags(int v) {
+  return uint8_t((v & 1) | ((v >> 1) << 5));
+}
+
+constexpr detail::PreSplit kSplits[] = {detail::PreSplit::Default,     detail::PreSplit::Gpt2,
+                                        detail::PreSplit::Llama3,      detail::PreSplit::Qwen2,
+                                        detail::PreSplit::DeepseekLlm, detail::PreSplit::DeepseekCoder,
+                                        detail::PreSplit::Falcon,      detail::PreSplit::Starcoder,
+                                        detail::PreSplit::Bloom,       detail::PreSplit::Viking};
 
 // Whether `s` is well-formed UTF-8 (shortest forms, no surrogates, at most U+10FFFF).
 bool valid_utf8(std::string_view s) {
@@ -65,7 +97,7 @@ void stream(const Tokenizer& tok, const std::vector<int32_t>& ids, bool special)
 int run(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   const uint8_t flags = data[0];
-  const Tokenizer& tok = vocab(flags & 1);
+  const Tokenizer& tok = vocab(vocab_index(flags));
   const bool add_special = flags & 2, parse_special = flags & 4, special = flags & 16;
   const std::string_view text(reinterpret_cast<const char*>(data + 1), size - 1);
   std::vector<int32_t> ids;
@@ -89,9 +121,14 @@ int run(const uint8_t* data, size_t size) {
     for (int32_t id : ids) BLUECL_FUZZ_CHECK(id >= 0 && id < tok.n_vocab());
     (void)tok.decode(ids, add_special, special);
     if (valid_utf8(text)) {
-      std::string joined;
-      for (const std::string& w : detail::gpt2_split(text)) joined += w;
-      BLUECL_FUZZ_CHECK(joined == text);
+      for (const detail::PreSplit split : kSplits) {
+        std::string joined;
+        for (const std::string& w : detail::pre_tokenize(split, text)) {
+          BLUECL_FUZZ_CHECK(!w.empty());
+          joined += w;
+        }
+        BLUECL_FUZZ_CHECK(joined == text);
+      }
     }
   }
   for (int32_t id : ids) {
@@ -102,12 +139,16 @@ int run(const uint8_t* data, size_t size) {
   return 0;
 }
 
-// Every test string of tests/data/vocab/*.inp, for both vocabularies, with a few flag combinations,
-// and the expected ids of the .out files as id inputs.
+// Every test string of tests/data/vocab/*.inp, for its vocabulary, with a few flag combinations, and the
+// expected ids of the .out files of the two full vocabularies as id inputs (the trimmed ones number
+// their tokens differently).
 void seeds(const std::function<void(const std::string&, const Bytes&)>& emit) {
-  const char* stems[2] = {"vocab/ggml-vocab-llama-spm.gguf", "vocab/ggml-vocab-gpt-2.gguf"};
-  for (int v = 0; v < 2; ++v) {
-    const Bytes inp = read_bytes(data_path(std::string(stems[v]) + ".inp"));
+  static const char* const prefixes[kVocabs] = {"spm-",      "bpe-",       "llama-bpe-", "qwen2-",
+                                                "deepseek-", "starcoder-", "falcon-"};
+  for (int v = 0; v < kVocabs; ++v) {
+    const std::string stem = std::string("vocab/") + kVectorStems[v];
+    const uint8_t vf = vocab_flags(v);
+    const Bytes inp = read_bytes(data_path(stem + ".inp"));
     const std::string all(inp.begin(), inp.end());
     const std::string sep = "\n__ggml_vocab_test__\n";
     size_t at = 0, k = 0;
@@ -115,15 +156,16 @@ void seeds(const std::function<void(const std::string&, const Bytes&)>& emit) {
       size_t end = all.find(sep, at);
       if (end == std::string::npos) end = all.size();
       const std::string s = all.substr(at, end - at);
-      for (uint8_t f : {uint8_t(v), uint8_t(v | 2 | 4), uint8_t(v | 16)}) {
+      for (uint8_t f : {vf, uint8_t(vf | 2 | 4), uint8_t(vf | 16)}) {
         Bytes b(1 + s.size(), f);
         std::copy(s.begin(), s.end(), b.begin() + 1);
-        emit(std::string(v ? "bpe-" : "spm-") + std::to_string(k) + "-" + std::to_string(f), b);
+        emit(prefixes[v] + std::to_string(k) + "-" + std::to_string(f), b);
       }
       ++k;
       at = end + sep.size();
     }
-    std::ifstream out(data_path(std::string(stems[v]) + ".out"));
+    if (v >= 2) continue;
+    std::ifstream out(data_path(stem + ".out"));
     std::string line;
     for (int n = 0; std::getline(out, line) && n < 40; ++n) {
       Bytes b{uint8_t(v | 8 | (n % 2 ? 16 : 0))};
