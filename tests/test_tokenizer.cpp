@@ -263,6 +263,16 @@ TEST(Tokenizer, PreTokenizerFamilies) {
        {"(", "hello", "),", " 世界！", " 안녕", " ", "١", "٢", "٣"}},
       {PreSplit::Viking, "a…b。c, d?  ", {"a", "…", "b", "。", "c", ",", " d", "?  "}},
       {PreSplit::Viking, "$x+=1;~y|`z`", {"$x+=", "1", ";~y", "|", "`z`"}},
+      {PreSplit::Gpt4o, "I'M here's 1234567 x", {"I'M", " here's", " ", "123", "456", "7", " x"}},
+      {PreSplit::Gpt4o,
+       "HELLOworld ÉCOLE Éclair don't/ABC",
+       {"HELLOworld", " É", "COLE", " Éclair", " don't", "/ABC"}},
+      {PreSplit::Tekken,
+       "I'M here's 1234567 x",
+       {"I", "'M", " here", "'s", " ", "1", "2", "3", "4", "5", "6", "7", " x"}},
+      {PreSplit::Tekken,
+       "HELLOworld ÉCOLE Éclair don't/ABC",
+       {"HELLOworld", " É", "COLE", " Éclair", " don", "'t", "/ABC"}},
   };
   for (const SplitCase& c : cases) {
     EXPECT_EQ(detail::pre_tokenize(c.split, c.text), c.words)
@@ -311,8 +321,10 @@ TEST(Tokenizer, PreTokenizerNames) {
   EXPECT_TRUE(detail::find_pre_tokenizer("refact")->clean_spaces);
   EXPECT_FALSE(detail::find_pre_tokenizer("deepseek-coder")->clean_spaces);
   EXPECT_TRUE(detail::find_pre_tokenizer("chatglm-bpe")->no_bos);
-  EXPECT_EQ(detail::find_pre_tokenizer("tekken"), nullptr);  // not implemented: refused by name
-  EXPECT_EQ(detail::find_pre_tokenizer("Qwen2"), nullptr);   // names are case-sensitive, as in llama.cpp
+  EXPECT_TRUE(detail::find_pre_tokenizer("tekken")->ignore_merges);
+  EXPECT_EQ(detail::find_pre_tokenizer("llama4")->split, PreSplit::Gpt4o);
+  EXPECT_EQ(detail::find_pre_tokenizer("deepseek-v3"), nullptr);  // not implemented: refused by name
+  EXPECT_EQ(detail::find_pre_tokenizer("Qwen2"), nullptr);        // names are case-sensitive, as in llama.cpp
   EXPECT_NE(detail::supported_pre_tokenizers().find("deepseek-coder"), std::string::npos);
 }
 

@@ -80,6 +80,12 @@ constexpr PreTokenizer kPreTokenizers[] = {
     {"mellum2", PreSplit::Starcoder, kClean, false, false, false},
     {"command-r", PreSplit::Starcoder, kRaw, false, false, false},
     {"smollm", PreSplit::Starcoder, kRaw, false, false, false},
+    {"tekken", PreSplit::Tekken, kRaw, true, true, false},
+    {"gpt-4o", PreSplit::Gpt4o, kRaw, false, false, false},
+    {"llama4", PreSplit::Gpt4o, kRaw, false, false, false},
+    {"kanana2", PreSplit::Gpt4o, kRaw, false, false, false},
+    {"talkie", PreSplit::Gpt4o, kRaw, false, false, false},
+    {"minimax-m2", PreSplit::Gpt4o, kRaw, false, false, false},
     {"bloom", PreSplit::Bloom, kClean, false, false, false},
     {"gpt3-finnish", PreSplit::Bloom, kClean, false, false, false},
     {"poro-chat", PreSplit::Bloom, kRaw, false, false, false},
@@ -202,6 +208,51 @@ size_t match_llama3(const Text& t, size_t p, size_t e) {
   }
   // \s*[\r\n]+ : up to the last line break of the whitespace run
   size_t last_rn = 0;
+  for (size_t k = p; k < e && (t.flag[k] & kWs); ++k) {
+    if (is_rn(t.cpt[k])) last_rn = k + 1;
+  }
+  if (last_rn > 0) return last_rn - p;
+  return space_run(t, p, e);
+}
+
+bool is_upper_or_other_letter(const Text& t, size_t i) {  // a letter but a-z
+  return (t.flag[i] & kL) && !(t.cpt[i] >= 'a' && t.cpt[i] <= 'z');
+}
+bool is_lower_or_other_letter(const Text& t, size_t i) {  // a letter but A-Z
+  return (t.flag[i] & kL) && !(t.cpt[i] >= 'A' && t.cpt[i] <= 'Z');
+}
+
+// Tekken's and GPT-4o's regex, with U a letter but a-z and W a letter but A-Z (a non-ASCII letter is
+// both, as llama.cpp's ((?=[\p{L}])([^a-z])) reads it):
+//   [^\r\n\p{L}\p{N}]?U*W+C? | [^\r\n\p{L}\p{N}]?U+W*C? | \p{N}{1,D} |  ?[^\s\p{L}\p{N}]+[\r\n/]* |
+//   \s*[\r\n]+ | \s+(?!\S) | \s+
+// where C is an optional contraction (GPT-4o only). U*W+ backtracks as std::regex does: the W run starts
+// at the last W that the U run reaches or ends before.
+template <size_t kMaxDigits, bool kContraction>
+size_t match_cased(const Text& t, size_t p, size_t e) {
+  const uint32_t c = t.cpt[p];
+  const uint8_t f = t.flag[p];
+  const auto with_contraction = [&](size_t end) {
+    return kContraction && end < e ? end + contraction(t, end, e, true) : end;
+  };
+  // The optional first character; without it the rule can only start at a letter.
+  const size_t q = !is_rn(c) && !(f & (kL | kN)) ? p + 1 : p;
+  if (q < e) {
+    const size_t u = run_if(t, q, e, is_upper_or_other_letter);
+    for (size_t k = std::min(u, e - 1) + 1; k-- > q;) {  // U*W+
+      if (is_lower_or_other_letter(t, k))
+        return with_contraction(run_if(t, k, e, is_lower_or_other_letter)) - p;
+    }
+    if (u > q) return with_contraction(run_if(t, u, e, is_lower_or_other_letter)) - p;  // U+W*
+  }
+  if (f & kN) return std::min(run(t, p, e, kN) - p, kMaxDigits);
+  const size_t r = c == ' ' ? p + 1 : p;  //  ?[^\s\p{L}\p{N}]+[\r\n/]*
+  if (r < e && !(t.flag[r] & (kWs | kL | kN))) {
+    size_t end = run(t, r, e, kWs | kL | kN, true);
+    while (end < e && (is_rn(t.cpt[end]) || t.cpt[end] == '/')) ++end;
+    return end - p;
+  }
+  size_t last_rn = 0;  // \s*[\r\n]+
   for (size_t k = p; k < e && (t.flag[k] & kWs); ++k) {
     if (is_rn(t.cpt[k])) last_rn = k + 1;
   }
@@ -388,6 +439,8 @@ constexpr Rule kDeepseekCoderRules[] = {scan<match_newline>, scan<match_space_le
                                         scan<match_space_punct>, scan<match_cjk>, scan<match_one_number>};
 constexpr Rule kFalconRules[] = {scan<match_punct_runs<true>>, scan<match_gpt2>, scan<match_three_digits>};
 constexpr Rule kStarcoderRules[] = {scan<match_one_number>, scan<match_gpt2>};
+constexpr Rule kTekkenRules[] = {scan<match_cased<1, false>>};
+constexpr Rule kGpt4oRules[] = {scan<match_cased<3, true>>};
 constexpr Rule kBloomRules[] = {scan<match_bloom>};
 constexpr Rule kVikingRules[] = {scan<match_bloom>, scan<match_one_number>};
 
@@ -409,6 +462,10 @@ Rules rules_for(PreSplit s) {
       return rules_of(kFalconRules);
     case PreSplit::Starcoder:
       return rules_of(kStarcoderRules);
+    case PreSplit::Tekken:
+      return rules_of(kTekkenRules);
+    case PreSplit::Gpt4o:
+      return rules_of(kGpt4oRules);
     case PreSplit::Bloom:
       return rules_of(kBloomRules);
     case PreSplit::Viking:

@@ -26,6 +26,8 @@ enum class PreSplit : uint8_t {
   DeepseekCoder,  // [\r\n], \s?\p{L}+, \s?\p{P}+, <CJK>+, \p{N}
   Falcon,         // [\p{P}$+<=>^~|`]+, the GPT-2 regex, [0-9]{3}
   Starcoder,      // \p{N}, the GPT-2 regex
+  Tekken,         // [^\r\n\p{L}\p{N}]?<upper>*<lower>+|..<upper>+<lower>*|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n/]*|..
+  Gpt4o,          // as Tekken with a contraction after a word and \p{N}{1,3}
   Bloom,          //  ?[^(\s|.,!?…。，、।۔،)]+
   Viking,         // as Bloom, then \p{N}
 };

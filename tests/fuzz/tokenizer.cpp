@@ -50,11 +50,11 @@ uint8_t vocab_flags(int v) {
   return uint8_t((v & 1) | ((v >> 1) << 5));
 }
 
-constexpr detail::PreSplit kSplits[] = {detail::PreSplit::Default,     detail::PreSplit::Gpt2,
-                                        detail::PreSplit::Llama3,      detail::PreSplit::Qwen2,
-                                        detail::PreSplit::DeepseekLlm, detail::PreSplit::DeepseekCoder,
-                                        detail::PreSplit::Falcon,      detail::PreSplit::Starcoder,
-                                        detail::PreSplit::Bloom,       detail::PreSplit::Viking};
+using detail::PreSplit;
+constexpr PreSplit kSplits[] = {PreSplit::Default, PreSplit::Gpt2,        PreSplit::Llama3,
+                                PreSplit::Qwen2,   PreSplit::DeepseekLlm, PreSplit::DeepseekCoder,
+                                PreSplit::Falcon,  PreSplit::Starcoder,   PreSplit::Tekken,
+                                PreSplit::Gpt4o,   PreSplit::Bloom,       PreSplit::Viking};
 
 // Whether `s` is well-formed UTF-8 (shortest forms, no surrogates, at most U+10FFFF).
 bool valid_utf8(std::string_view s) {
@@ -121,7 +121,7 @@ int run(const uint8_t* data, size_t size) {
     for (int32_t id : ids) BLUECL_FUZZ_CHECK(id >= 0 && id < tok.n_vocab());
     (void)tok.decode(ids, add_special, special);
     if (valid_utf8(text)) {
-      for (const detail::PreSplit split : kSplits) {
+      for (const PreSplit split : kSplits) {
         std::string joined;
         for (const std::string& w : detail::pre_tokenize(split, text)) {
           BLUECL_FUZZ_CHECK(!w.empty());
