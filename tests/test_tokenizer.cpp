@@ -273,6 +273,15 @@ TEST(Tokenizer, PreTokenizerFamilies) {
       {PreSplit::Tekken,
        "HELLOworld ÉCOLE Éclair don't/ABC",
        {"HELLOworld", " É", "COLE", " Éclair", " don", "'t", "/ABC"}},
+      {PreSplit::DeepseekV3,
+       "I'M here's 1234567 x",
+       {"I", "'M", " here", "'s", " ", "123", "456", "7", " x"}},
+      {PreSplit::DeepseekV3,
+       "(hello), 世界！ ひらがな ١٢٣",
+       {"(hello", "),", " ", "世界", "！", " ", "ひらがな", " ", "١٢٣"}},
+      {PreSplit::DeepseekV3,
+       "$x+=1;~y|`z` ~1 é€",
+       {"$x", "+=", "1", ";", "~y", "|`", "z", "`", " ", "~", "1", " é", "€"}},
   };
   for (const SplitCase& c : cases) {
     EXPECT_EQ(detail::pre_tokenize(c.split, c.text), c.words)
@@ -323,8 +332,9 @@ TEST(Tokenizer, PreTokenizerNames) {
   EXPECT_TRUE(detail::find_pre_tokenizer("chatglm-bpe")->no_bos);
   EXPECT_TRUE(detail::find_pre_tokenizer("tekken")->ignore_merges);
   EXPECT_EQ(detail::find_pre_tokenizer("llama4")->split, PreSplit::Gpt4o);
-  EXPECT_EQ(detail::find_pre_tokenizer("deepseek-v3"), nullptr);  // not implemented: refused by name
-  EXPECT_EQ(detail::find_pre_tokenizer("Qwen2"), nullptr);        // names are case-sensitive, as in llama.cpp
+  EXPECT_EQ(detail::find_pre_tokenizer("hunyuan-dense")->split, PreSplit::DeepseekV3);
+  EXPECT_EQ(detail::find_pre_tokenizer("kimi-k2"), nullptr);  // not implemented: refused by name
+  EXPECT_EQ(detail::find_pre_tokenizer("Qwen2"), nullptr);    // names are case-sensitive, as in llama.cpp
   EXPECT_NE(detail::supported_pre_tokenizers().find("deepseek-coder"), std::string::npos);
 }
 

@@ -71,6 +71,10 @@ constexpr PreTokenizer kPreTokenizers[] = {
     {"stablelm2", PreSplit::Qwen2, kClean, false, false, false},
     {"deepseek-llm", PreSplit::DeepseekLlm, kRaw, false, false, false},
     {"deepseek-coder", PreSplit::DeepseekCoder, kRaw, false, false, false},
+    {"deepseek-v3", PreSplit::DeepseekV3, kRaw, false, false, false},
+    {"hunyuan-dense", PreSplit::DeepseekV3, kRaw, false, false, false},
+    {"joyai-llm", PreSplit::DeepseekV3, kRaw, false, false, false},
+    {"hy_v4", PreSplit::DeepseekV3, kRaw, false, false, false},
     {"falcon", PreSplit::Falcon, kClean, false, false, false},
     {"starcoder", PreSplit::Starcoder, kClean, false, false, false},
     {"refact", PreSplit::Starcoder, kClean, false, false, false},
@@ -95,7 +99,8 @@ constexpr PreTokenizer kPreTokenizers[] = {
 // ---------------------------------------------------------------------------------------------------
 // The text and its character classes.
 
-enum : uint8_t { kL = 1, kN = 2, kP = 4, kWs = 8 };
+// kS is \p{S} as llama.cpp's collapsed regexes see it: its ASCII symbols are $+<=>^`| (not ~).
+enum : uint8_t { kL = 1, kN = 2, kP = 4, kWs = 8, kM = 16, kS = 32 };
 
 struct Text {
   std::vector<uint32_t> cpt;
@@ -111,6 +116,10 @@ uint8_t flags_of(uint32_t c) {
       return kN;
     case unicode::UnicodeClass::Punctuation:
       return kP;
+    case unicode::UnicodeClass::Mark:
+      return kM;
+    case unicode::UnicodeClass::Symbol:
+      return c == '~' ? 0 : kS;
     default:
       return 0;
   }
@@ -260,6 +269,39 @@ size_t match_cased(const Text& t, size_t p, size_t e) {
   return space_run(t, p, e);
 }
 
+// DeepSeek V3's main regex:
+//   [!-/:-@[-`{-~][A-Za-z]+ | [^\r\n\p{L}\p{P}\p{S}]?[\p{L}\p{M}]+ |  ?[\p{P}\p{S}]+[\r\n]* | \s*[\r\n]+ |
+//   \s+(?!\S) | \s+
+// Text that none of these matches at a position (digits, '~' before a non-letter, control characters)
+// is left between matches.
+size_t match_deepseek_v3(const Text& t, size_t p, size_t e) {
+  const uint32_t c = t.cpt[p];
+  const uint8_t f = t.flag[p];
+  const auto ascii_letter = [](uint32_t x) { return (x | 0x20) >= 'a' && (x | 0x20) <= 'z'; };
+  const bool ascii_punct = c > 0x20 && c < 0x7F && !ascii_letter(c) && !(c >= '0' && c <= '9');
+  if (ascii_punct && p + 1 < e && ascii_letter(t.cpt[p + 1])) {
+    size_t r = p + 1;
+    while (r < e && ascii_letter(t.cpt[r])) ++r;
+    return r - p;
+  }
+  if (!is_rn(c) && !(f & (kL | kP | kS)) && p + 1 < e && (t.flag[p + 1] & (kL | kM)))
+    return run(t, p + 1, e, kL | kM) - p;
+  if (f & (kL | kM)) return run(t, p, e, kL | kM) - p;
+  const size_t q = c == ' ' ? p + 1 : p;
+  if (q < e && (t.flag[q] & (kP | kS))) {
+    size_t r = run(t, q, e, kP | kS);
+    while (r < e && is_rn(t.cpt[r])) ++r;
+    return r - p;
+  }
+  if (!(f & kWs)) return 0;
+  size_t last_rn = 0;
+  for (size_t k = p; k < e && (t.flag[k] & kWs); ++k) {
+    if (is_rn(t.cpt[k])) last_rn = k + 1;
+  }
+  if (last_rn > 0) return last_rn - p;
+  return space_run(t, p, e);
+}
+
 // [\r\n]
 size_t match_newline(const Text& t, size_t p, size_t) {
   return is_rn(t.cpt[p]) ? 1 : 0;
@@ -313,7 +355,9 @@ constexpr Range kDeepseekCased[] = {
 // DeepSeek LLM's punctuation: ASCII but digits and space, full-width forms, quotes, CJK marks.
 constexpr Range kDeepseekPunct[] = {{0x21, 0x2F},     {0x3A, 0x7E},     {0xFF01, 0xFF0F},
                                     {0xFF1A, 0xFF5E}, {0x2018, 0x201F}, {0x3000, 0x3002}};
-// [一-龥ࠀ-一가-퟿] of both DeepSeek tokenizers
+// [一-龥぀-ゟ゠-ヿ] of DeepSeek V3: CJK ideographs, hiragana, katakana
+constexpr Range kDeepseekV3Cjk[] = {{0x4E00, 0x9FA5}, {0x3040, 0x309F}, {0x30A0, 0x30FF}};
+// [一-龥ࠀ-一가-퟿] of both DeepSeek LLM and Coder
 constexpr Range kDeepseekCjk[] = {{0x800, 0x9FA5}, {0xAC00, 0xD7FF}};
 // What Bloom's  ?[^(\s|.,!?…。，、।۔،)]+ excludes besides whitespace
 constexpr Range kBloomStops[] = {{'(', ')'},       {'|', '|'},       {'.', '.'},       {',', ','},
@@ -338,6 +382,9 @@ bool is_deepseek_punct(const Text& t, size_t i) {
 }
 bool is_cjk(const Text& t, size_t i) {
   return in(kDeepseekCjk, wide(t, i));
+}
+bool is_v3_cjk(const Text& t, size_t i) {
+  return in(kDeepseekV3Cjk, wide(t, i));
 }
 // [\p{P}$+<=>^~|`] and, without the backtick, the default rule's class
 template <bool kBacktick>
@@ -375,6 +422,12 @@ size_t match_space_deepseek_punct(const Text& t, size_t p, size_t e) {
 }
 size_t match_cjk(const Text& t, size_t p, size_t e) {
   return runs(t, p, e, is_cjk);
+}
+size_t match_v3_cjk(const Text& t, size_t p, size_t e) {
+  return runs(t, p, e, is_v3_cjk);
+}
+size_t match_up_to_three_numbers(const Text& t, size_t p, size_t e) {
+  return std::min<size_t>(runs(t, p, e, is_number), 3);
 }
 size_t match_bloom(const Text& t, size_t p, size_t e) {
   const auto word = [](const Text& x, size_t i) {
@@ -437,6 +490,8 @@ constexpr Rule kDeepseekLlmRules[] = {
     trailing_space,      scan<match_cjk>,         scan<match_numbers>};
 constexpr Rule kDeepseekCoderRules[] = {scan<match_newline>, scan<match_space_letters>,
                                         scan<match_space_punct>, scan<match_cjk>, scan<match_one_number>};
+constexpr Rule kDeepseekV3Rules[] = {scan<match_up_to_three_numbers>, scan<match_v3_cjk>,
+                                     scan<match_deepseek_v3>};
 constexpr Rule kFalconRules[] = {scan<match_punct_runs<true>>, scan<match_gpt2>, scan<match_three_digits>};
 constexpr Rule kStarcoderRules[] = {scan<match_one_number>, scan<match_gpt2>};
 constexpr Rule kTekkenRules[] = {scan<match_cased<1, false>>};
@@ -458,6 +513,8 @@ Rules rules_for(PreSplit s) {
       return rules_of(kDeepseekLlmRules);
     case PreSplit::DeepseekCoder:
       return rules_of(kDeepseekCoderRules);
+    case PreSplit::DeepseekV3:
+      return rules_of(kDeepseekV3Rules);
     case PreSplit::Falcon:
       return rules_of(kFalconRules);
     case PreSplit::Starcoder:

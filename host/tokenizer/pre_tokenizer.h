@@ -24,6 +24,7 @@ enum class PreSplit : uint8_t {
   Qwen2,          // as Llama3 with single digits: \p{N}
   DeepseekLlm,    // [\r\n], \s?<cased letters>+, \s?<ASCII and CJK punctuation>+, \s+$, <CJK>+, \p{N}+
   DeepseekCoder,  // [\r\n], \s?\p{L}+, \s?\p{P}+, <CJK>+, \p{N}
+  DeepseekV3,     // \p{N}{1,3}, <CJK and kana>+, [punct][A-Za-z]+|[^\r\n\p{L}\p{P}\p{S}]?[\p{L}\p{M}]+|..
   Falcon,         // [\p{P}$+<=>^~|`]+, the GPT-2 regex, [0-9]{3}
   Starcoder,      // \p{N}, the GPT-2 regex
   Tekken,         // [^\r\n\p{L}\p{N}]?<upper>*<lower>+|..<upper>+<lower>*|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n/]*|..

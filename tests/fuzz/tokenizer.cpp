@@ -51,10 +51,11 @@ uint8_t vocab_flags(int v) {
 }
 
 using detail::PreSplit;
-constexpr PreSplit kSplits[] = {PreSplit::Default, PreSplit::Gpt2,        PreSplit::Llama3,
-                                PreSplit::Qwen2,   PreSplit::DeepseekLlm, PreSplit::DeepseekCoder,
-                                PreSplit::Falcon,  PreSplit::Starcoder,   PreSplit::Tekken,
-                                PreSplit::Gpt4o,   PreSplit::Bloom,       PreSplit::Viking};
+constexpr PreSplit kSplits[] = {PreSplit::Default,    PreSplit::Gpt2,        PreSplit::Llama3,
+                                PreSplit::Qwen2,      PreSplit::DeepseekLlm, PreSplit::DeepseekCoder,
+                                PreSplit::DeepseekV3, PreSplit::Falcon,      PreSplit::Starcoder,
+                                PreSplit::Tekken,     PreSplit::Gpt4o,       PreSplit::Bloom,
+                                PreSplit::Viking};
 
 // Whether `s` is well-formed UTF-8 (shortest forms, no surrogates, at most U+10FFFF).
 bool valid_utf8(std::string_view s) {
