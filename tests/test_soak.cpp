@@ -60,17 +60,6 @@ int64_t rss_bytes() {
   return resident * sysconf(_SC_PAGESIZE);
 }
 
-// An RGB test pattern [h][w][3] that differs per seed.
-std::vector<uint8_t> pattern(int w, int h, int seed) {
-  std::vector<uint8_t> rgb(size_t(w) * h * 3);
-  for (int y = 0; y < h; ++y)
-    for (int x = 0; x < w; ++x)
-      for (int c = 0; c < 3; ++c)
-        rgb[(size_t(y) * w + x) * 3 + c] =
-            static_cast<uint8_t>((x * (seed + 5) + y * (c + 2) * 3 + seed * 17) & 255);
-  return rgb;
-}
-
 struct Memory {
   int64_t rss = 0;
   uint64_t llm_device = 0, vision_device = 0;
@@ -98,7 +87,7 @@ class Soak : public ::testing::TestWithParam<bool> {
     ImagePtr img;
     if (picture >= 0) {
       const int w = picture == 0 ? 196 : 150, h = picture == 0 ? 98 : 260;
-      const std::vector<uint8_t> rgb = pattern(w, h, picture);
+      const std::vector<uint8_t> rgb = test_pattern(w, h, picture);
       EXPECT_EQ(bluecl_image_encode_rgb(m_.get(), rgb.data(), w, h, bluecl::out(img)), BLUECL_OK)
           << bluecl_last_error();
       if (!img) return tokens;

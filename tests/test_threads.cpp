@@ -230,17 +230,6 @@ TEST_P(Threads, LastErrorIsPerThread) {
   EXPECT_EQ(wrong.load(), 0);
 }
 
-// An RGB test pattern that differs per seed ([h][w][3]).
-std::vector<uint8_t> pattern(int w, int h, int seed) {
-  std::vector<uint8_t> rgb(size_t(w) * h * 3);
-  for (int y = 0; y < h; ++y)
-    for (int x = 0; x < w; ++x)
-      for (int c = 0; c < 3; ++c)
-        rgb[(size_t(y) * w + x) * 3 + c] =
-            static_cast<uint8_t>((x * (seed + 3) + y * (c + 1) * 7 + seed * 31) & 255);
-  return rgb;
-}
-
 struct Picture {
   int w, h;
   std::vector<uint8_t> rgb;
@@ -250,7 +239,8 @@ const std::vector<Picture>& pictures() {
   static const std::vector<Picture> p = [] {
     std::vector<Picture> v;
     const int sizes[][2] = {{98, 98}, {196, 98}, {150, 260}, {300, 120}};
-    for (int k = 0; k < 4; ++k) v.push_back({sizes[k][0], sizes[k][1], pattern(sizes[k][0], sizes[k][1], k)});
+    for (int k = 0; k < 4; ++k)
+      v.push_back({sizes[k][0], sizes[k][1], test_pattern(sizes[k][0], sizes[k][1], k)});
     return v;
   }();
   return p;

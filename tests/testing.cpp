@@ -37,6 +37,16 @@ std::vector<float> random_floats(size_t n, uint64_t seed, float lo, float hi) {
   return bluecl::random_floats(n, seed, lo, hi);  // one generator for tests, benches, tuner and cost model
 }
 
+std::vector<uint8_t> test_pattern(int w, int h, int seed) {
+  std::vector<uint8_t> rgb(size_t(w) * h * 3);
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x)
+      for (int c = 0; c < 3; ++c)
+        rgb[(size_t(y) * w + x) * 3 + c] =
+            static_cast<uint8_t>((x * (seed + 3) + y * (c + 1) * 7 + seed * 31) & 255);
+  return rgb;
+}
+
 std::string temp_dir(const std::string& prefix) {
   namespace fs = std::filesystem;
   std::random_device rd;

@@ -17,6 +17,9 @@ std::string read_text(const std::string& path);
 // Uniform floats in [lo, hi) from a fixed seed.
 std::vector<float> random_floats(size_t n, uint64_t seed, float lo = -1.0f, float hi = 1.0f);
 
+// An RGB test picture [h][w][3], a pattern that differs per seed.
+std::vector<uint8_t> test_pattern(int w, int h, int seed);
+
 // A fresh empty directory under the system temp dir, removed by the caller if wanted.
 std::string temp_dir(const std::string& prefix);
 

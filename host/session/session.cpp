@@ -142,6 +142,19 @@ void Session::run_chunk(Step& s, const void* input, size_t bytes, int64_t n_tok,
   }
 }
 
+template <class RunChunks>
+void Session::undo_on_error(RunChunks&& run_chunks) {
+  // The rows of the previous call move into the mark (this call replaces them); the last logits are copied.
+  Mark before{n_past_, logits_, std::move(all_logits_)};
+  try {
+    all_logits_.clear();
+    run_chunks();
+  } catch (...) {
+    rewind(std::move(before));
+    throw;
+  }
+}
+
 void Session::prefill(std::span<const int32_t> tokens) {
   if (tokens.empty()) fail(Status::InvalidArgument, "nothing to prefill");
   if (n_past_ + static_cast<int64_t>(tokens.size()) > n_ctx_)
@@ -151,18 +164,12 @@ void Session::prefill(std::span<const int32_t> tokens) {
   for (int32_t t : tokens)
     if (t < 0 || t >= n_vocab)
       fail(Status::InvalidArgument, "token id {} is outside the vocabulary (0..{})", t, n_vocab - 1);
-  // The rows of the previous call move into the mark (this call replaces them); the last logits are copied.
-  Mark before{n_past_, logits_, std::move(all_logits_)};
-  try {
-    all_logits_.clear();
+  undo_on_error([&] {
     for (size_t i = 0; i < tokens.size(); i += n_chunk_) {
       const int64_t n = std::min<int64_t>(n_chunk_, tokens.size() - i);
       run_chunk(step_for(n, false), tokens.data() + i, n * sizeof(int32_t), n, tokens.data() + i);
     }
-  } catch (...) {
-    rewind(std::move(before));
-    throw;
-  }
+  });
 }
 
 void Session::prefill_embd(std::span<const float> embd) {
@@ -174,18 +181,12 @@ void Session::prefill_embd(std::span<const float> embd) {
   if (n_past_ + n_tok > n_ctx_)
     fail(Status::ContextFull, "{} embeddings after {} tokens would exceed the context of {}", n_tok, n_past_,
          n_ctx_);
-  // The rows of the previous call move into the mark (this call replaces them); the last logits are copied.
-  Mark before{n_past_, logits_, std::move(all_logits_)};
-  try {
-    all_logits_.clear();
+  undo_on_error([&] {
     for (int64_t i = 0; i < n_tok; i += n_chunk_) {
       const int64_t n = std::min(n_chunk_, n_tok - i);
       run_chunk(step_for(n, true), embd.data() + i * n_embd, n * n_embd * sizeof(float), n, nullptr);
     }
-  } catch (...) {
-    rewind(std::move(before));
-    throw;
-  }
+  });
 }
 
 std::span<const float> Session::logits() const {

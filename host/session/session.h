@@ -83,6 +83,9 @@ class Session {
   std::string plan_text(int64_t n_tok);  // the placement plan of the graph for a chunk of n_tok tokens
 
  private:
+  // Runs one prefill call's chunks; if any throws, the session goes back to where it was before the call.
+  template <class RunChunks>
+  void undo_on_error(RunChunks&& run_chunks);
   struct Step;
   Step& step_for(int64_t n_tok, bool embd, const Executor::Progress& weights = nullptr,
                  const Executor::Progress& kernels = nullptr);
